@@ -1,0 +1,111 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { ConfigError, loadConfig } from "./env";
+import type { AppEnv } from "./lib/context";
+import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, problemResponse } from "./lib/errors";
+import { createLogger } from "./lib/log";
+import { allowedMethods } from "./lib/method-not-allowed";
+import { createServiceCtx } from "./lib/service-ctx";
+import { docsRoutes } from "./modules/docs/routes";
+import { healthRoutes } from "./modules/health/routes";
+
+export const app = new OpenAPIHono<AppEnv>();
+
+app.use(requestId());
+
+// One structured line per request. The path is logged without its query string, which may
+// carry tokens (OAuth codes, password-reset links).
+app.use(async function accessLog(c, next) {
+  const started = Date.now();
+  await next();
+  const level = loadConfigOrNull(c)?.logLevel ?? "info";
+  createLogger(level).info("request", {
+    request_id: c.var.requestId,
+    method: c.req.method,
+    path: c.req.path,
+    status: c.res.status,
+    duration_ms: Date.now() - started,
+  });
+});
+
+app.use(secureHeaders());
+
+app.use(async function corsFromConfig(c, next) {
+  const origins = loadConfig(c.env).corsOrigins;
+  return cors({ origin: origins, credentials: true, exposeHeaders: ["X-Request-Id"], maxAge: 600 })(c, next);
+});
+
+app.use(async function limitBody(c, next) {
+  const maxSize = loadConfig(c.env).maxBodyBytes;
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new PayloadTooLarge(maxSize);
+    },
+  })(c, next);
+});
+
+app.use(async function serviceContext(c, next) {
+  c.set("ctx", createServiceCtx(c.env, (p) => c.executionCtx.waitUntil(p), { request_id: c.var.requestId }));
+  await next();
+});
+
+app.route("/", healthRoutes);
+app.route("/", docsRoutes);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+  type: "http",
+  scheme: "bearer",
+  description: "A user access token (JWT) or an API key",
+});
+
+app.doc31("/openapi.json", (c) => ({
+  openapi: "3.1.0",
+  info: {
+    title: "Billx API",
+    version: "1.0.0",
+    description:
+      "AI agents that talk, answer from your data, and get paid. Errors are RFC 9457 `application/problem+json`.",
+  },
+  servers: [{ url: new URL(c.req.url).origin }],
+}));
+
+app.notFound((c) => {
+  const allowed = allowedMethods(app.routes, c.req.path);
+  if (allowed.length > 0 && !allowed.includes(c.req.method)) {
+    return problemResponse(new MethodNotAllowed(c.req.method, c.req.path, allowed), c.var.requestId);
+  }
+  return problemResponse(new NotFound("route", `${c.req.method} ${c.req.path}`), c.var.requestId);
+});
+
+app.onError((error, c) => problemResponse(toAppError(error, c), c.var.requestId));
+
+function toAppError(error: unknown, c: Context<AppEnv>): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof HTTPException) {
+    // Hono's own validators raise 400 for a body that is not valid JSON.
+    if (error.status === 400) return new BadRequest(error.message || "Malformed request");
+    return new AppError(error.status, "https://billx.dev/problems/http", error.message || "HTTP error");
+  }
+  const log = createLogger("error", { request_id: c.var.requestId });
+  if (error instanceof ConfigError) {
+    log.error("configuration error", { variable: error.variable, error: error.message });
+  } else {
+    // The detail stays in the log; the client sees a bland 500 with the request id.
+    log.error("unhandled error", { error, stack: error instanceof Error ? error.stack : undefined });
+  }
+  return new InternalError();
+}
+
+function loadConfigOrNull(c: Context<AppEnv>) {
+  try {
+    return loadConfig(c.env);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,65 @@
+import { neon, neonConfig, Pool } from "@neondatabase/serverless";
+import type { ExtractTablesWithRelations } from "drizzle-orm";
+import { drizzle as drizzleHttp } from "drizzle-orm/neon-http";
+import { drizzle as drizzlePool } from "drizzle-orm/neon-serverless";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import type { Config } from "../env";
+import * as schema from "./schema";
+
+export type Schema = typeof schema;
+/** What services read and write through: the HTTP client or an open transaction. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+export type Transaction = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+
+/**
+ * Points the Neon driver at the local gateway (scripts/lib/neon-gateway.ts) when configured, so
+ * local runs use the production code path. Module-level settings are fine here: they hold no
+ * connection, only where connections go, and are the same for every request of an isolate.
+ */
+function configureDriver(config: Config): void {
+  const gateway = config.neonLocalGateway;
+  if (!gateway) return;
+  neonConfig.fetchEndpoint = `http://${gateway}/sql`;
+  neonConfig.wsProxy = (host, port) => `${gateway}/v1?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  neonConfig.pipelineConnect = false;
+}
+
+/**
+ * Per-request client over Neon's SQL-over-HTTP: one round trip per statement or batch.
+ * Create it per request; nothing database-related lives at module scope.
+ */
+export function createDb(config: Config): Database {
+  configureDriver(config);
+  return drizzleHttp(neon(config.databaseUrl), { schema }) as unknown as Database;
+}
+
+export interface TransactionScope {
+  config: Config;
+  db: Database;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+const openTransactions = new WeakSet<object>();
+
+/**
+ * Runs `fn` in one interactive transaction. Reuses `scope.db` when it already is a transaction
+ * (so services compose), otherwise opens a WebSocket `Pool` for this call only: in Workers a pool
+ * must not outlive its request, so it is ended through `waitUntil`.
+ */
+export async function withTransaction<T>(scope: TransactionScope, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  if (openTransactions.has(scope.db)) return fn(scope.db as unknown as Transaction);
+  configureDriver(scope.config);
+  const pool = new Pool({ connectionString: scope.config.databaseUrl });
+  try {
+    const db = drizzlePool(pool, { schema });
+    return await db.transaction(async (tx) => {
+      const typed = tx as unknown as Transaction;
+      openTransactions.add(typed);
+      return fn(typed);
+    });
+  } finally {
+    scope.waitUntil(pool.end());
+  }
+}

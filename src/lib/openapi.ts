@@ -1,0 +1,52 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ZodError } from "zod";
+import type { AppEnv } from "./context";
+import { type FieldError, Unprocessable } from "./errors";
+
+/** Converts zod issues into `{path: "items.0.quantity", message}` entries. */
+export function fieldErrors(error: ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join(".") || "(root)",
+    message: issue.message,
+  }));
+}
+
+/** A module router: failed validation becomes a 422 problem with field paths. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw new Unprocessable(fieldErrors(result.error));
+    },
+  });
+}
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: "https://billx.dev/problems/validation" }),
+    title: z.string().openapi({ example: "Validation failed" }),
+    status: z.number().int().openapi({ example: 422 }),
+    detail: z.string().optional().openapi({ example: "The request did not pass validation" }),
+    errors: z
+      .array(z.object({ path: z.string().openapi({ example: "email" }), message: z.string().openapi({ example: "Invalid email address" }) }))
+      .optional(),
+    request_id: z.string().optional().openapi({ example: "6f1c2a52-5bb2-4d7e-9d1c-3f0f7cf5c2b1" }),
+  })
+  .openapi("Problem");
+
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: ProblemSchema } },
+});
+
+/** Error responses shared by every route, spread into each `createRoute`. */
+export const problemResponses = {
+  400: problem("Malformed request"),
+  401: problem("Missing or invalid credentials"),
+  403: problem("Not allowed"),
+  404: problem("Not found"),
+  409: problem("Conflict with the current state"),
+  422: problem("Validation failed; `errors` lists the field paths"),
+  429: problem("Too many requests"),
+} as const;
+
+export { problem };

@@ -1,0 +1,37 @@
+import type { Env } from "./env";
+import type { ServiceCtx } from "./lib/context";
+import { createServiceCtx } from "./lib/service-ctx";
+import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/operations/service";
+
+type CronJob = { name: string; run: (ctx: ServiceCtx) => Promise<string | undefined> };
+
+/**
+ * Jobs per cron expression; the expressions must match `[triggers] crons` in wrangler.toml.
+ * Later modules add monthly invoices, overdue-bill reminders, low-stock alerts, quota resets.
+ */
+export const cronJobs: Record<string, CronJob[]> = {
+  "0 3 * * *": [
+    {
+      name: "dead-letters.purge",
+      run: async (ctx) => `${await purgeOldDeadLetters(ctx)} purged`,
+    },
+  ],
+};
+
+/** Runs every job of the fired cron; one job's failure never stops the others. Records the run. */
+export async function runScheduled(controller: ScheduledController, env: Env, exec: ExecutionContext): Promise<void> {
+  const ctx = createServiceCtx(env, (p) => exec.waitUntil(p), { cron: controller.cron });
+  const startedAt = ctx.now();
+  const jobs = cronJobs[controller.cron];
+  if (!jobs) ctx.log.warn("cron fired with no jobs registered", { cron: controller.cron });
+  const outcomes: CronJobOutcome[] = [];
+  for (const job of jobs ?? []) {
+    try {
+      outcomes.push({ job: job.name, ok: true, detail: await job.run(ctx) });
+    } catch (error) {
+      ctx.log.error("cron job failed", { job: job.name, error });
+      outcomes.push({ job: job.name, ok: false, detail: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  await recordCronRun(ctx, { cron: controller.cron, scheduledAt: new Date(controller.scheduledTime), startedAt, jobs: outcomes });
+}

@@ -1,0 +1,125 @@
+/**
+ * Building blocks for provider fakes: real HTTP servers on 127.0.0.1 that speak a provider's wire
+ * protocol. Test files run in parallel and share one fake, so everything a test scripts or reads
+ * back is keyed by a `scope` the test chooses (a model name, a phone number, an account id).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+
+export interface RecordedRequest {
+  scope: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: unknown;
+  at: string;
+}
+
+export interface Failure {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface FakeState<Script> {
+  /** Requests seen, by scope. */
+  requests: Map<string, RecordedRequest[]>;
+  /** Scripted responses waiting to be used, by scope, first in first out. */
+  scripts: Map<string, Script[]>;
+  /** Failures to answer before any script, by scope. */
+  failures: Map<string, Failure[]>;
+}
+
+export type FakeHandler<Script> = (
+  req: IncomingMessage & { body: unknown },
+  res: ServerResponse,
+  state: FakeState<Script>,
+) => Promise<void> | void;
+
+export interface RunningFake {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a fake. Control endpoints, used by tests over HTTP:
+ * - `POST /_fake/scripts {scope, responses:[...]}` queues scripted responses;
+ * - `POST /_fake/failures {scope, failures:[{status, body, headers?}]}` makes the next calls fail;
+ * - `GET /_fake/requests?scope=` returns what the fake received.
+ */
+export async function startFake<Script>(handler: FakeHandler<Script>): Promise<RunningFake> {
+  const state: FakeState<Script> = { requests: new Map(), scripts: new Map(), failures: new Map() };
+  const server: Server = createServer(async (req, res) => {
+    try {
+      const raw = await readBody(req);
+      const contentType = req.headers["content-type"] ?? "";
+      const body: unknown = contentType.includes("application/json") && raw ? JSON.parse(raw) : contentType.includes("form-urlencoded") ? Object.fromEntries(new URLSearchParams(raw)) : raw;
+      const url = new URL(req.url ?? "/", "http://fake");
+      if (url.pathname.startsWith("/_fake/")) return control(url, req.method ?? "GET", body as Record<string, unknown>, res, state);
+      await handler(Object.assign(req, { body }), res, state);
+    } catch (error) {
+      sendJson(res, 500, { error: { message: `fake crashed: ${error instanceof Error ? error.message : String(error)}` } });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function control<Script>(url: URL, method: string, body: Record<string, unknown>, res: ServerResponse, state: FakeState<Script>) {
+  if (method === "POST" && url.pathname === "/_fake/scripts") {
+    const scope = String(body.scope);
+    state.scripts.set(scope, [...(state.scripts.get(scope) ?? []), ...(body.responses as Script[])]);
+    return sendJson(res, 204, null);
+  }
+  if (method === "POST" && url.pathname === "/_fake/failures") {
+    const scope = String(body.scope);
+    state.failures.set(scope, [...(state.failures.get(scope) ?? []), ...(body.failures as Failure[])]);
+    return sendJson(res, 204, null);
+  }
+  if (method === "GET" && url.pathname === "/_fake/requests") {
+    return sendJson(res, 200, state.requests.get(url.searchParams.get("scope") ?? "") ?? []);
+  }
+  return sendJson(res, 404, { error: "unknown control endpoint" });
+}
+
+/** Records a request under `scope` and answers a queued failure if there is one (returns true). */
+export function recordAndMaybeFail<Script>(req: IncomingMessage & { body: unknown }, res: ServerResponse, state: FakeState<Script>, scope: string): boolean {
+  const list = state.requests.get(scope) ?? [];
+  list.push({
+    scope,
+    method: req.method ?? "GET",
+    path: req.url ?? "/",
+    headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : (v ?? "")])),
+    body: req.body,
+    at: new Date().toISOString(),
+  });
+  state.requests.set(scope, list);
+  const failure = state.failures.get(scope)?.shift();
+  if (!failure) return false;
+  sendJson(res, failure.status, failure.body, failure.headers);
+  return true;
+}
+
+export function nextScript<Script>(state: FakeState<Script>, scope: string): Script | undefined {
+  return state.scripts.get(scope)?.shift();
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  if (status === 204) {
+    res.writeHead(204, headers).end();
+    return;
+  }
+  res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}

@@ -1,0 +1,62 @@
+/**
+ * Runs once per `npm test`, in Node: a real PostgreSQL 17 (embedded, or DATABASE_URL's server),
+ * the local Neon gateway, a migrated template database, the per-file database factory, and the
+ * provider fakes. Their addresses reach the Worker through `provide`/`inject`.
+ */
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+import { applyMigrations } from "../../scripts/lib/migrate.ts";
+import { startNeonGateway } from "../../scripts/lib/neon-gateway.ts";
+import { ensureDatabase, startPostgres } from "../../scripts/lib/postgres.ts";
+import { startFakeOpenAI } from "../fakes/openai.ts";
+import { startDatabaseFactory, TEMPLATE_DATABASE } from "./databases.ts";
+
+export default async function setup(project: TestProject) {
+  const postgres = await startPostgres({
+    dataDir: await mkdtemp(path.join(tmpdir(), "billx-test-pg-")),
+    ephemeral: true,
+    fast: true,
+  });
+  const server = new URL(postgres.adminUrl);
+  const gateway = await startNeonGateway({ postgresHost: server.hostname, postgresPort: Number(server.port) });
+
+  await dropDatabase(postgres.adminUrl, TEMPLATE_DATABASE);
+  await ensureDatabase(postgres.adminUrl, TEMPLATE_DATABASE);
+  await applyMigrations(postgres.urlFor(TEMPLATE_DATABASE));
+  const factory = await startDatabaseFactory(postgres.adminUrl, postgres.urlFor);
+  const openai = await startFakeOpenAI();
+
+  project.provide("neonGateway", gateway.address);
+  project.provide("databaseFactoryUrl", factory.url);
+  project.provide("postgresAdminUrl", postgres.adminUrl);
+  project.provide("openaiBaseUrl", openai.url);
+
+  return async () => {
+    await openai.close();
+    await factory.close();
+    await gateway.close();
+    await postgres.stop();
+  };
+}
+
+async function dropDatabase(adminUrl: string, name: string) {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    neonGateway: string;
+    databaseFactoryUrl: string;
+    postgresAdminUrl: string;
+    openaiBaseUrl: string;
+  }
+}

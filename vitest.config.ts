@@ -1,0 +1,31 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      main: "./src/index.ts",
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          ENVIRONMENT: "test",
+          LOG_LEVEL: "warn",
+          CORS_ORIGINS: "https://app.billx.test",
+          MAX_BODY_BYTES: "65536",
+          // Replaced per test file by tests/harness/setup.ts with a fresh clone of the template.
+          DATABASE_URL: "postgres://unset@127.0.0.1:1/unset",
+          NEON_LOCAL_GATEWAY: inject("neonGateway"),
+          OPENAI_API_KEY: "sk-test-fake",
+          OPENAI_BASE_URL: `${inject("openaiBaseUrl")}/v1`,
+        },
+      },
+    })),
+  ],
+  test: {
+    globalSetup: ["./tests/harness/global-setup.ts"],
+    setupFiles: ["./tests/harness/setup.ts"],
+    include: ["tests/**/*.test.ts"],
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+  },
+});
