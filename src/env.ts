@@ -22,6 +22,7 @@ export interface Env {
   KNOWLEDGE_BASE: DurableObjectNamespace<KnowledgeBase>;
   OUTBOUND: Queue<QueueJob>;
   FILES: R2Bucket;
+  ASSETS: Fetcher;
 }
 
 const ConfigSchema = z.object({

@@ -1,6 +1,6 @@
 /**
  * Runs once per `npm test`, in Node: a real PostgreSQL 17 (embedded, or DATABASE_URL's server),
- * the local Neon gateway, a migrated template database, the per-file database factory, and the
+ * the local Neon gateway, a migrated template database, the harness control server, and the
  * provider fakes. Their addresses reach the Worker through `provide`/`inject`.
  */
 import { mkdtemp } from "node:fs/promises";
@@ -11,7 +11,7 @@ import { applyMigrations } from "../../scripts/lib/migrate.ts";
 import { startNeonGateway } from "../../scripts/lib/neon-gateway.ts";
 import { ensureDatabase, startPostgres } from "../../scripts/lib/postgres.ts";
 import { startFakeOpenAI } from "../fakes/openai.ts";
-import { startDatabaseFactory, TEMPLATE_DATABASE } from "./databases.ts";
+import { startControlServer, TEMPLATE_DATABASE } from "./control-server.ts";
 
 export default async function setup(project: TestProject) {
   const postgres = await startPostgres({
@@ -25,17 +25,17 @@ export default async function setup(project: TestProject) {
   await dropDatabase(postgres.adminUrl, TEMPLATE_DATABASE);
   await ensureDatabase(postgres.adminUrl, TEMPLATE_DATABASE);
   await applyMigrations(postgres.urlFor(TEMPLATE_DATABASE));
-  const factory = await startDatabaseFactory(postgres.adminUrl, postgres.urlFor);
+  const control = await startControlServer(postgres.adminUrl, postgres.urlFor);
   const openai = await startFakeOpenAI();
 
   project.provide("neonGateway", gateway.address);
-  project.provide("databaseFactoryUrl", factory.url);
+  project.provide("harnessUrl", control.url);
   project.provide("postgresAdminUrl", postgres.adminUrl);
   project.provide("openaiBaseUrl", openai.url);
 
   return async () => {
     await openai.close();
-    await factory.close();
+    await control.close();
     await gateway.close();
     await postgres.stop();
   };
@@ -55,7 +55,7 @@ async function dropDatabase(adminUrl: string, name: string) {
 declare module "vitest" {
   export interface ProvidedContext {
     neonGateway: string;
-    databaseFactoryUrl: string;
+    harnessUrl: string;
     postgresAdminUrl: string;
     openaiBaseUrl: string;
   }

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, inject } from "vitest";
 
 beforeAll(async () => {
-  const response = await fetch(`${inject("databaseFactoryUrl")}/databases`, { method: "POST" });
+  const response = await fetch(`${inject("harnessUrl")}/databases`, { method: "POST" });
   if (response.status !== 201) throw new Error(`could not create a test database: ${await response.text()}`);
   const { url } = (await response.json()) as { url: string };
   (env as unknown as Record<string, unknown>).DATABASE_URL = url;

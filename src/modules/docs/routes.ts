@@ -26,4 +26,7 @@ const init = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swag
 
 export const docsRoutes = new Hono<AppEnv>()
   .get("/docs", (c) => c.html(page))
-  .get("/docs/init.js", (c) => c.body(init, 200, { "Content-Type": "text/javascript; charset=utf-8" }));
+  .get("/docs/init.js", (c) => c.body(init, 200, { "Content-Type": "text/javascript; charset=utf-8" }))
+  // Deployed, the assets layer answers these before the Worker runs; this serves them where it
+  // does not (the test pool).
+  .get("/docs/vendor/*", (c) => c.env.ASSETS.fetch(c.req.raw));

@@ -1,0 +1,133 @@
+import OpenAI from "openai";
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionMessageFunctionToolCall,
+} from "openai/resources/chat/completions";
+import type { Config } from "../env";
+import { ProviderUnavailable } from "../lib/errors";
+import { isRetryableStatus, ProviderError } from "./errors";
+
+export type ChatParams = Omit<ChatCompletionCreateParamsNonStreaming, "stream">;
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** Parsed JSON arguments; `undefined` when the model produced invalid JSON. */
+  arguments: Record<string, unknown> | undefined;
+  rawArguments: string;
+}
+
+export interface ChatResult {
+  content: string | null;
+  toolCalls: ToolCall[];
+  finishReason: string;
+  usage: { inputTokens: number; outputTokens: number };
+  model: string;
+}
+
+export type ChatStreamEvent =
+  | { type: "text"; text: string }
+  | { type: "done"; result: ChatResult };
+
+/**
+ * OpenAI (or any OpenAI-compatible endpoint) through the official SDK. Base URL and key come from
+ * configuration; without a key every call raises `ProviderUnavailable("OPENAI_API_KEY")`.
+ */
+export function openai(config: Config) {
+  const client = () => {
+    if (!config.openai.apiKey) throw new ProviderUnavailable("OPENAI_API_KEY");
+    return new OpenAI({ apiKey: config.openai.apiKey, baseURL: config.openai.baseUrl, maxRetries: 2, timeout: 60_000 });
+  };
+
+  return {
+    /** One completion, tool calls parsed. */
+    async chat(params: ChatParams): Promise<ChatResult> {
+      try {
+        const completion = await client().chat.completions.create({ ...params, stream: false });
+        return toResult(completion);
+      } catch (error) {
+        throw toProviderError(error);
+      }
+    },
+
+    /** Streams text deltas as they arrive, then one `done` event with the assembled result. */
+    async *chatStream(params: ChatParams): AsyncGenerator<ChatStreamEvent> {
+      let stream: AsyncIterable<ChatCompletionChunk>;
+      try {
+        stream = await client().chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
+      } catch (error) {
+        throw toProviderError(error);
+      }
+      let content = "";
+      let finishReason = "stop";
+      let model = params.model;
+      let usage = { inputTokens: 0, outputTokens: 0 };
+      const calls = new Map<number, { id: string; name: string; rawArguments: string }>();
+      try {
+        for await (const chunk of stream) {
+          model = chunk.model ?? model;
+          if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+          const choice = chunk.choices[0];
+          if (!choice) continue;
+          if (choice.finish_reason) finishReason = choice.finish_reason;
+          if (choice.delta.content) {
+            content += choice.delta.content;
+            yield { type: "text", text: choice.delta.content };
+          }
+          for (const delta of choice.delta.tool_calls ?? []) {
+            const call = calls.get(delta.index) ?? { id: "", name: "", rawArguments: "" };
+            if (delta.id) call.id = delta.id;
+            if (delta.function?.name) call.name = delta.function.name;
+            call.rawArguments += delta.function?.arguments ?? "";
+            calls.set(delta.index, call);
+          }
+        }
+      } catch (error) {
+        throw toProviderError(error);
+      }
+      const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ ...call, arguments: parseArguments(call.rawArguments) }));
+      yield { type: "done", result: { content: toolCalls.length > 0 ? null : content, toolCalls, finishReason, usage, model } };
+    },
+  };
+}
+
+function toResult(completion: ChatCompletion): ChatResult {
+  const choice = completion.choices[0];
+  const toolCalls = (choice?.message.tool_calls ?? [])
+    .filter((call): call is ChatCompletionMessageFunctionToolCall => call.type === "function")
+    .map((call) => ({ id: call.id, name: call.function.name, rawArguments: call.function.arguments, arguments: parseArguments(call.function.arguments) }));
+  return {
+    content: choice?.message.content ?? null,
+    toolCalls,
+    finishReason: choice?.finish_reason ?? "stop",
+    usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
+    model: completion.model,
+  };
+}
+
+function parseArguments(raw: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(raw) as unknown;
+    return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toProviderError(error: unknown): unknown {
+  if (error instanceof ProviderUnavailable) return error;
+  if (error instanceof OpenAI.APIError) {
+    const retryAfter = Number(error.headers?.get("retry-after"));
+    return new ProviderError(
+      "openai",
+      error.status,
+      error.code ?? undefined,
+      isRetryableStatus(error.status),
+      error.message,
+      Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+    );
+  }
+  return error;
+}
