@@ -2,11 +2,14 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../src/env";
 import { migrate } from "./sqlite";
 
+/** Flat event fields; nested structures stay out of the hot path of a live call. */
+export type EventFields = Record<string, string | number | boolean | null>;
+
 export interface CallEvent {
   seq: number;
   at: string;
   type: string;
-  payload: unknown;
+  payload: EventFields;
 }
 
 const MIGRATIONS = [
@@ -31,7 +34,7 @@ export class CallSession extends DurableObject<Env> {
     });
   }
 
-  async appendEvent(type: string, payload: unknown): Promise<number> {
+  async appendEvent(type: string, payload: EventFields): Promise<number> {
     const row = this.ctx.storage.sql
       .exec<{ seq: number }>(
         "INSERT INTO events (at, type, payload) VALUES (?, ?, ?) RETURNING seq",
@@ -47,6 +50,6 @@ export class CallSession extends DurableObject<Env> {
     return this.ctx.storage.sql
       .exec<{ seq: number; at: string; type: string; payload: string }>("SELECT seq, at, type, payload FROM events ORDER BY seq")
       .toArray()
-      .map((r) => ({ ...r, payload: JSON.parse(r.payload) as unknown }));
+      .map((r) => ({ ...r, payload: JSON.parse(r.payload) as EventFields }));
   }
 }

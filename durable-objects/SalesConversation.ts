@@ -39,9 +39,7 @@ export class SalesConversation extends DurableObject<Env> {
   async snapshot(): Promise<ConversationSnapshot> {
     const sql = this.ctx.storage.sql;
     const stage = sql.exec<{ value: string }>("SELECT value FROM state WHERE key = 'stage'").toArray()[0]?.value ?? "greeting";
-    const messages = sql
-      .exec<{ role: "user" | "assistant"; content: string; at: string }>("SELECT role, content, at FROM messages ORDER BY seq")
-      .toArray();
+    const messages = sql.exec<{ role: "user" | "assistant"; content: string; at: string }>("SELECT role, content, at FROM messages ORDER BY seq").toArray();
     return { stage: stage as Stage, messages };
   }
 }

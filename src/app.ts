@@ -51,7 +51,10 @@ app.use(async function limitBody(c, next) {
 });
 
 app.use(async function serviceContext(c, next) {
-  c.set("ctx", createServiceCtx(c.env, (p) => c.executionCtx.waitUntil(p), { request_id: c.var.requestId }));
+  c.set(
+    "ctx",
+    createServiceCtx(c.env, (p) => c.executionCtx.waitUntil(p), { request_id: c.var.requestId }),
+  );
   await next();
 });
 
@@ -69,8 +72,7 @@ app.doc31("/openapi.json", (c) => ({
   info: {
     title: "Billx API",
     version: "1.0.0",
-    description:
-      "AI agents that talk, answer from your data, and get paid. Errors are RFC 9457 `application/problem+json`.",
+    description: "AI agents that talk, answer from your data, and get paid. Errors are RFC 9457 `application/problem+json`.",
   },
   servers: [{ url: new URL(c.req.url).origin }],
 }));

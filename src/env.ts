@@ -53,7 +53,10 @@ export interface Config {
 
 /** Raised when the Worker's configuration is incomplete; the message names the variable. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(message);
     this.name = "ConfigError";
   }
@@ -79,7 +82,9 @@ export function loadConfig(env: Env): Config {
     databaseUrl: vars.DATABASE_URL,
     neonLocalGateway: vars.NEON_LOCAL_GATEWAY,
     environment: vars.ENVIRONMENT,
-    corsOrigins: vars.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
+    corsOrigins: vars.CORS_ORIGINS.split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
     maxBodyBytes: vars.MAX_BODY_BYTES,
     logLevel: vars.LOG_LEVEL,
     openai: { apiKey: vars.OPENAI_API_KEY, baseUrl: vars.OPENAI_BASE_URL },

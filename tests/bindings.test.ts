@@ -1,10 +1,4 @@
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-  runInDurableObject,
-} from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { desc, eq } from "drizzle-orm";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { cronRuns, deadLetters } from "../src/db/schema";
@@ -14,7 +8,10 @@ import { MAX_ATTEMPTS, outboundHandlers } from "../src/queues/outbound";
 import { testCtx, testEnv } from "./harness/helpers";
 
 async function deliver(queue: string, messages: { id: string; attempts: number; body: QueueJob }[]) {
-  const batch = createMessageBatch<QueueJob>(queue, messages.map((m) => ({ ...m, timestamp: new Date() })));
+  const batch = createMessageBatch<QueueJob>(
+    queue,
+    messages.map((m) => ({ ...m, timestamp: new Date() })),
+  );
   const ctx = createExecutionContext();
   await worker.queue(batch, testEnv, ctx);
   return getQueueResult(batch, ctx);
@@ -30,8 +27,9 @@ describe("Durable Objects", () => {
       [1, "start", { from: "+15550100" }],
       [2, "media", { bytes: 160 }],
     ]);
-    const version = await runInDurableObject(stub, (_instance, state) =>
-      state.storage.sql.exec<{ version: number }>("SELECT version FROM _schema").one().version,
+    const version = await runInDurableObject(
+      stub,
+      (_instance, state) => state.storage.sql.exec<{ version: number }>("SELECT version FROM _schema").one().version,
     );
     expect(version).toBe(1);
   });
@@ -128,7 +126,9 @@ describe("outbound queue", () => {
     const result = await deliver(QUEUES.outboundDeadLetter, [{ id: "msg-dlq-1", attempts: 6, body: { kind: "message.send", messageId: "msg_1" } }]);
     expect(result.explicitAcks).toEqual(["msg-dlq-1"]);
     const rows = await testCtx().db.select().from(deadLetters).where(eq(deadLetters.messageId, "msg-dlq-1"));
-    expect(rows).toMatchObject([{ queue: QUEUES.outboundDeadLetter, kind: "message.send", reason: "delivery attempts exhausted", body: { messageId: "msg_1" } }]);
+    expect(rows).toMatchObject([
+      { queue: QUEUES.outboundDeadLetter, kind: "message.send", reason: "delivery attempts exhausted", body: { messageId: "msg_1" } },
+    ]);
   });
 
   it("delivers a job sent through the OUTBOUND binding to the consumer", async () => {

@@ -27,12 +27,22 @@ describe("OpenAI provider against the fake, through the official SDK", () => {
     const result = await provider().chat({
       model: "gpt-tools",
       messages: [{ role: "user", content: "Book me tomorrow at ten" }],
-      tools: [{ type: "function", function: { name: "check_availability", parameters: { type: "object", properties: { date: { type: "string" }, time: { type: "string" } } } } }],
+      tools: [
+        {
+          type: "function",
+          function: { name: "check_availability", parameters: { type: "object", properties: { date: { type: "string" }, time: { type: "string" } } } },
+        },
+      ],
     });
     expect(result.finishReason).toBe("tool_calls");
     expect(result.content).toBeNull();
     expect(result.toolCalls).toEqual([
-      { id: expect.stringMatching(/^call_/), name: "check_availability", arguments: { date: "2026-11-26", time: "10:00" }, rawArguments: '{"date":"2026-11-26","time":"10:00"}' },
+      {
+        id: expect.stringMatching(/^call_/),
+        name: "check_availability",
+        arguments: { date: "2026-11-26", time: "10:00" },
+        rawArguments: '{"date":"2026-11-26","time":"10:00"}',
+      },
     ]);
     const [request] = await fakeOpenAI.requests("gpt-tools");
     expect(request?.body.tools).toHaveLength(1);
@@ -62,15 +72,24 @@ describe("OpenAI provider against the fake, through the official SDK", () => {
   });
 
   it("retries a 500 and succeeds", async () => {
-    await fakeOpenAI.fail("gpt-flaky", [{ status: 500, body: { error: { message: "The server had an error", type: "server_error", param: null, code: null } } }]);
+    await fakeOpenAI.fail("gpt-flaky", [
+      { status: 500, body: { error: { message: "The server had an error", type: "server_error", param: null, code: null } } },
+    ]);
     const result = await provider().chat({ model: "gpt-flaky", messages: [{ role: "user", content: "hello" }] });
     expect(result.content).toBe("You said: hello");
     expect(await fakeOpenAI.requests("gpt-flaky")).toHaveLength(2);
   });
 
   it("turns a 400 into a non-retryable ProviderError carrying OpenAI's code", async () => {
-    await fakeOpenAI.fail("gpt-bad", [{ status: 400, body: { error: { message: "Invalid schema for function", type: "invalid_request_error", param: "tools", code: "invalid_function_parameters" } } }]);
-    const error = await provider().chat({ model: "gpt-bad", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    await fakeOpenAI.fail("gpt-bad", [
+      {
+        status: 400,
+        body: { error: { message: "Invalid schema for function", type: "invalid_request_error", param: "tools", code: "invalid_function_parameters" } },
+      },
+    ]);
+    const error = await provider()
+      .chat({ model: "gpt-bad", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ provider: "openai", status: 400, code: "invalid_function_parameters", retryable: false });
   });

@@ -52,7 +52,10 @@ describe("withTransaction (Neon Pool over WebSocket)", () => {
     const increment = () =>
       withTransaction(ctx, async (tx) => {
         const [row] = await tx.select().from(organizations).where(eq(organizations.id, id)).for("update");
-        await tx.update(organizations).set({ name: String(Number(row?.name) + 1) }).where(eq(organizations.id, id));
+        await tx
+          .update(organizations)
+          .set({ name: String(Number(row?.name) + 1) })
+          .where(eq(organizations.id, id));
       });
     await Promise.all(Array.from({ length: 8 }, increment));
     const [row] = await ctx.db.select().from(organizations).where(eq(organizations.id, id));

@@ -30,8 +30,22 @@ interface SqlQuery {
 const rawText = { getTypeParser: () => (value: string) => value };
 
 const ERROR_FIELDS = [
-  "severity", "code", "detail", "hint", "position", "internalPosition", "internalQuery",
-  "where", "schema", "table", "column", "dataType", "constraint", "file", "line", "routine",
+  "severity",
+  "code",
+  "detail",
+  "hint",
+  "position",
+  "internalPosition",
+  "internalQuery",
+  "where",
+  "schema",
+  "table",
+  "column",
+  "dataType",
+  "constraint",
+  "file",
+  "line",
+  "routine",
 ] as const;
 
 export async function startNeonGateway(options: { postgresHost: string; postgresPort: number; port?: number }): Promise<NeonGateway> {
@@ -62,8 +76,7 @@ export async function startNeonGateway(options: { postgresHost: string; postgres
     const connectionString = header(req, "neon-connection-string");
     if (!connectionString) return sendJson(res, 400, { message: "missing Neon-Connection-String header" });
     const target = new URL(connectionString.replace(/^postgres(ql)?:/, "http:"));
-    if (`${target.hostname}:${target.port || "5432"}` !== allowedAddress)
-      return sendJson(res, 403, { message: `this gateway only reaches ${allowedAddress}` });
+    if (`${target.hostname}:${target.port || "5432"}` !== allowedAddress) return sendJson(res, 403, { message: `this gateway only reaches ${allowedAddress}` });
 
     const body = JSON.parse(await readBody(req)) as SqlQuery | { queries: SqlQuery[] };
     const client = await poolFor(connectionString.replace(/[?&]application_name=[^&]*/, "")).connect();

@@ -62,8 +62,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Runn
   if (!initialised) await server.initialise();
   await server.start();
 
-  const urlFor = (database: string) =>
-    `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return {
     adminUrl: urlFor("postgres"),
     urlFor,

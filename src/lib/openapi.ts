@@ -26,9 +26,7 @@ export const ProblemSchema = z
     title: z.string().openapi({ example: "Validation failed" }),
     status: z.number().int().openapi({ example: 422 }),
     detail: z.string().optional().openapi({ example: "The request did not pass validation" }),
-    errors: z
-      .array(z.object({ path: z.string().openapi({ example: "email" }), message: z.string().openapi({ example: "Invalid email address" }) }))
-      .optional(),
+    errors: z.array(z.object({ path: z.string().openapi({ example: "email" }), message: z.string().openapi({ example: "Invalid email address" }) })).optional(),
     request_id: z.string().optional().openapi({ example: "6f1c2a52-5bb2-4d7e-9d1c-3f0f7cf5c2b1" }),
   })
   .openapi("Problem");

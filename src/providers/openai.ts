@@ -27,9 +27,7 @@ export interface ChatResult {
   model: string;
 }
 
-export type ChatStreamEvent =
-  | { type: "text"; text: string }
-  | { type: "done"; result: ChatResult };
+export type ChatStreamEvent = { type: "text"; text: string } | { type: "done"; result: ChatResult };
 
 /**
  * OpenAI (or any OpenAI-compatible endpoint) through the official SDK. Base URL and key come from

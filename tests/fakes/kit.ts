@@ -29,11 +29,7 @@ export interface FakeState<Script> {
   failures: Map<string, Failure[]>;
 }
 
-export type FakeHandler<Script> = (
-  req: IncomingMessage & { body: unknown },
-  res: ServerResponse,
-  state: FakeState<Script>,
-) => Promise<void> | void;
+export type FakeHandler<Script> = (req: IncomingMessage & { body: unknown }, res: ServerResponse, state: FakeState<Script>) => Promise<void> | void;
 
 export interface RunningFake {
   url: string;
@@ -52,7 +48,12 @@ export async function startFake<Script>(handler: FakeHandler<Script>): Promise<R
     try {
       const raw = await readBody(req);
       const contentType = req.headers["content-type"] ?? "";
-      const body: unknown = contentType.includes("application/json") && raw ? JSON.parse(raw) : contentType.includes("form-urlencoded") ? Object.fromEntries(new URLSearchParams(raw)) : raw;
+      const body: unknown =
+        contentType.includes("application/json") && raw
+          ? JSON.parse(raw)
+          : contentType.includes("form-urlencoded")
+            ? Object.fromEntries(new URLSearchParams(raw))
+            : raw;
       const url = new URL(req.url ?? "/", "http://fake");
       if (url.pathname.startsWith("/_fake/")) return control(url, req.method ?? "GET", body as Record<string, unknown>, res, state);
       await handler(Object.assign(req, { body }), res, state);

@@ -31,7 +31,9 @@ export function startFakeOpenAI() {
   return startFake<ChatScript>((req, res, state) => {
     const url = new URL(req.url ?? "/", "http://fake");
     if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
-      return sendJson(res, 404, { error: { message: `Unknown request URL: ${req.method} ${url.pathname}`, type: "invalid_request_error", param: null, code: "unknown_url" } });
+      return sendJson(res, 404, {
+        error: { message: `Unknown request URL: ${req.method} ${url.pathname}`, type: "invalid_request_error", param: null, code: "unknown_url" },
+      });
     }
     const body = (req.body ?? {}) as ChatRequest;
     const scope = body.model ?? "";
@@ -40,7 +42,9 @@ export function startFakeOpenAI() {
     }
     if (recordAndMaybeFail(req, res, state, scope)) return;
     if (!body.model || !Array.isArray(body.messages) || body.messages.length === 0) {
-      return sendJson(res, 400, { error: { message: "'model' and 'messages' are required", type: "invalid_request_error", param: body.model ? "messages" : "model", code: null } });
+      return sendJson(res, 400, {
+        error: { message: "'model' and 'messages' are required", type: "invalid_request_error", param: body.model ? "messages" : "model", code: null },
+      });
     }
 
     const script = nextScript(state, scope) ?? { content: `You said: ${lastUserText(body)}` };

@@ -29,11 +29,19 @@ export function harness(path: string, init?: RequestInit): Promise<Response> {
 /** Fake OpenAI base URL and control endpoints (tests/fakes/openai.ts). */
 export const fakeOpenAI = {
   async script(model: string, responses: unknown[]) {
-    const res = await fetch(`${inject("openaiBaseUrl")}/_fake/scripts`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ scope: model, responses }) });
+    const res = await fetch(`${inject("openaiBaseUrl")}/_fake/scripts`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ scope: model, responses }),
+    });
     if (!res.ok) throw new Error(`fake openai: ${res.status}`);
   },
   async fail(model: string, failures: { status: number; body: unknown; headers?: Record<string, string> }[]) {
-    const res = await fetch(`${inject("openaiBaseUrl")}/_fake/failures`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ scope: model, failures }) });
+    const res = await fetch(`${inject("openaiBaseUrl")}/_fake/failures`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ scope: model, failures }),
+    });
     if (!res.ok) throw new Error(`fake openai: ${res.status}`);
   },
   async requests(model: string): Promise<{ headers: Record<string, string>; body: Record<string, unknown> }[]> {
@@ -45,7 +53,14 @@ export async function expectProblem(response: Response, status: number) {
   const { expect } = await import("vitest");
   expect(response.status).toBe(status);
   expect(response.headers.get("content-type")).toBe("application/problem+json");
-  const body = (await response.json()) as { type: string; title: string; status: number; detail?: string; errors?: { path: string; message: string }[]; request_id?: string };
+  const body = (await response.json()) as {
+    type: string;
+    title: string;
+    status: number;
+    detail?: string;
+    errors?: { path: string; message: string }[];
+    request_id?: string;
+  };
   expect(body.status).toBe(status);
   expect(body.type).toMatch(/^https:\/\//);
   expect(body.title).toEqual(expect.any(String));

@@ -34,10 +34,7 @@ export interface CronJobOutcome {
   detail?: string;
 }
 
-export async function recordCronRun(
-  ctx: ServiceCtx,
-  run: { cron: string; scheduledAt: Date; startedAt: Date; jobs: CronJobOutcome[] },
-): Promise<void> {
+export async function recordCronRun(ctx: ServiceCtx, run: { cron: string; scheduledAt: Date; startedAt: Date; jobs: CronJobOutcome[] }): Promise<void> {
   await ctx.db.insert(cronRuns).values({
     id: newId("cron"),
     cron: run.cron,
