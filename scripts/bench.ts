@@ -4,28 +4,20 @@
  * - requests/s and p50/p99 latency of each target route for a fixed number of seconds;
  * - the gzip size of the bundle from `wrangler deploy --dry-run`.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import { ROOT, startLocalStack } from "./lib/local-stack.ts";
 import { freePort } from "./lib/ports.ts";
+import { OFFLINE_ENV, startWranglerDev } from "./lib/wrangler-dev.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const quietEnv = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 
 const started = performance.now();
 const stack = await startLocalStack();
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const wrangler = spawn(
-  "npx",
-  [
-    "wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", ".data/wrangler-bench",
-    "--var", `DATABASE_URL:${stack.databaseUrl}`, "--var", `NEON_LOCAL_GATEWAY:${stack.gateway.address}`,
-    "--var", "ENVIRONMENT:development", "--var", "LOG_LEVEL:error",
-  ],
-  { cwd: ROOT, stdio: "ignore", detached: true, env: quietEnv },
-);
+const wrangler = startWranglerDev({ port, stack, persistTo: ".data/wrangler-bench", vars: { LOG_LEVEL: "error" }, quiet: true });
 const wranglerStarted = performance.now();
 
 try {
@@ -43,14 +35,12 @@ try {
     console.log(`${name}_non_2xx ${result.non2xx + result.errors}`);
   }
 
-  const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: quietEnv, encoding: "utf8" });
+  const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: OFFLINE_ENV, encoding: "utf8" });
   const size = dryRun.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);
   console.log(`bundle_kib ${size?.[1] ?? "unknown"}`);
   console.log(`bundle_gzip_kib ${size?.[2] ?? "unknown"}`);
 } finally {
-  try {
-    if (wrangler.pid) process.kill(-wrangler.pid, "SIGTERM");
-  } catch {}
+  wrangler.stop();
   await stack.stop();
 }
 process.exit(0);

@@ -3,9 +3,9 @@
  * migrations applied and a demo organisation seeded, through the same Neon driver code as
  * production. Ctrl-C stops wrangler, the gateway and Postgres; nothing is left running.
  */
-import { spawn } from "node:child_process";
-import { ROOT, startLocalStack } from "./lib/local-stack.ts";
+import { startLocalStack } from "./lib/local-stack.ts";
 import { seedDemo } from "./lib/seed.ts";
+import { startWranglerDev } from "./lib/wrangler-dev.ts";
 
 const port = process.env.PORT ?? "8787";
 const say = (line: string) => console.log(`[billx] ${line}`);
@@ -24,38 +24,18 @@ if (demo) {
   say("demo user demo@billx.local exists (its password was shown on the first start; delete .data/ to reseed)");
 }
 
-const wrangler = spawn(
-  "npx",
-  [
-    "wrangler",
-    "dev",
-    "--port",
-    port,
-    "--ip",
-    "127.0.0.1",
-    "--persist-to",
-    ".data/wrangler",
-    "--var",
-    `DATABASE_URL:${stack.databaseUrl}`,
-    "--var",
-    `NEON_LOCAL_GATEWAY:${stack.gateway.address}`,
-    "--var",
-    "ENVIRONMENT:development",
-    "--var",
-    `CORS_ORIGINS:${process.env.CORS_ORIGINS ?? "http://localhost:5173,http://127.0.0.1:5173"}`,
-    "--var",
-    `LOG_LEVEL:${process.env.LOG_LEVEL ?? "info"}`,
-    ...(process.env.OPENAI_API_KEY ? ["--var", `OPENAI_API_KEY:${process.env.OPENAI_API_KEY}`] : []),
-    ...(process.env.OPENAI_BASE_URL ? ["--var", `OPENAI_BASE_URL:${process.env.OPENAI_BASE_URL}`] : []),
-    ...process.argv.slice(2),
-  ],
-  {
-    cwd: ROOT,
-    stdio: ["inherit", "inherit", "inherit"],
-    detached: true, // its own process group, so stopping it stops workerd too
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+const wrangler = startWranglerDev({
+  port,
+  stack,
+  persistTo: ".data/wrangler",
+  vars: {
+    CORS_ORIGINS: process.env.CORS_ORIGINS ?? "http://localhost:5173,http://127.0.0.1:5173",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    OPENAI_API_KEY: process.env.OPENAI_API_KEY,
+    OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
   },
-);
+  extraArgs: process.argv.slice(2),
+});
 say(`API on http://127.0.0.1:${port}  (docs: http://127.0.0.1:${port}/docs)`);
 
 let stopping = false;
@@ -63,12 +43,10 @@ async function stop(code: number) {
   if (stopping) return;
   stopping = true;
   say("stopping...");
-  try {
-    if (wrangler.pid && wrangler.exitCode === null) process.kill(-wrangler.pid, "SIGTERM");
-  } catch {}
+  wrangler.stop();
   await stack.stop();
   process.exit(code);
 }
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
-wrangler.on("exit", (code) => void stop(code ?? 0));
+wrangler.process.on("exit", (code) => void stop(code ?? 0));
