@@ -17,6 +17,8 @@ export default defineConfig({
           NEON_LOCAL_GATEWAY: inject("neonGateway"),
           OPENAI_API_KEY: "sk-test-fake",
           OPENAI_BASE_URL: `${inject("openaiBaseUrl")}/v1`,
+          JWT_PRIVATE_KEY: inject("jwtPrivateKey"),
+          APP_URL: "https://app.billx.test",
         },
       },
     })),

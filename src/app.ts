@@ -11,6 +11,7 @@ import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, Payloa
 import { createLogger } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
+import { authRoutes } from "./modules/auth/routes";
 import { docsRoutes } from "./modules/docs/routes";
 import { healthRoutes } from "./modules/health/routes";
 
@@ -51,14 +52,21 @@ app.use(async function limitBody(c, next) {
 });
 
 app.use(async function serviceContext(c, next) {
+  const request = {
+    // Set by Cloudflare's edge; a client cannot forge it in production.
+    ip: c.req.header("CF-Connecting-IP") ?? null,
+    userAgent: c.req.header("User-Agent") ?? null,
+    requestId: c.var.requestId,
+  };
   c.set(
     "ctx",
-    createServiceCtx(c.env, (p) => c.executionCtx.waitUntil(p), { request_id: c.var.requestId }),
+    createServiceCtx(c.env, (p) => c.executionCtx.waitUntil(p), { request_id: c.var.requestId }, request),
   );
   await next();
 });
 
 app.route("/", healthRoutes);
+app.route("/", authRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -16,7 +16,23 @@ export interface Env {
   LOG_LEVEL?: string;
   OPENAI_API_KEY?: string;
   OPENAI_BASE_URL?: string;
+  /** ES256 private JWK (JSON, with `kid`) that signs access tokens. */
+  JWT_PRIVATE_KEY?: string;
+  /** JSON array of earlier public JWKs still accepted during a key rotation. */
+  JWT_PREVIOUS_PUBLIC_KEYS?: string;
+  /** Where people open links we send (password reset, invitations). */
+  APP_URL?: string;
+  GOOGLE_CLIENT_ID?: string;
+  GOOGLE_CLIENT_SECRET?: string;
+  GOOGLE_AUTH_URL?: string;
+  GOOGLE_TOKEN_URL?: string;
+  GOOGLE_JWKS_URL?: string;
+  GOOGLE_ISSUER?: string;
+  /** Comma-separated origins that OAuth sign-in may redirect back to. */
+  OAUTH_REDIRECT_ORIGINS?: string;
   // Bindings
+  RATE_LIMIT_AUTH: RateLimit;
+  RATE_LIMIT_API: RateLimit;
   CALL_SESSION: DurableObjectNamespace<CallSession>;
   SALES_CONVERSATION: DurableObjectNamespace<SalesConversation>;
   KNOWLEDGE_BASE: DurableObjectNamespace<KnowledgeBase>;
@@ -39,7 +55,41 @@ const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.url().default("https://api.openai.com/v1"),
+  JWT_PRIVATE_KEY: z
+    .string({ error: "JWT_PRIVATE_KEY is not set: an ES256 private JWK (JSON with kid) that signs access tokens" })
+    .transform((text, ctx) => parseJwk(text, ctx, true)),
+  JWT_PREVIOUS_PUBLIC_KEYS: z
+    .string()
+    .default("[]")
+    .transform((text, ctx) => {
+      try {
+        const keys = JSON.parse(text) as unknown;
+        if (Array.isArray(keys) && keys.every((k) => k && typeof k === "object" && typeof k.kid === "string")) return keys as Jwk[];
+      } catch {}
+      ctx.addIssue({ code: "custom", message: "must be a JSON array of public JWKs with kid" });
+      return z.NEVER;
+    }),
+  APP_URL: z.url().default("http://127.0.0.1:8787"),
+  GOOGLE_CLIENT_ID: z.string().min(1).optional(),
+  GOOGLE_CLIENT_SECRET: z.string().min(1).optional(),
+  GOOGLE_AUTH_URL: z.url().default("https://accounts.google.com/o/oauth2/v2/auth"),
+  GOOGLE_TOKEN_URL: z.url().default("https://oauth2.googleapis.com/token"),
+  GOOGLE_JWKS_URL: z.url().default("https://www.googleapis.com/oauth2/v3/certs"),
+  GOOGLE_ISSUER: z.string().default("https://accounts.google.com"),
+  OAUTH_REDIRECT_ORIGINS: z.string().default(""),
 });
+
+/** A JSON Web Key as stored in configuration. */
+export type Jwk = JsonWebKey & { kid: string; alg?: string };
+
+function parseJwk(text: string, ctx: z.RefinementCtx, requirePrivate: boolean): Jwk {
+  try {
+    const key = JSON.parse(text) as Jwk;
+    if (key.kty === "EC" && key.crv === "P-256" && typeof key.kid === "string" && (!requirePrivate || typeof key.d === "string")) return key;
+  } catch {}
+  ctx.addIssue({ code: "custom", message: "must be an ES256 (EC P-256) private JWK in JSON with a kid" });
+  return z.NEVER;
+}
 
 export interface Config {
   databaseUrl: string;
@@ -49,6 +99,10 @@ export interface Config {
   maxBodyBytes: number;
   logLevel: "debug" | "info" | "warn" | "error";
   openai: { apiKey?: string; baseUrl: string };
+  jwt: { privateKey: Jwk; previousPublicKeys: Jwk[] };
+  appUrl: string;
+  google: { clientId?: string; clientSecret?: string; authUrl: string; tokenUrl: string; jwksUrl: string; issuer: string };
+  oauthRedirectOrigins: string[];
 }
 
 /** Raised when the Worker's configuration is incomplete; the message names the variable. */
@@ -63,6 +117,13 @@ export class ConfigError extends Error {
 }
 
 const parsed = new WeakMap<object, Config>();
+
+function splitList(text: string): string[] {
+  return text
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
 
 /**
  * Validates the environment once per `env` object (an isolate reuses it across requests)
@@ -88,6 +149,17 @@ export function loadConfig(env: Env): Config {
     maxBodyBytes: vars.MAX_BODY_BYTES,
     logLevel: vars.LOG_LEVEL,
     openai: { apiKey: vars.OPENAI_API_KEY, baseUrl: vars.OPENAI_BASE_URL },
+    jwt: { privateKey: vars.JWT_PRIVATE_KEY, previousPublicKeys: vars.JWT_PREVIOUS_PUBLIC_KEYS },
+    appUrl: vars.APP_URL,
+    google: {
+      clientId: vars.GOOGLE_CLIENT_ID,
+      clientSecret: vars.GOOGLE_CLIENT_SECRET,
+      authUrl: vars.GOOGLE_AUTH_URL,
+      tokenUrl: vars.GOOGLE_TOKEN_URL,
+      jwksUrl: vars.GOOGLE_JWKS_URL,
+      issuer: vars.GOOGLE_ISSUER,
+    },
+    oauthRedirectOrigins: splitList(vars.OAUTH_REDIRECT_ORIGINS),
   };
   parsed.set(env, config);
   return config;

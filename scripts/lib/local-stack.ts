@@ -2,6 +2,7 @@ import path from "node:path";
 import { applyMigrations } from "./migrate.ts";
 import { type NeonGateway, startNeonGateway } from "./neon-gateway.ts";
 import { ensureDatabase, type RunningPostgres, startPostgres } from "./postgres.ts";
+import { localSigningKey } from "./signing-key.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const DEV_DATABASE = "billx";
@@ -10,6 +11,8 @@ export interface LocalStack {
   postgres: RunningPostgres;
   gateway: NeonGateway;
   databaseUrl: string;
+  /** ES256 private JWK for access tokens ($JWT_PRIVATE_KEY, or one kept under .data/). */
+  signingKey: string;
   stop(): Promise<void>;
 }
 
@@ -24,10 +27,12 @@ export async function startLocalStack(log: (line: string) => void = () => {}): P
   await applyMigrations(databaseUrl);
   const server = new URL(databaseUrl);
   const gateway = await startNeonGateway({ postgresHost: server.hostname, postgresPort: Number(server.port || 5432) });
+  const signingKey = process.env.JWT_PRIVATE_KEY ?? (await localSigningKey(path.join(ROOT, ".data")));
   return {
     postgres,
     gateway,
     databaseUrl,
+    signingKey,
     async stop() {
       await gateway.close();
       await postgres.stop();

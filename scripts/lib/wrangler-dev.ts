@@ -23,6 +23,7 @@ export function startWranglerDev(options: {
     DATABASE_URL: options.stack.databaseUrl,
     NEON_LOCAL_GATEWAY: options.stack.gateway.address,
     ENVIRONMENT: "development",
+    JWT_PRIVATE_KEY: options.stack.signingKey,
     ...options.vars,
   };
   const varArgs = Object.entries(vars).flatMap(([name, value]) => (value === undefined ? [] : ["--var", `${name}:${value}`]));

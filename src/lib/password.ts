@@ -3,6 +3,8 @@
  * string carries algorithm, cost and salt (`pbkdf2-sha256$100000$<salt>$<hash>`), so the cost can
  * be raised later and old hashes still verify. 100,000 iterations is the Workers ceiling.
  */
+import { timingSafeEqual } from "./crypto";
+
 export const PBKDF2_ITERATIONS = 100_000;
 const ALGORITHM = "pbkdf2-sha256";
 
@@ -17,12 +19,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [algorithm, iterationsText, saltText, hashText] = stored.split("$");
   const iterations = Number(iterationsText);
   if (algorithm !== ALGORITHM || !Number.isInteger(iterations) || iterations < 1 || !saltText || !hashText) return false;
-  const expected = fromBase64(hashText);
   const actual = await derive(password, fromBase64(saltText), iterations);
-  if (actual.length !== expected.length) return false;
-  let difference = 0;
-  for (let i = 0; i < actual.length; i++) difference |= (actual[i] as number) ^ (expected[i] as number);
-  return difference === 0;
+  return timingSafeEqual(toBase64(actual), hashText);
 }
 
 /** Whether a stored hash was made with less work than we use today. */

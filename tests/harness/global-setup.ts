@@ -10,6 +10,7 @@ import type { TestProject } from "vitest/node";
 import { applyMigrations } from "../../scripts/lib/migrate.ts";
 import { startNeonGateway } from "../../scripts/lib/neon-gateway.ts";
 import { ensureDatabase, startPostgres } from "../../scripts/lib/postgres.ts";
+import { generateSigningKey } from "../../scripts/lib/signing-key.ts";
 import { startFakeOpenAI } from "../fakes/openai.ts";
 import { startControlServer, TEMPLATE_DATABASE } from "./control-server.ts";
 
@@ -32,6 +33,7 @@ export default async function setup(project: TestProject) {
   project.provide("harnessUrl", control.url);
   project.provide("postgresAdminUrl", postgres.adminUrl);
   project.provide("openaiBaseUrl", openai.url);
+  project.provide("jwtPrivateKey", await generateSigningKey("test-key-1"));
 
   return async () => {
     await openai.close();
@@ -58,5 +60,6 @@ declare module "vitest" {
     harnessUrl: string;
     postgresAdminUrl: string;
     openaiBaseUrl: string;
+    jwtPrivateKey: string;
   }
 }

@@ -1,2 +1,4 @@
+export * from "./auth";
+export * from "./messaging";
 export * from "./operations";
 export * from "./tenancy";
