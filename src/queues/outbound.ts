@@ -1,13 +1,16 @@
 import type { Env } from "../env";
 import type { ServiceCtx } from "../lib/context";
 import { createServiceCtx } from "../lib/service-ctx";
+import { deliverMessage } from "../modules/messaging/consumer";
 import { recordDeadLetter } from "../modules/operations/service";
 import { backoffSeconds, PermanentJobError, type QueueJob } from "./jobs";
 
 export type JobHandler = (ctx: ServiceCtx, job: QueueJob, attempt: number) => Promise<void>;
 
-/** Handlers by job kind. Modules register theirs here (messaging adds `message.send`). */
-export const outboundHandlers: Record<string, JobHandler> = {};
+/** Handlers by job kind; each module that enqueues work names its handler here. */
+export const outboundHandlers: Record<string, JobHandler> = {
+  "message.send": deliverMessage,
+};
 
 /** Delivery attempts before a job is dead-lettered; matches `max_retries` in wrangler.toml + 1. */
 export const MAX_ATTEMPTS = 6;

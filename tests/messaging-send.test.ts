@@ -1,0 +1,43 @@
+import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { messages } from "../src/db/schema";
+import { sendMessage } from "../src/modules/messaging/service";
+import { testCtx } from "./harness/helpers";
+
+describe("messaging.send (the one way out)", () => {
+  it("writes a queued row and the outbound consumer claims it", async () => {
+    const ctx = testCtx();
+    const message = await sendMessage(ctx, {
+      orgId: null,
+      channel: "email",
+      recipient: "ada@example.com",
+      subject: "Hi",
+      body: "Hello",
+      entity: { type: "test", id: "t1" },
+    });
+    expect(message).toMatchObject({ id: expect.stringMatching(/^msg_/), status: "queued", channel: "email", recipient: "ada@example.com", entityType: "test" });
+    // No channel adapter exists yet: the consumer claims the row and records why it failed.
+    await expect
+      .poll(async () => (await ctx.db.select().from(messages).where(eq(messages.id, message.id)))[0]?.status, { timeout: 10_000, interval: 200 })
+      .toBe("failed");
+    const [row] = await ctx.db.select().from(messages).where(eq(messages.id, message.id));
+    expect(row).toMatchObject({ attempts: 1, lastError: "no provider adapter for channel email yet" });
+  });
+
+  it("returns the first message for a repeated idempotency key, even when racing", async () => {
+    const ctx = testCtx();
+    const send = () => sendMessage(ctx, { orgId: null, channel: "sms", recipient: "+14155550100", body: "code 123456", idempotencyKey: "otp-abc" });
+    const [a, b, c] = await Promise.all([send(), send(), send()]);
+    expect(new Set([a.id, b.id, c.id]).size).toBe(1);
+    expect(await ctx.db.select().from(messages).where(eq(messages.idempotencyKey, "otp-abc"))).toHaveLength(1);
+  });
+
+  it("refuses a recipient that does not fit the channel, naming the field", async () => {
+    const ctx = testCtx();
+    await expect(sendMessage(ctx, { orgId: null, channel: "sms", recipient: "0800-CALL-ME", body: "x" })).rejects.toMatchObject({
+      status: 422,
+      errors: [{ path: "recipient", message: "must be a phone number in E.164 form, e.g. +14155550100" }],
+    });
+    await expect(sendMessage(ctx, { orgId: null, channel: "telegram", recipient: "not a chat", body: "x" })).rejects.toMatchObject({ status: 422 });
+  });
+});
