@@ -11,6 +11,7 @@ import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, Payloa
 import { createLogger } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
+import { recoveryRoutes } from "./modules/auth/recovery-routes";
 import { authRoutes } from "./modules/auth/routes";
 import { docsRoutes } from "./modules/docs/routes";
 import { healthRoutes } from "./modules/health/routes";
@@ -67,6 +68,7 @@ app.use(async function serviceContext(c, next) {
 
 app.route("/", healthRoutes);
 app.route("/", authRoutes);
+app.route("/", recoveryRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
