@@ -11,6 +11,7 @@ import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, Payloa
 import { createLogger } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
+import { googleAuthRoutes } from "./modules/auth/google-routes";
 import { recoveryRoutes } from "./modules/auth/recovery-routes";
 import { authRoutes } from "./modules/auth/routes";
 import { docsRoutes } from "./modules/docs/routes";
@@ -68,6 +69,7 @@ app.use(async function serviceContext(c, next) {
 
 app.route("/", healthRoutes);
 app.route("/", authRoutes);
+app.route("/", googleAuthRoutes);
 app.route("/", recoveryRoutes);
 app.route("/", docsRoutes);
 

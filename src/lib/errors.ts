@@ -74,6 +74,13 @@ export class Unprocessable extends AppError {
   }
 }
 
+/** An upstream service (Google, a provider) failed or answered something we cannot use. */
+export class BadGateway extends AppError {
+  constructor(detail: string) {
+    super(502, `${TYPE_BASE}bad-gateway`, "Bad gateway", detail);
+  }
+}
+
 export class ServiceUnavailable extends AppError {
   constructor(detail: string) {
     super(503, `${TYPE_BASE}unavailable`, "Service unavailable", detail);

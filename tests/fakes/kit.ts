@@ -41,6 +41,7 @@ export interface RunningFake {
  * - `POST /_fake/scripts {scope, responses:[...]}` queues scripted responses;
  * - `POST /_fake/failures {scope, failures:[{status, body, headers?}]}` makes the next calls fail;
  * - `GET /_fake/requests?scope=` returns what the fake received.
+ * Other `/_fake/*` paths reach the fake's handler, for control endpoints of its own.
  */
 export async function startFake<Script>(handler: FakeHandler<Script>): Promise<RunningFake> {
   const state: FakeState<Script> = { requests: new Map(), scripts: new Map(), failures: new Map() };
@@ -55,7 +56,7 @@ export async function startFake<Script>(handler: FakeHandler<Script>): Promise<R
             ? Object.fromEntries(new URLSearchParams(raw))
             : raw;
       const url = new URL(req.url ?? "/", "http://fake");
-      if (url.pathname.startsWith("/_fake/")) return control(url, req.method ?? "GET", body as Record<string, unknown>, res, state);
+      if (url.pathname.startsWith("/_fake/") && control(url, req.method ?? "GET", body as Record<string, unknown>, res, state)) return;
       await handler(Object.assign(req, { body }), res, state);
     } catch (error) {
       sendJson(res, 500, { error: { message: `fake crashed: ${error instanceof Error ? error.message : String(error)}` } });
@@ -72,21 +73,25 @@ export async function startFake<Script>(handler: FakeHandler<Script>): Promise<R
   };
 }
 
-function control<Script>(url: URL, method: string, body: Record<string, unknown>, res: ServerResponse, state: FakeState<Script>) {
+/** Answers the shared control endpoints; false when the path is not one of them. */
+function control<Script>(url: URL, method: string, body: Record<string, unknown>, res: ServerResponse, state: FakeState<Script>): boolean {
   if (method === "POST" && url.pathname === "/_fake/scripts") {
     const scope = String(body.scope);
     state.scripts.set(scope, [...(state.scripts.get(scope) ?? []), ...(body.responses as Script[])]);
-    return sendJson(res, 204, null);
+    sendJson(res, 204, null);
+    return true;
   }
   if (method === "POST" && url.pathname === "/_fake/failures") {
     const scope = String(body.scope);
     state.failures.set(scope, [...(state.failures.get(scope) ?? []), ...(body.failures as Failure[])]);
-    return sendJson(res, 204, null);
+    sendJson(res, 204, null);
+    return true;
   }
   if (method === "GET" && url.pathname === "/_fake/requests") {
-    return sendJson(res, 200, state.requests.get(url.searchParams.get("scope") ?? "") ?? []);
+    sendJson(res, 200, state.requests.get(url.searchParams.get("scope") ?? "") ?? []);
+    return true;
   }
-  return sendJson(res, 404, { error: "unknown control endpoint" });
+  return false;
 }
 
 /** Records a request under `scope` and answers a queued failure if there is one (returns true). */

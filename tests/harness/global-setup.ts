@@ -11,6 +11,7 @@ import { applyMigrations } from "../../scripts/lib/migrate.ts";
 import { startNeonGateway } from "../../scripts/lib/neon-gateway.ts";
 import { ensureDatabase, startPostgres } from "../../scripts/lib/postgres.ts";
 import { generateSigningKey } from "../../scripts/lib/signing-key.ts";
+import { startFakeGoogle } from "../fakes/google.ts";
 import { startFakeOpenAI } from "../fakes/openai.ts";
 import { startControlServer, TEMPLATE_DATABASE } from "./control-server.ts";
 
@@ -28,15 +29,18 @@ export default async function setup(project: TestProject) {
   await applyMigrations(postgres.urlFor(TEMPLATE_DATABASE));
   const control = await startControlServer(postgres.adminUrl, postgres.urlFor);
   const openai = await startFakeOpenAI();
+  const google = await startFakeGoogle();
 
   project.provide("neonGateway", gateway.address);
   project.provide("harnessUrl", control.url);
   project.provide("postgresAdminUrl", postgres.adminUrl);
   project.provide("openaiBaseUrl", openai.url);
+  project.provide("googleBaseUrl", google.url);
   project.provide("jwtPrivateKey", await generateSigningKey("test-key-1"));
 
   return async () => {
     await openai.close();
+    await google.close();
     await control.close();
     await gateway.close();
     await postgres.stop();
@@ -60,6 +64,7 @@ declare module "vitest" {
     harnessUrl: string;
     postgresAdminUrl: string;
     openaiBaseUrl: string;
+    googleBaseUrl: string;
     jwtPrivateKey: string;
   }
 }

@@ -1,5 +1,5 @@
 import { eq, sql } from "drizzle-orm";
-import { withTransaction } from "../../db/client";
+import { type Transaction, withTransaction } from "../../db/client";
 import { memberships, organizations, users } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
 import { Conflict, Unauthorized, Unprocessable } from "../../lib/errors";
@@ -36,23 +36,36 @@ export async function signUp(ctx: ServiceCtx, input: { email: string; password: 
   const weakness = passwordWeakness(input.password, input.email);
   if (weakness) throw new Unprocessable([{ path: "password", message: weakness }], "The password is too weak");
   const passwordHash = await hashPassword(input.password);
-  const userId = newId("usr");
-  const orgId = newId("org");
-  const user = { id: userId, email: input.email.trim(), name: input.name.trim() };
-
-  await withTransaction(ctx, async (tx) => {
-    // The unique index on lower(email) decides a race between two sign-ups with one address.
-    const inserted = await tx
-      .insert(users)
-      .values({ ...user, passwordHash })
-      .onConflictDoNothing()
-      .returning({ id: users.id });
-    if (inserted.length === 0) throw new Conflict("An account with this email already exists");
-    await tx.insert(organizations).values({ id: orgId, name: `${user.name}'s organisation` });
-    await tx.insert(memberships).values({ orgId, userId, role: "owner" });
+  const { user, orgId } = await withTransaction(ctx, async (tx) => {
+    const created = await createUserWithOwnOrganisation(tx, { email: input.email, name: input.name, passwordHash });
+    if (!created) throw new Conflict("An account with this email already exists");
+    return created;
   });
-  await recordAudit(ctx, { orgId, action: "user.signed_up", actorUserId: userId, targetType: "user", targetId: userId });
-  return { user, ...(await startSession(ctx, userId)) };
+  await recordAudit(ctx, { orgId, action: "user.signed_up", actorUserId: user.id, targetType: "user", targetId: user.id });
+  return { user, ...(await startSession(ctx, user.id)) };
+}
+
+/**
+ * Inserts a user and their own organisation, with them as owner, inside `tx`. Returns null when
+ * the email is taken, so the caller chooses between a 409 and linking to that account.
+ * `passwordHash` is null for users who sign in only through a provider such as Google.
+ */
+export async function createUserWithOwnOrganisation(
+  tx: Transaction,
+  input: { email: string; name: string; passwordHash: string | null; emailVerifiedAt?: Date | null },
+): Promise<{ user: PublicUser; orgId: string } | null> {
+  const user = { id: newId("usr"), email: input.email.trim(), name: input.name.trim() };
+  const orgId = newId("org");
+  // The unique index on lower(email) decides a race between two sign-ups with one address.
+  const inserted = await tx
+    .insert(users)
+    .values({ ...user, passwordHash: input.passwordHash, emailVerifiedAt: input.emailVerifiedAt ?? null })
+    .onConflictDoNothing()
+    .returning({ id: users.id });
+  if (inserted.length === 0) return null;
+  await tx.insert(organizations).values({ id: orgId, name: `${user.name}'s organisation` });
+  await tx.insert(memberships).values({ orgId, userId: user.id, role: "owner" });
+  return { user, orgId };
 }
 
 // Verified against when the email is unknown, so both failures cost one PBKDF2 run.
