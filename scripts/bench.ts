@@ -1,7 +1,10 @@
 /**
  * `npm run bench`: figures for the local stack, one per line. Bounded load on 127.0.0.1 only.
  * - time from start (Postgres + migrations + wrangler dev) to the first 200 of /healthz;
- * - requests/s and p50/p99 latency of each target route for a fixed number of seconds;
+ * - requests/s and p50/p99 latency of each target route for a fixed number of seconds, or for a
+ *   fixed number of requests where a rate limit would otherwise turn the run into a 429 benchmark;
+ * - sign-in latency (sequential requests timed here) and the cost of authentication: the p50 of
+ *   `GET /v1/auth/me` with a bearer token minus the p50 of `/healthz`;
  * - the gzip size of the bundle from `wrangler deploy --dry-run`.
  */
 import { execFileSync } from "node:child_process";
@@ -12,6 +15,15 @@ import { OFFLINE_ENV, startWranglerDev } from "./lib/wrangler-dev.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+// Per-user API limit in wrangler.toml is 600 a minute: a bounded run stays under it, so the
+// figures measure authentication, not the limiter's 429s (still counted apart if any appear).
+const AUTH_ME_REQUESTS = Number(process.env.BENCH_AUTH_ME_REQUESTS ?? 500);
+// Per-IP limit on /v1/auth/* is 30 a minute: one sign-up plus these sign-ins stay under it even
+// if the client address below were ignored.
+const SIGN_IN_REQUESTS = 20;
+const BENCH_PASSWORD = "bench-password-42-horse";
+// Declared before the top-level awaits below use them.
+let benchClient = 0;
 
 const started = performance.now();
 const stack = await startLocalStack();
@@ -26,14 +38,35 @@ try {
   console.log(`start_to_first_200_ms ${Math.round(ready - started)}`);
   console.log(`wrangler_dev_to_first_200_ms ${Math.round(ready - wranglerStarted)}`);
 
+  const p50 = new Map<string, number>();
   for (const target of await targets(base)) {
-    const result = await autocannon({ url: `${base}${target.path}`, connections: CONNECTIONS, duration: SECONDS, headers: target.headers });
+    const result = await autocannon({
+      url: `${base}${target.path}`,
+      connections: CONNECTIONS,
+      ...(target.amount ? { amount: target.amount } : { duration: SECONDS }),
+      headers: target.headers,
+    });
     const name = target.name;
-    console.log(`${name}_requests_per_s ${Math.round(result.requests.average)}`);
+    const tooMany = result.statusCodeStats?.["429"]?.count ?? 0;
+    // A bounded run may last under a second, where autocannon's per-second average says little.
+    const elapsedSeconds = (result.finish.getTime() - result.start.getTime()) / 1000;
+    const perSecond = target.amount ? result.requests.total / elapsedSeconds : result.requests.average;
+    p50.set(name, result.latency.p50);
+    console.log(`${name}_requests_per_s ${Math.round(perSecond)}`);
     console.log(`${name}_latency_p50_ms ${result.latency.p50}`);
     console.log(`${name}_latency_p99_ms ${result.latency.p99}`);
-    console.log(`${name}_non_2xx ${result.non2xx + result.errors}`);
+    console.log(`${name}_non_2xx ${result.non2xx - tooMany + result.errors}`);
+    console.log(`${name}_429 ${tooMany}`);
   }
+  const authMe = p50.get("auth_me");
+  const healthz = p50.get("healthz");
+  if (authMe !== undefined && healthz !== undefined) console.log(`auth_overhead_p50_ms ${round(authMe - healthz)}`);
+
+  const signIn = await measureSignIn(base);
+  console.log(`signin_requests ${signIn.count}`);
+  console.log(`signin_latency_p50_ms ${round(signIn.p50)}`);
+  console.log(`signin_latency_p99_ms ${round(signIn.p99)}`);
+  console.log(`signin_non_2xx ${signIn.failures}`);
 
   const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: OFFLINE_ENV, encoding: "utf8" });
   const size = dryRun.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);
@@ -49,12 +82,67 @@ interface Target {
   name: string;
   path: string;
   headers?: Record<string, string>;
+  /** Send exactly this many requests instead of running for BENCH_SECONDS. */
+  amount?: number;
 }
 
-/** Routes under load: the health check (one `select 1`) and a DB-backed route. */
+/**
+ * Routes under load: the health check (one `select 1`), and `GET /v1/auth/me` with a bearer
+ * token (token verification, the session and membership lookup, the rate limiter, two queries).
+ */
 async function targets(baseUrl: string): Promise<Target[]> {
-  void baseUrl;
-  return [{ name: "healthz", path: "/healthz" }];
+  const user = await signUpBenchUser(baseUrl);
+  return [
+    { name: "healthz", path: "/healthz" },
+    { name: "auth_me", path: "/v1/auth/me", headers: { Authorization: `Bearer ${user.accessToken}` }, amount: AUTH_ME_REQUESTS },
+  ];
+}
+
+/** A distinct client address per request, as Cloudflare's edge would set it. */
+function clientIp(): string {
+  benchClient++;
+  return `198.18.${(benchClient >> 8) & 255}.${benchClient & 255}`;
+}
+
+async function signUpBenchUser(baseUrl: string): Promise<{ email: string; accessToken: string }> {
+  const email = `bench.${Date.now()}.${Math.floor(Math.random() * 1e6)}@example.com`;
+  const response = await fetch(`${baseUrl}/v1/auth/sign-up`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "CF-Connecting-IP": clientIp() },
+    body: JSON.stringify({ email, password: BENCH_PASSWORD, name: "Bench User" }),
+  });
+  if (response.status !== 201) throw new Error(`bench sign-up failed: ${response.status} ${await response.text()}`);
+  const body = (await response.json()) as { access_token: string };
+  return { email, accessToken: body.access_token };
+}
+
+/** Sequential sign-ins of a fresh user, timed here: the password hash dominates, not concurrency. */
+async function measureSignIn(baseUrl: string): Promise<{ count: number; p50: number; p99: number; failures: number }> {
+  const { email } = await signUpBenchUser(baseUrl);
+  const timings: number[] = [];
+  let failures = 0;
+  for (let i = 0; i < SIGN_IN_REQUESTS; i++) {
+    const started = performance.now();
+    const response = await fetch(`${baseUrl}/v1/auth/sign-in`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "CF-Connecting-IP": clientIp() },
+      body: JSON.stringify({ email, password: BENCH_PASSWORD }),
+    });
+    await response.arrayBuffer();
+    timings.push(performance.now() - started);
+    if (response.status !== 200) failures++;
+  }
+  return { count: timings.length, p50: percentile(timings, 50), p99: percentile(timings, 99), failures };
+}
+
+/** Nearest-rank percentile. */
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
 }
 
 async function waitFor200(url: string, timeoutMs: number) {

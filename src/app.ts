@@ -11,11 +11,16 @@ import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, Payloa
 import { createLogger } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
+import { apiKeysRoutes } from "./modules/api-keys/routes";
+import { auditRoutes } from "./modules/audit/routes";
 import { googleAuthRoutes } from "./modules/auth/google-routes";
 import { recoveryRoutes } from "./modules/auth/recovery-routes";
 import { authRoutes } from "./modules/auth/routes";
 import { docsRoutes } from "./modules/docs/routes";
 import { healthRoutes } from "./modules/health/routes";
+import { membersRoutes } from "./modules/members/routes";
+import { orgsRoutes } from "./modules/orgs/routes";
+import { rolesRoutes } from "./modules/roles/routes";
 
 export const app = new OpenAPIHono<AppEnv>();
 
@@ -71,6 +76,11 @@ app.route("/", healthRoutes);
 app.route("/", authRoutes);
 app.route("/", googleAuthRoutes);
 app.route("/", recoveryRoutes);
+app.route("/", apiKeysRoutes);
+app.route("/", orgsRoutes);
+app.route("/", membersRoutes);
+app.route("/", rolesRoutes);
+app.route("/", auditRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -1,0 +1,376 @@
+import { and, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { auditEvents, invitations, memberships, messages, organizations } from "../src/db/schema";
+import { sha256Hex } from "../src/lib/crypto";
+import { call, GOOD_PASSWORD, type SignedUp, signUp, uniqueEmail } from "./harness/api";
+import { expectProblem, testCtx } from "./harness/helpers";
+
+interface Org {
+  id: string;
+  name: string;
+  currency: string;
+  role: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface Member {
+  user_id: string;
+  email: string;
+  name: string;
+  role: string;
+  joined_at: string;
+}
+
+interface Invitation {
+  id: string;
+  email: string;
+  role: string;
+  expires_at: string;
+}
+
+interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+async function body<T>(response: Response, status: number): Promise<T> {
+  const text = await response.text();
+  expect(response.status, text).toBe(status);
+  return JSON.parse(text) as T;
+}
+
+function invite(owner: SignedUp, email: string, role: string): Promise<Response> {
+  return call(`/v1/orgs/${owner.orgId}/members`, { token: owner.access_token, orgId: owner.orgId, body: { email, role } });
+}
+
+/** The token in the link of the invitation email, read from the outbound message log. */
+async function emailedToken(invitationId: string): Promise<string> {
+  const rows = await testCtx()
+    .db.select()
+    .from(messages)
+    .where(and(eq(messages.entityType, "invitation"), eq(messages.entityId, invitationId)));
+  expect(rows).toHaveLength(1);
+  const match = /\/invitations\/accept\?token=([^\s]+)/.exec(rows[0]?.body ?? "");
+  if (!match?.[1]) throw new Error(`no invitation link in ${rows[0]?.body}`);
+  return decodeURIComponent(match[1]);
+}
+
+function accept(person: SignedUp, token: string): Promise<Response> {
+  return call("/v1/invitations/accept", { token: person.access_token, body: { token } });
+}
+
+/** Someone who joins `owner`'s organisation with `role` through a real invitation. */
+async function joinAs(owner: SignedUp, role: string, label = role): Promise<SignedUp> {
+  const person = await signUp(label);
+  const invitation = await body<Invitation>(await invite(owner, person.user.email, role), 201);
+  await body<Org>(await accept(person, await emailedToken(invitation.id)), 200);
+  return person;
+}
+
+async function members(owner: SignedUp): Promise<Member[]> {
+  return (await body<Page<Member>>(await call(`/v1/orgs/${owner.orgId}/members`, { token: owner.access_token, orgId: owner.orgId }), 200)).data;
+}
+
+async function auditActions(orgId: string | null, targetId: string): Promise<string[]> {
+  const rows = await testCtx().db.select().from(auditEvents).where(eq(auditEvents.targetId, targetId)).orderBy(auditEvents.id);
+  return rows.filter((r) => r.orgId === orgId).map((r) => r.action);
+}
+
+describe("organisations", () => {
+  it("creates an organisation with the caller as owner and lists it beside their first one", async () => {
+    const ada = await signUp("ada");
+    const response = await call("/v1/orgs", { token: ada.access_token, body: { name: "  Ada's Second Shop ", currency: "eur" } });
+    const created = await body<Org>(response, 201);
+    expect(created).toEqual({
+      id: expect.stringMatching(/^org_/),
+      name: "Ada's Second Shop",
+      currency: "EUR",
+      role: "owner",
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+    });
+    expect(await testCtx().db.select().from(memberships).where(eq(memberships.orgId, created.id))).toEqual([
+      expect.objectContaining({ userId: ada.user.id, role: "owner" }),
+    ]);
+    expect(await auditActions(created.id, created.id)).toEqual(["org.created"]);
+
+    const all = await body<Page<Org>>(await call("/v1/orgs", { token: ada.access_token }), 200);
+    expect(all.data.map((o) => [o.id, o.role])).toEqual([
+      [ada.orgId, "owner"],
+      [created.id, "owner"],
+    ]);
+    expect(all.next_cursor).toBeNull();
+
+    const first = await body<Page<Org>>(await call("/v1/orgs?limit=1", { token: ada.access_token }), 200);
+    expect(first).toEqual({ data: [expect.objectContaining({ id: ada.orgId })], next_cursor: ada.orgId });
+    const second = await body<Page<Org>>(await call(`/v1/orgs?limit=1&cursor=${first.next_cursor}`, { token: ada.access_token }), 200);
+    expect(second).toEqual({ data: [expect.objectContaining({ id: created.id, currency: "EUR" })], next_cursor: null });
+  });
+
+  it("refuses a nameless organisation or a bad currency with 422 naming the fields", async () => {
+    const ada = await signUp("ada");
+    const response = await call("/v1/orgs", { token: ada.access_token, body: { name: " ", currency: "euro" } });
+    expect((await expectProblem(response, 422)).errors?.map((e) => e.path).sort()).toEqual(["currency", "name"]);
+  });
+
+  it("reads and updates the active organisation, auditing what changed", async () => {
+    const ada = await signUp("ada");
+    const read = await body<Org>(await call(`/v1/orgs/${ada.orgId}`, { token: ada.access_token }), 200);
+    expect(read).toMatchObject({ id: ada.orgId, currency: "USD", role: "owner" });
+
+    const patch = await call(`/v1/orgs/${ada.orgId}`, { method: "PATCH", token: ada.access_token, body: { name: "Ada's Bakery", currency: "GBP" } });
+    expect(await body<Org>(patch, 200)).toMatchObject({ id: ada.orgId, name: "Ada's Bakery", currency: "GBP" });
+    const [row] = await testCtx().db.select().from(organizations).where(eq(organizations.id, ada.orgId));
+    expect(row).toMatchObject({ name: "Ada's Bakery", currency: "GBP" });
+    const [event] = await testCtx()
+      .db.select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.orgId, ada.orgId), eq(auditEvents.action, "org.updated")));
+    expect(event?.metadata).toEqual({ changes: { name: { from: read.name, to: "Ada's Bakery" }, currency: { from: "USD", to: "GBP" } } });
+
+    const empty = await call(`/v1/orgs/${ada.orgId}`, { method: "PATCH", token: ada.access_token, body: {} });
+    await expectProblem(empty, 422);
+  });
+
+  it("answers 404 to a non-member for GET, PATCH, DELETE and the members of an organisation, as if it did not exist", async () => {
+    const ada = await signUp("ada");
+    const eve = await signUp("eve");
+    const missing = "org_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
+    const attempts = (orgId: string, headerOrg?: string) => [
+      call(`/v1/orgs/${orgId}`, { token: eve.access_token, orgId: headerOrg }),
+      call(`/v1/orgs/${orgId}`, { method: "PATCH", token: eve.access_token, orgId: headerOrg, body: { name: "Owned by Eve" } }),
+      call(`/v1/orgs/${orgId}`, { method: "DELETE", token: eve.access_token, orgId: headerOrg }),
+      call(`/v1/orgs/${orgId}/members`, { token: eve.access_token, orgId: headerOrg }),
+      call(`/v1/orgs/${orgId}/members`, { token: eve.access_token, orgId: headerOrg, body: { email: uniqueEmail("eve-friend"), role: "admin" } }),
+      call(`/v1/orgs/${orgId}/members/${ada.user.id}`, { method: "DELETE", token: eve.access_token, orgId: headerOrg }),
+      call(`/v1/orgs/${orgId}/stats`, { token: eve.access_token, orgId: headerOrg }),
+    ];
+    // Eve's own organisation is active (her only one), or she names Ada's with X-Org-Id.
+    for (const response of [...(await Promise.all(attempts(ada.orgId))), ...(await Promise.all(attempts(ada.orgId, ada.orgId)))]) {
+      const problem = await expectProblem(response, 404);
+      expect(problem.detail).toBe(`organization ${ada.orgId} was not found`);
+    }
+    // The same answer as for an organisation that does not exist.
+    for (const response of await Promise.all(attempts(missing)))
+      expect((await expectProblem(response, 404)).detail).toBe(`organization ${missing} was not found`);
+
+    const [row] = await testCtx().db.select().from(organizations).where(eq(organizations.id, ada.orgId));
+    expect(row?.name).toBe("Test ada's organisation");
+    expect((await members(ada)).map((m) => m.user_id)).toEqual([ada.user.id]);
+    expect(await testCtx().db.select().from(invitations).where(eq(invitations.orgId, ada.orgId))).toEqual([]);
+  });
+
+  it("acts only on the active organisation: a member of two must name the one in the path with X-Org-Id", async () => {
+    const ada = await signUp("ada");
+    const second = await body<Org>(await call("/v1/orgs", { token: ada.access_token, body: { name: "Second" } }), 201);
+    const ambiguous = await call(`/v1/orgs/${second.id}`, { token: ada.access_token });
+    expect((await expectProblem(ambiguous, 400)).detail).toMatch(/X-Org-Id/);
+    await expectProblem(await call(`/v1/orgs/${second.id}`, { token: ada.access_token, orgId: ada.orgId }), 404);
+    expect(await body<Org>(await call(`/v1/orgs/${second.id}`, { token: ada.access_token, orgId: second.id }), 200)).toMatchObject({ name: "Second" });
+  });
+
+  it("lets a viewer read the organisation but refuses PATCH with 403 and changes nothing", async () => {
+    const ada = await signUp("ada");
+    const viewer = await joinAs(ada, "viewer");
+    const asViewer = { token: viewer.access_token, orgId: ada.orgId };
+    expect(await body<Org>(await call(`/v1/orgs/${ada.orgId}`, asViewer), 200)).toMatchObject({ id: ada.orgId, role: "viewer" });
+    const response = await call(`/v1/orgs/${ada.orgId}`, { ...asViewer, method: "PATCH", body: { name: "Viewer's now" } });
+    expect((await expectProblem(response, 403)).detail).toBe("This needs the org:write permission");
+    const [row] = await testCtx().db.select().from(organizations).where(eq(organizations.id, ada.orgId));
+    expect(row?.name).toBe("Test ada's organisation");
+  });
+
+  it("deletes the organisation with its members, roles and invitations, for owners only", async () => {
+    const ada = await signUp("ada");
+    const shop = await body<Org>(await call("/v1/orgs", { token: ada.access_token, body: { name: "Closing down" } }), 201);
+    const owner = { ...ada, orgId: shop.id };
+    const admin = await joinAs(owner, "admin");
+    await body(await call("/v1/roles", { token: ada.access_token, orgId: shop.id, body: { name: "Clerk", permissions: ["members:read"] } }), 201);
+    await body(await invite(owner, uniqueEmail("pending"), "member"), 201);
+
+    const byAdmin = await call(`/v1/orgs/${shop.id}`, { method: "DELETE", token: admin.access_token, orgId: shop.id });
+    expect((await expectProblem(byAdmin, 403)).detail).toBe("This needs the org:delete permission");
+
+    const response = await call(`/v1/orgs/${shop.id}`, { method: "DELETE", token: ada.access_token, orgId: shop.id });
+    expect(response.status).toBe(204);
+    await expectProblem(await call(`/v1/orgs/${shop.id}`, { token: ada.access_token, orgId: shop.id }), 404);
+    const db = testCtx().db;
+    expect(await db.select().from(organizations).where(eq(organizations.id, shop.id))).toEqual([]);
+    expect(await db.select().from(memberships).where(eq(memberships.orgId, shop.id))).toEqual([]);
+    expect(await db.select().from(invitations).where(eq(invitations.orgId, shop.id))).toEqual([]);
+    // The deletion is recorded outside the organisation, so the record survives the cascade.
+    expect(await auditActions(null, shop.id)).toEqual(["org.deleted"]);
+    // Ada keeps her first organisation.
+    expect((await body<Page<Org>>(await call("/v1/orgs", { token: ada.access_token }), 200)).data.map((o) => o.id)).toEqual([ada.orgId]);
+  });
+
+  it("counts members, pending invitations, API keys and custom roles", async () => {
+    const ada = await signUp("ada");
+    await joinAs(ada, "member");
+    await body(await invite(ada, uniqueEmail("pending"), "viewer"), 201);
+    await body(await call("/v1/roles", { token: ada.access_token, body: { name: "Clerk", permissions: ["members:read"] } }), 201);
+    const stats = await call(`/v1/orgs/${ada.orgId}/stats`, { token: ada.access_token });
+    expect(await body(stats, 200)).toEqual({ members: 2, pending_invitations: 1, api_keys: 0, custom_roles: 1 });
+  });
+});
+
+describe("invitations", () => {
+  it("emails a single-use link; the invited user accepts it and is listed as a member", async () => {
+    const ada = await signUp("ada");
+    const grace = await signUp("grace");
+    const invitation = await body<Invitation>(await invite(ada, grace.user.email.toUpperCase(), "admin"), 201);
+    expect(invitation).toEqual({ id: expect.stringMatching(/^inv_/), email: grace.user.email.toUpperCase(), role: "admin", expires_at: expect.any(String) });
+    const days = (Date.parse(invitation.expires_at) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(6.9);
+    expect(days).toBeLessThanOrEqual(7);
+
+    const [message] = await testCtx().db.select().from(messages).where(eq(messages.entityId, invitation.id));
+    expect(message).toMatchObject({ orgId: ada.orgId, channel: "email", recipient: grace.user.email.toUpperCase(), entityType: "invitation" });
+    expect(message?.body).toContain("https://app.billx.test/invitations/accept?token=");
+    const token = await emailedToken(invitation.id);
+    const [row] = await testCtx().db.select().from(invitations).where(eq(invitations.id, invitation.id));
+    expect(row?.tokenHash).toBe(await sha256Hex(token));
+    expect(JSON.stringify(row)).not.toContain(token);
+
+    const joined = await body<Org>(await accept(grace, token), 200);
+    expect(joined).toMatchObject({ id: ada.orgId, role: "admin" });
+    expect((await members(ada)).map((m) => [m.user_id, m.role]).sort()).toEqual(
+      [
+        [ada.user.id, "owner"],
+        [grace.user.id, "admin"],
+      ].sort(),
+    );
+    // Grace now works in Ada's organisation by naming it.
+    expect((await call(`/v1/orgs/${ada.orgId}/members`, { token: grace.access_token, orgId: ada.orgId })).status).toBe(200);
+    expect(await auditActions(ada.orgId, invitation.id)).toEqual(["member.invited"]);
+    expect(await auditActions(ada.orgId, grace.user.id)).toEqual(["member.joined"]);
+  });
+
+  it("refuses acceptance by a signed-in user with another email (403) and the invitation stays usable", async () => {
+    const ada = await signUp("ada");
+    const grace = await signUp("grace");
+    const mallory = await signUp("mallory");
+    const invitation = await body<Invitation>(await invite(ada, grace.user.email, "member"), 201);
+    const token = await emailedToken(invitation.id);
+    const response = await accept(mallory, token);
+    expect((await expectProblem(response, 403)).detail).toMatch(/another email address/);
+    expect(await testCtx().db.select().from(memberships).where(eq(memberships.userId, mallory.user.id))).toHaveLength(1);
+    expect((await accept(grace, token)).status).toBe(200);
+  });
+
+  it("works once, even when two accepts race", async () => {
+    const ada = await signUp("ada");
+    const grace = await signUp("grace");
+    const invitation = await body<Invitation>(await invite(ada, grace.user.email, "member"), 201);
+    const token = await emailedToken(invitation.id);
+    const results = await Promise.all([accept(grace, token), accept(grace, token)]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+    const again = await accept(grace, token);
+    expect((await expectProblem(again, 409)).detail).toBe("This invitation has already been used");
+    expect(await testCtx().db.select().from(memberships).where(eq(memberships.orgId, ada.orgId))).toHaveLength(2);
+  });
+
+  it("refuses an unknown or expired token", async () => {
+    const ada = await signUp("ada");
+    const grace = await signUp("grace");
+    await expectProblem(await accept(grace, "not-a-real-token"), 404);
+    const invitation = await body<Invitation>(await invite(ada, grace.user.email, "member"), 201);
+    await testCtx()
+      .db.update(invitations)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(invitations.id, invitation.id));
+    expect((await expectProblem(await accept(grace, await emailedToken(invitation.id)), 409)).detail).toMatch(/expired/);
+    expect(await testCtx().db.select().from(memberships).where(eq(memberships.orgId, ada.orgId))).toHaveLength(1);
+  });
+
+  it("answers 409 to inviting someone who is already a member, whatever the email's case", async () => {
+    const ada = await signUp("ada");
+    const grace = await joinAs(ada, "member", "grace");
+    const response = await invite(ada, grace.user.email.toUpperCase(), "admin");
+    expect((await expectProblem(response, 409)).detail).toMatch(/already a member/);
+  });
+
+  it("replaces a pending invitation when the same address is invited again", async () => {
+    const ada = await signUp("ada");
+    const grace = await signUp("grace");
+    const first = await body<Invitation>(await invite(ada, grace.user.email, "viewer"), 201);
+    const firstToken = await emailedToken(first.id);
+    const second = await body<Invitation>(await invite(ada, grace.user.email, "member"), 201);
+    await expectProblem(await accept(grace, firstToken), 404);
+    expect(await body<Org>(await accept(grace, await emailedToken(second.id)), 200)).toMatchObject({ role: "member" });
+  });
+
+  it("refuses an unknown role with 422, and an admin granting owner with 403", async () => {
+    const ada = await signUp("ada");
+    const admin = await joinAs(ada, "admin");
+    expect((await expectProblem(await invite(ada, uniqueEmail(), "emperor"), 422)).errors).toEqual([
+      { path: "role", message: "no role emperor in this organisation" },
+    ]);
+    const response = await call(`/v1/orgs/${ada.orgId}/members`, {
+      token: admin.access_token,
+      orgId: ada.orgId,
+      body: { email: uniqueEmail(), role: "owner" },
+    });
+    expect((await expectProblem(response, 403)).detail).toBe("Only an owner may grant the owner role");
+    expect(await testCtx().db.select().from(invitations).where(eq(invitations.orgId, ada.orgId))).toHaveLength(1);
+  });
+
+  it("lets someone who signs up after being invited accept with the emailed link", async () => {
+    const ada = await signUp("ada");
+    const email = uniqueEmail("newcomer");
+    const invitation = await body<Invitation>(await invite(ada, email, "viewer"), 201);
+    const signedUp = await body<{ access_token: string }>(await call("/v1/auth/sign-up", { body: { email, password: GOOD_PASSWORD, name: "Newcomer" } }), 201);
+    const joined = await call("/v1/invitations/accept", { token: signedUp.access_token, body: { token: await emailedToken(invitation.id) } });
+    expect(await body<Org>(joined, 200)).toMatchObject({ id: ada.orgId, role: "viewer" });
+  });
+});
+
+describe("removing members", () => {
+  it("removes a member, who loses access at once", async () => {
+    const ada = await signUp("ada");
+    const grace = await joinAs(ada, "member", "grace");
+    const response = await call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: ada.access_token });
+    expect(response.status).toBe(204);
+    expect((await members(ada)).map((m) => m.user_id)).toEqual([ada.user.id]);
+    await expectProblem(await call(`/v1/orgs/${ada.orgId}`, { token: grace.access_token, orgId: ada.orgId }), 404);
+    expect(await auditActions(ada.orgId, grace.user.id)).toEqual(["member.joined", "member.removed"]);
+    await expectProblem(await call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: ada.access_token }), 404);
+  });
+
+  it("never removes the last owner (409)", async () => {
+    const ada = await signUp("ada");
+    const response = await call(`/v1/orgs/${ada.orgId}/members/${ada.user.id}`, { method: "DELETE", token: ada.access_token });
+    expect((await expectProblem(response, 409)).detail).toBe("The last owner cannot be removed; make another member owner first");
+    expect(await testCtx().db.select().from(memberships).where(eq(memberships.orgId, ada.orgId))).toEqual([
+      expect.objectContaining({ userId: ada.user.id, role: "owner" }),
+    ]);
+  });
+
+  it("leaves one owner when two owners remove each other at the same time", async () => {
+    const ada = await signUp("ada");
+    const grace = await joinAs(ada, "owner", "grace");
+    const results = await Promise.all([
+      call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: ada.access_token, orgId: ada.orgId }),
+      call(`/v1/orgs/${ada.orgId}/members/${ada.user.id}`, { method: "DELETE", token: grace.access_token, orgId: ada.orgId }),
+    ]);
+    // The loser either saw itself removed already (404 on auth) or that it would remove the last owner.
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses[0]).toBe(204);
+    expect([404, 409]).toContain(statuses[1]);
+    const owners = await testCtx()
+      .db.select()
+      .from(memberships)
+      .where(and(eq(memberships.orgId, ada.orgId), eq(memberships.role, "owner")));
+    expect(owners).toHaveLength(1);
+  });
+
+  it("does not let an admin remove an owner (403)", async () => {
+    const ada = await signUp("ada");
+    const grace = await joinAs(ada, "owner", "grace");
+    const admin = await joinAs(ada, "admin");
+    const response = await call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: admin.access_token, orgId: ada.orgId });
+    expect((await expectProblem(response, 403)).detail).toBe("Only an owner may change or remove an owner");
+    expect((await members(ada)).map((m) => m.role).sort()).toEqual(["admin", "owner", "owner"]);
+  });
+});
