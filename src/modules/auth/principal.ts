@@ -1,5 +1,5 @@
 import { and, eq, isNull } from "drizzle-orm";
-import { apiKeys, memberships, roles, sessions, users } from "../../db/schema";
+import { apiKeys, memberships, organizations, roles, sessions, users } from "../../db/schema";
 import type { Actor, ServiceCtx } from "../../lib/context";
 import { sha256Hex } from "../../lib/crypto";
 import { BadRequest, NotFound, Unauthorized } from "../../lib/errors";
@@ -75,14 +75,22 @@ async function actorFromUserToken(ctx: ServiceCtx, token: string, requestedOrgId
   const base = { kind: "user" as const, userId: claims.sub, apiKeyId: null, sessionId: claims.sid, isSuperAdmin: first.isSuperAdmin };
 
   if (requestedOrgId && !active) {
-    // Platform staff may act in any organisation, with every permission; the audit trail records it.
-    if (first.isSuperAdmin) return { ...base, orgId: requestedOrgId, role: "super_admin", can: () => true };
+    // Platform staff may act in any existing organisation, with every permission; the audit
+    // trail records it (requireAuth).
+    if (first.isSuperAdmin && (await organizationExists(ctx, requestedOrgId))) {
+      return { ...base, orgId: requestedOrgId, role: "super_admin", can: () => true };
+    }
     throw new NotFound("organization", requestedOrgId);
   }
   if (!active) return { ...base, orgId: null, role: null, can: () => false };
   active = active as (typeof member)[number];
   const { allow } = roleGrants(active.role as string, active.customPermissions);
   return { ...base, orgId: active.orgId, role: active.role, can: allow };
+}
+
+async function organizationExists(ctx: ServiceCtx, orgId: string): Promise<boolean> {
+  const [row] = await ctx.db.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId));
+  return row !== undefined;
 }
 
 /** The active organisation, or a 400 telling the caller how to choose one. */
