@@ -1,8 +1,8 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { apiKeys, auditEvents, memberships } from "../src/db/schema";
+import { apiKeys, auditEvents } from "../src/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
-import { call, type SignedUp, signUp } from "./harness/api";
+import { call, expectJson, joinOrgAs, signUp } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
 interface CreatedKey {
@@ -25,26 +25,15 @@ interface ListedKey {
 }
 
 async function createKey(token: string, body: { name: string; permissions?: string[] }, orgId?: string): Promise<CreatedKey> {
-  const response = await call("/v1/api-keys", { token, orgId, body });
-  if (response.status !== 201) throw new Error(`creating a key failed: ${response.status} ${await response.text()}`);
-  return (await response.json()) as CreatedKey;
+  return expectJson<CreatedKey>(await call("/v1/api-keys", { token, orgId, body }), 201);
 }
 
 async function listKeys(token: string, query = ""): Promise<{ data: ListedKey[]; next_cursor: string | null }> {
-  const response = await call(`/v1/api-keys${query}`, { token });
-  expect(response.status).toBe(200);
-  return (await response.json()) as { data: ListedKey[]; next_cursor: string | null };
+  return expectJson<{ data: ListedKey[]; next_cursor: string | null }>(await call(`/v1/api-keys${query}`, { token }), 200);
 }
 
 async function keyRows(orgId: string) {
   return testCtx().db.select().from(apiKeys).where(eq(apiKeys.orgId, orgId));
-}
-
-/** Another user who joins `owner`'s organisation with `role` (no membership routes are needed). */
-async function joinAs(owner: SignedUp, role: string): Promise<SignedUp> {
-  const person = await signUp(role);
-  await testCtx().db.insert(memberships).values({ orgId: owner.orgId, userId: person.user.id, role });
-  return person;
 }
 
 describe("creating an API key", () => {
@@ -97,7 +86,7 @@ describe("creating an API key", () => {
 
   it("refuses a member without api_keys:write with 403", async () => {
     const owner = await signUp("org-with-viewer");
-    const viewer = await joinAs(owner, "viewer");
+    const viewer = await joinOrgAs(owner, "viewer");
     const response = await call("/v1/api-keys", { token: viewer.access_token, orgId: owner.orgId, body: { name: "sneaky" } });
     expect((await expectProblem(response, 403)).detail).toBe("This needs the api_keys:write permission");
     // Reading is within a viewer's role; keys of the organisation stay untouched.
@@ -107,7 +96,7 @@ describe("creating an API key", () => {
 
   it("refuses a permission the creator does not hold, with 403 naming it", async () => {
     const owner = await signUp("org-with-admin");
-    const admin = await joinAs(owner, "admin");
+    const admin = await joinOrgAs(owner, "admin");
     const response = await call("/v1/api-keys", { token: admin.access_token, orgId: owner.orgId, body: { name: "too much", permissions: ["*"] } });
     expect((await expectProblem(response, 403)).detail).toBe("You cannot give a key org:delete: you do not hold it in this organisation");
     expect(await keyRows(owner.orgId)).toEqual([]);

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { messages } from "../src/db/schema";
-import { call, type SignedUp, signUp, uniqueEmail } from "./harness/api";
+import { call, expectJson, joinOrgAs, type SignedUp, signUp, uniqueEmail } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
 interface AuditEvent {
@@ -21,22 +21,6 @@ interface EventPage {
   next_cursor: string | null;
 }
 
-async function body<T>(response: Response, status: number): Promise<T> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  return JSON.parse(text) as T;
-}
-
-async function joinAs(owner: SignedUp, role: string, label = "person"): Promise<SignedUp> {
-  const person = await signUp(label);
-  const invited = await call(`/v1/orgs/${owner.orgId}/members`, { token: owner.access_token, orgId: owner.orgId, body: { email: person.user.email, role } });
-  const { id } = await body<{ id: string }>(invited, 201);
-  const [message] = await testCtx().db.select().from(messages).where(eq(messages.entityId, id));
-  const token = decodeURIComponent(/token=([^\s]+)/.exec(message?.body ?? "")?.[1] ?? "");
-  await body(await call("/v1/invitations/accept", { token: person.access_token, body: { token } }), 200);
-  return person;
-}
-
 function events(caller: SignedUp, query = "", orgId?: string): Promise<Response> {
   return call(`/v1/audit-events${query}`, { token: caller.access_token, orgId });
 }
@@ -44,12 +28,12 @@ function events(caller: SignedUp, query = "", orgId?: string): Promise<Response>
 describe("audit events", () => {
   it("show a role change with its old and new role, newest first", async () => {
     const ada = await signUp("ada");
-    const grace = await joinAs(ada, "viewer", "grace");
+    const grace = await joinOrgAs(ada, "viewer", "grace");
     const ip = "203.0.113.7";
     const changed = await call(`/v1/users/${grace.user.id}/change-role/member`, { method: "POST", token: ada.access_token, ip });
     expect(changed.status).toBe(200);
 
-    const page = await body<EventPage>(await events(ada), 200);
+    const page = await expectJson<EventPage>(await events(ada), 200);
     expect(page.data[0]).toEqual({
       id: expect.stringMatching(/^aud_/),
       action: "member.role_changed",
@@ -68,14 +52,17 @@ describe("audit events", () => {
 
   it("record the organisation, member and role lifecycle, filterable by action and paged by cursor", async () => {
     const ada = await signUp("ada");
-    const grace = await joinAs(ada, "viewer", "grace");
-    await body(await call(`/v1/orgs/${ada.orgId}`, { method: "PATCH", token: ada.access_token, body: { name: "Renamed" } }), 200);
-    const role = await body<{ id: string }>(await call("/v1/roles", { token: ada.access_token, body: { name: "Clerk", permissions: ["members:read"] } }), 201);
-    await body(await call(`/v1/roles/${role.id}`, { method: "PUT", token: ada.access_token, body: { name: "Clerk", permissions: ["members:*"] } }), 200);
+    const grace = await joinOrgAs(ada, "viewer", "grace");
+    await expectJson(await call(`/v1/orgs/${ada.orgId}`, { method: "PATCH", token: ada.access_token, body: { name: "Renamed" } }), 200);
+    const role = await expectJson<{ id: string }>(
+      await call("/v1/roles", { token: ada.access_token, body: { name: "Clerk", permissions: ["members:read"] } }),
+      201,
+    );
+    await expectJson(await call(`/v1/roles/${role.id}`, { method: "PUT", token: ada.access_token, body: { name: "Clerk", permissions: ["members:*"] } }), 200);
     expect((await call(`/v1/roles/${role.id}`, { method: "DELETE", token: ada.access_token })).status).toBe(204);
     expect((await call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: ada.access_token })).status).toBe(204);
 
-    const all = await body<EventPage>(await events(ada, "?limit=100"), 200);
+    const all = await expectJson<EventPage>(await events(ada, "?limit=100"), 200);
     expect(all.data.map((e) => e.action).reverse()).toEqual([
       "user.signed_up",
       "member.invited",
@@ -87,7 +74,7 @@ describe("audit events", () => {
       "member.removed",
     ]);
 
-    const filtered = await body<EventPage>(await events(ada, "?action=role.updated"), 200);
+    const filtered = await expectJson<EventPage>(await events(ada, "?action=role.updated"), 200);
     expect(filtered.data).toHaveLength(1);
     expect(filtered.data[0]?.metadata).toEqual({
       before: { name: "Clerk", permissions: ["members:read"] },
@@ -97,7 +84,7 @@ describe("audit events", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: EventPage = await body<EventPage>(await events(ada, `?limit=3${cursor ? `&cursor=${cursor}` : ""}`), 200);
+      const page: EventPage = await expectJson<EventPage>(await events(ada, `?limit=3${cursor ? `&cursor=${cursor}` : ""}`), 200);
       expect(page.data.length).toBeLessThanOrEqual(3);
       seen.push(...page.data.map((e) => e.id));
       cursor = page.next_cursor;
@@ -107,31 +94,31 @@ describe("audit events", () => {
 
   it("records the creation of an organisation in that organisation", async () => {
     const ada = await signUp("ada");
-    const org = await body<{ id: string }>(await call("/v1/orgs", { token: ada.access_token, body: { name: "Second" } }), 201);
-    const page = await body<EventPage>(await events(ada, "", org.id), 200);
+    const org = await expectJson<{ id: string }>(await call("/v1/orgs", { token: ada.access_token, body: { name: "Second" } }), 201);
+    const page = await expectJson<EventPage>(await events(ada, "", org.id), 200);
     expect(page.data.map((e) => [e.action, e.target_id])).toEqual([["org.created", org.id]]);
   });
 
   it("of org A are invisible to org B", async () => {
     const ada = await signUp("ada");
     const eve = await signUp("eve");
-    const grace = await joinAs(ada, "viewer", "grace");
-    await body(await call(`/v1/users/${grace.user.id}/change-role/member`, { method: "POST", token: ada.access_token }), 200);
+    const grace = await joinOrgAs(ada, "viewer", "grace");
+    await expectJson(await call(`/v1/users/${grace.user.id}/change-role/member`, { method: "POST", token: ada.access_token }), 200);
 
-    const evesOwn = await body<EventPage>(await events(eve, "?limit=100"), 200);
+    const evesOwn = await expectJson<EventPage>(await events(eve, "?limit=100"), 200);
     expect(evesOwn.data.map((e) => e.action)).toEqual(["user.signed_up"]);
     expect(JSON.stringify(evesOwn)).not.toContain(ada.user.id);
     expect(JSON.stringify(evesOwn)).not.toContain(grace.user.id);
     await expectProblem(await events(eve, "", ada.orgId), 404);
     // A's newest event as a cursor does not open A's history to B either.
-    const adas = await body<EventPage>(await events(ada), 200);
-    const viaCursor = await body<EventPage>(await events(eve, `?cursor=${adas.data[0]?.id}`), 200);
+    const adas = await expectJson<EventPage>(await events(ada), 200);
+    const viaCursor = await expectJson<EventPage>(await events(eve, `?cursor=${adas.data[0]?.id}`), 200);
     expect(viaCursor.data.every((e) => !adas.data.some((a) => a.id === e.id))).toBe(true);
   });
 
   it("need audit:read: members and viewers get 403", async () => {
     const ada = await signUp("ada");
-    const member = await joinAs(ada, "member", "member");
+    const member = await joinOrgAs(ada, "member", "member");
     const response = await events(member, "", ada.orgId);
     expect((await expectProblem(response, 403)).detail).toBe("This needs the audit:read permission");
     await expectProblem(await events(ada, "?limit=0"), 422);
@@ -140,10 +127,13 @@ describe("audit events", () => {
   it("are written for invitations without the token in them", async () => {
     const ada = await signUp("ada");
     const email = uniqueEmail("invitee");
-    const invited = await body<{ id: string }>(await call(`/v1/orgs/${ada.orgId}/members`, { token: ada.access_token, body: { email, role: "member" } }), 201);
+    const invited = await expectJson<{ id: string }>(
+      await call(`/v1/orgs/${ada.orgId}/members`, { token: ada.access_token, body: { email, role: "member" } }),
+      201,
+    );
     const [message] = await testCtx().db.select().from(messages).where(eq(messages.entityId, invited.id));
     const token = /token=([^\s]+)/.exec(message?.body ?? "")?.[1] as string;
-    const page = await body<EventPage>(await events(ada, "?action=member.invited"), 200);
+    const page = await expectJson<EventPage>(await events(ada, "?action=member.invited"), 200);
     expect(page.data).toEqual([expect.objectContaining({ target_type: "invitation", target_id: invited.id, metadata: { email, role: "member" } })]);
     expect(JSON.stringify(page)).not.toContain(token);
   });

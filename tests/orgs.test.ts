@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, invitations, memberships, messages, organizations } from "../src/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
-import { call, GOOD_PASSWORD, type SignedUp, signUp, uniqueEmail } from "./harness/api";
+import { call, expectJson, GOOD_PASSWORD, joinOrgAs, type SignedUp, signUp, uniqueEmail } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
 interface Org {
@@ -34,12 +34,6 @@ interface Page<T> {
   next_cursor: string | null;
 }
 
-async function body<T>(response: Response, status: number): Promise<T> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  return JSON.parse(text) as T;
-}
-
 function invite(owner: SignedUp, email: string, role: string): Promise<Response> {
   return call(`/v1/orgs/${owner.orgId}/members`, { token: owner.access_token, orgId: owner.orgId, body: { email, role } });
 }
@@ -60,16 +54,8 @@ function accept(person: SignedUp, token: string): Promise<Response> {
   return call("/v1/invitations/accept", { token: person.access_token, body: { token } });
 }
 
-/** Someone who joins `owner`'s organisation with `role` through a real invitation. */
-async function joinAs(owner: SignedUp, role: string, label = role): Promise<SignedUp> {
-  const person = await signUp(label);
-  const invitation = await body<Invitation>(await invite(owner, person.user.email, role), 201);
-  await body<Org>(await accept(person, await emailedToken(invitation.id)), 200);
-  return person;
-}
-
 async function members(owner: SignedUp): Promise<Member[]> {
-  return (await body<Page<Member>>(await call(`/v1/orgs/${owner.orgId}/members`, { token: owner.access_token, orgId: owner.orgId }), 200)).data;
+  return (await expectJson<Page<Member>>(await call(`/v1/orgs/${owner.orgId}/members`, { token: owner.access_token, orgId: owner.orgId }), 200)).data;
 }
 
 async function auditActions(orgId: string | null, targetId: string): Promise<string[]> {
@@ -81,7 +67,7 @@ describe("organisations", () => {
   it("creates an organisation with the caller as owner and lists it beside their first one", async () => {
     const ada = await signUp("ada");
     const response = await call("/v1/orgs", { token: ada.access_token, body: { name: "  Ada's Second Shop ", currency: "eur" } });
-    const created = await body<Org>(response, 201);
+    const created = await expectJson<Org>(response, 201);
     expect(created).toEqual({
       id: expect.stringMatching(/^org_/),
       name: "Ada's Second Shop",
@@ -95,16 +81,16 @@ describe("organisations", () => {
     ]);
     expect(await auditActions(created.id, created.id)).toEqual(["org.created"]);
 
-    const all = await body<Page<Org>>(await call("/v1/orgs", { token: ada.access_token }), 200);
+    const all = await expectJson<Page<Org>>(await call("/v1/orgs", { token: ada.access_token }), 200);
     expect(all.data.map((o) => [o.id, o.role])).toEqual([
       [ada.orgId, "owner"],
       [created.id, "owner"],
     ]);
     expect(all.next_cursor).toBeNull();
 
-    const first = await body<Page<Org>>(await call("/v1/orgs?limit=1", { token: ada.access_token }), 200);
+    const first = await expectJson<Page<Org>>(await call("/v1/orgs?limit=1", { token: ada.access_token }), 200);
     expect(first).toEqual({ data: [expect.objectContaining({ id: ada.orgId })], next_cursor: ada.orgId });
-    const second = await body<Page<Org>>(await call(`/v1/orgs?limit=1&cursor=${first.next_cursor}`, { token: ada.access_token }), 200);
+    const second = await expectJson<Page<Org>>(await call(`/v1/orgs?limit=1&cursor=${first.next_cursor}`, { token: ada.access_token }), 200);
     expect(second).toEqual({ data: [expect.objectContaining({ id: created.id, currency: "EUR" })], next_cursor: null });
   });
 
@@ -116,11 +102,11 @@ describe("organisations", () => {
 
   it("reads and updates the active organisation, auditing what changed", async () => {
     const ada = await signUp("ada");
-    const read = await body<Org>(await call(`/v1/orgs/${ada.orgId}`, { token: ada.access_token }), 200);
+    const read = await expectJson<Org>(await call(`/v1/orgs/${ada.orgId}`, { token: ada.access_token }), 200);
     expect(read).toMatchObject({ id: ada.orgId, currency: "USD", role: "owner" });
 
     const patch = await call(`/v1/orgs/${ada.orgId}`, { method: "PATCH", token: ada.access_token, body: { name: "Ada's Bakery", currency: "GBP" } });
-    expect(await body<Org>(patch, 200)).toMatchObject({ id: ada.orgId, name: "Ada's Bakery", currency: "GBP" });
+    expect(await expectJson<Org>(patch, 200)).toMatchObject({ id: ada.orgId, name: "Ada's Bakery", currency: "GBP" });
     const [row] = await testCtx().db.select().from(organizations).where(eq(organizations.id, ada.orgId));
     expect(row).toMatchObject({ name: "Ada's Bakery", currency: "GBP" });
     const [event] = await testCtx()
@@ -163,18 +149,18 @@ describe("organisations", () => {
 
   it("acts only on the active organisation: a member of two must name the one in the path with X-Org-Id", async () => {
     const ada = await signUp("ada");
-    const second = await body<Org>(await call("/v1/orgs", { token: ada.access_token, body: { name: "Second" } }), 201);
+    const second = await expectJson<Org>(await call("/v1/orgs", { token: ada.access_token, body: { name: "Second" } }), 201);
     const ambiguous = await call(`/v1/orgs/${second.id}`, { token: ada.access_token });
     expect((await expectProblem(ambiguous, 400)).detail).toMatch(/X-Org-Id/);
     await expectProblem(await call(`/v1/orgs/${second.id}`, { token: ada.access_token, orgId: ada.orgId }), 404);
-    expect(await body<Org>(await call(`/v1/orgs/${second.id}`, { token: ada.access_token, orgId: second.id }), 200)).toMatchObject({ name: "Second" });
+    expect(await expectJson<Org>(await call(`/v1/orgs/${second.id}`, { token: ada.access_token, orgId: second.id }), 200)).toMatchObject({ name: "Second" });
   });
 
   it("lets a viewer read the organisation but refuses PATCH with 403 and changes nothing", async () => {
     const ada = await signUp("ada");
-    const viewer = await joinAs(ada, "viewer");
+    const viewer = await joinOrgAs(ada, "viewer");
     const asViewer = { token: viewer.access_token, orgId: ada.orgId };
-    expect(await body<Org>(await call(`/v1/orgs/${ada.orgId}`, asViewer), 200)).toMatchObject({ id: ada.orgId, role: "viewer" });
+    expect(await expectJson<Org>(await call(`/v1/orgs/${ada.orgId}`, asViewer), 200)).toMatchObject({ id: ada.orgId, role: "viewer" });
     const response = await call(`/v1/orgs/${ada.orgId}`, { ...asViewer, method: "PATCH", body: { name: "Viewer's now" } });
     expect((await expectProblem(response, 403)).detail).toBe("This needs the org:write permission");
     const [row] = await testCtx().db.select().from(organizations).where(eq(organizations.id, ada.orgId));
@@ -183,11 +169,11 @@ describe("organisations", () => {
 
   it("deletes the organisation with its members, roles and invitations, for owners only", async () => {
     const ada = await signUp("ada");
-    const shop = await body<Org>(await call("/v1/orgs", { token: ada.access_token, body: { name: "Closing down" } }), 201);
+    const shop = await expectJson<Org>(await call("/v1/orgs", { token: ada.access_token, body: { name: "Closing down" } }), 201);
     const owner = { ...ada, orgId: shop.id };
-    const admin = await joinAs(owner, "admin");
-    await body(await call("/v1/roles", { token: ada.access_token, orgId: shop.id, body: { name: "Clerk", permissions: ["members:read"] } }), 201);
-    await body(await invite(owner, uniqueEmail("pending"), "member"), 201);
+    const admin = await joinOrgAs(owner, "admin");
+    await expectJson(await call("/v1/roles", { token: ada.access_token, orgId: shop.id, body: { name: "Clerk", permissions: ["members:read"] } }), 201);
+    await expectJson(await invite(owner, uniqueEmail("pending"), "member"), 201);
 
     const byAdmin = await call(`/v1/orgs/${shop.id}`, { method: "DELETE", token: admin.access_token, orgId: shop.id });
     expect((await expectProblem(byAdmin, 403)).detail).toBe("This needs the org:delete permission");
@@ -202,16 +188,16 @@ describe("organisations", () => {
     // The deletion is recorded outside the organisation, so the record survives the cascade.
     expect(await auditActions(null, shop.id)).toEqual(["org.deleted"]);
     // Ada keeps her first organisation.
-    expect((await body<Page<Org>>(await call("/v1/orgs", { token: ada.access_token }), 200)).data.map((o) => o.id)).toEqual([ada.orgId]);
+    expect((await expectJson<Page<Org>>(await call("/v1/orgs", { token: ada.access_token }), 200)).data.map((o) => o.id)).toEqual([ada.orgId]);
   });
 
   it("counts members, pending invitations, API keys and custom roles", async () => {
     const ada = await signUp("ada");
-    await joinAs(ada, "member");
-    await body(await invite(ada, uniqueEmail("pending"), "viewer"), 201);
-    await body(await call("/v1/roles", { token: ada.access_token, body: { name: "Clerk", permissions: ["members:read"] } }), 201);
+    await joinOrgAs(ada, "member");
+    await expectJson(await invite(ada, uniqueEmail("pending"), "viewer"), 201);
+    await expectJson(await call("/v1/roles", { token: ada.access_token, body: { name: "Clerk", permissions: ["members:read"] } }), 201);
     const stats = await call(`/v1/orgs/${ada.orgId}/stats`, { token: ada.access_token });
-    expect(await body(stats, 200)).toEqual({ members: 2, pending_invitations: 1, api_keys: 0, custom_roles: 1 });
+    expect(await expectJson(stats, 200)).toEqual({ members: 2, pending_invitations: 1, api_keys: 0, custom_roles: 1 });
   });
 });
 
@@ -219,7 +205,7 @@ describe("invitations", () => {
   it("emails a single-use link; the invited user accepts it and is listed as a member", async () => {
     const ada = await signUp("ada");
     const grace = await signUp("grace");
-    const invitation = await body<Invitation>(await invite(ada, grace.user.email.toUpperCase(), "admin"), 201);
+    const invitation = await expectJson<Invitation>(await invite(ada, grace.user.email.toUpperCase(), "admin"), 201);
     expect(invitation).toEqual({ id: expect.stringMatching(/^inv_/), email: grace.user.email.toUpperCase(), role: "admin", expires_at: expect.any(String) });
     const days = (Date.parse(invitation.expires_at) - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(6.9);
@@ -233,7 +219,7 @@ describe("invitations", () => {
     expect(row?.tokenHash).toBe(await sha256Hex(token));
     expect(JSON.stringify(row)).not.toContain(token);
 
-    const joined = await body<Org>(await accept(grace, token), 200);
+    const joined = await expectJson<Org>(await accept(grace, token), 200);
     expect(joined).toMatchObject({ id: ada.orgId, role: "admin" });
     expect((await members(ada)).map((m) => [m.user_id, m.role]).sort()).toEqual(
       [
@@ -251,7 +237,7 @@ describe("invitations", () => {
     const ada = await signUp("ada");
     const grace = await signUp("grace");
     const mallory = await signUp("mallory");
-    const invitation = await body<Invitation>(await invite(ada, grace.user.email, "member"), 201);
+    const invitation = await expectJson<Invitation>(await invite(ada, grace.user.email, "member"), 201);
     const token = await emailedToken(invitation.id);
     const response = await accept(mallory, token);
     expect((await expectProblem(response, 403)).detail).toMatch(/another email address/);
@@ -262,7 +248,7 @@ describe("invitations", () => {
   it("works once, even when two accepts race", async () => {
     const ada = await signUp("ada");
     const grace = await signUp("grace");
-    const invitation = await body<Invitation>(await invite(ada, grace.user.email, "member"), 201);
+    const invitation = await expectJson<Invitation>(await invite(ada, grace.user.email, "member"), 201);
     const token = await emailedToken(invitation.id);
     const results = await Promise.all([accept(grace, token), accept(grace, token)]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
@@ -275,7 +261,7 @@ describe("invitations", () => {
     const ada = await signUp("ada");
     const grace = await signUp("grace");
     await expectProblem(await accept(grace, "not-a-real-token"), 404);
-    const invitation = await body<Invitation>(await invite(ada, grace.user.email, "member"), 201);
+    const invitation = await expectJson<Invitation>(await invite(ada, grace.user.email, "member"), 201);
     await testCtx()
       .db.update(invitations)
       .set({ expiresAt: new Date(Date.now() - 1000) })
@@ -286,7 +272,7 @@ describe("invitations", () => {
 
   it("answers 409 to inviting someone who is already a member, whatever the email's case", async () => {
     const ada = await signUp("ada");
-    const grace = await joinAs(ada, "member", "grace");
+    const grace = await joinOrgAs(ada, "member", "grace");
     const response = await invite(ada, grace.user.email.toUpperCase(), "admin");
     expect((await expectProblem(response, 409)).detail).toMatch(/already a member/);
   });
@@ -294,16 +280,16 @@ describe("invitations", () => {
   it("replaces a pending invitation when the same address is invited again", async () => {
     const ada = await signUp("ada");
     const grace = await signUp("grace");
-    const first = await body<Invitation>(await invite(ada, grace.user.email, "viewer"), 201);
+    const first = await expectJson<Invitation>(await invite(ada, grace.user.email, "viewer"), 201);
     const firstToken = await emailedToken(first.id);
-    const second = await body<Invitation>(await invite(ada, grace.user.email, "member"), 201);
+    const second = await expectJson<Invitation>(await invite(ada, grace.user.email, "member"), 201);
     await expectProblem(await accept(grace, firstToken), 404);
-    expect(await body<Org>(await accept(grace, await emailedToken(second.id)), 200)).toMatchObject({ role: "member" });
+    expect(await expectJson<Org>(await accept(grace, await emailedToken(second.id)), 200)).toMatchObject({ role: "member" });
   });
 
   it("refuses an unknown role with 422, and an admin granting owner with 403", async () => {
     const ada = await signUp("ada");
-    const admin = await joinAs(ada, "admin");
+    const admin = await joinOrgAs(ada, "admin");
     expect((await expectProblem(await invite(ada, uniqueEmail(), "emperor"), 422)).errors).toEqual([
       { path: "role", message: "no role emperor in this organisation" },
     ]);
@@ -319,17 +305,20 @@ describe("invitations", () => {
   it("lets someone who signs up after being invited accept with the emailed link", async () => {
     const ada = await signUp("ada");
     const email = uniqueEmail("newcomer");
-    const invitation = await body<Invitation>(await invite(ada, email, "viewer"), 201);
-    const signedUp = await body<{ access_token: string }>(await call("/v1/auth/sign-up", { body: { email, password: GOOD_PASSWORD, name: "Newcomer" } }), 201);
+    const invitation = await expectJson<Invitation>(await invite(ada, email, "viewer"), 201);
+    const signedUp = await expectJson<{ access_token: string }>(
+      await call("/v1/auth/sign-up", { body: { email, password: GOOD_PASSWORD, name: "Newcomer" } }),
+      201,
+    );
     const joined = await call("/v1/invitations/accept", { token: signedUp.access_token, body: { token: await emailedToken(invitation.id) } });
-    expect(await body<Org>(joined, 200)).toMatchObject({ id: ada.orgId, role: "viewer" });
+    expect(await expectJson<Org>(joined, 200)).toMatchObject({ id: ada.orgId, role: "viewer" });
   });
 });
 
 describe("removing members", () => {
   it("removes a member, who loses access at once", async () => {
     const ada = await signUp("ada");
-    const grace = await joinAs(ada, "member", "grace");
+    const grace = await joinOrgAs(ada, "member", "grace");
     const response = await call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: ada.access_token });
     expect(response.status).toBe(204);
     expect((await members(ada)).map((m) => m.user_id)).toEqual([ada.user.id]);
@@ -349,7 +338,7 @@ describe("removing members", () => {
 
   it("leaves one owner when two owners remove each other at the same time", async () => {
     const ada = await signUp("ada");
-    const grace = await joinAs(ada, "owner", "grace");
+    const grace = await joinOrgAs(ada, "owner", "grace");
     const results = await Promise.all([
       call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: ada.access_token, orgId: ada.orgId }),
       call(`/v1/orgs/${ada.orgId}/members/${ada.user.id}`, { method: "DELETE", token: grace.access_token, orgId: ada.orgId }),
@@ -367,8 +356,8 @@ describe("removing members", () => {
 
   it("does not let an admin remove an owner (403)", async () => {
     const ada = await signUp("ada");
-    const grace = await joinAs(ada, "owner", "grace");
-    const admin = await joinAs(ada, "admin");
+    const grace = await joinOrgAs(ada, "owner", "grace");
+    const admin = await joinOrgAs(ada, "admin");
     const response = await call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: admin.access_token, orgId: ada.orgId });
     expect((await expectProblem(response, 403)).detail).toBe("Only an owner may change or remove an owner");
     expect((await members(ada)).map((m) => m.role).sort()).toEqual(["admin", "owner", "owner"]);

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents, invitations, memberships, messages, roles } from "../src/db/schema";
-import { call, type SignedUp, signUp, uniqueEmail } from "./harness/api";
+import { auditEvents, invitations, memberships, roles } from "../src/db/schema";
+import { call, expectJson, joinOrgAs, type SignedUp, signUp, uniqueEmail } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
 interface Role {
@@ -20,23 +20,6 @@ interface Member {
   name: string;
   role: string;
   joined_at: string;
-}
-
-async function body<T>(response: Response, status: number): Promise<T> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  return JSON.parse(text) as T;
-}
-
-/** Someone who joins `owner`'s organisation with `role` through a real, emailed invitation. */
-async function joinAs(owner: SignedUp, role: string, label = "person"): Promise<SignedUp> {
-  const person = await signUp(label);
-  const invited = await call(`/v1/orgs/${owner.orgId}/members`, { token: owner.access_token, orgId: owner.orgId, body: { email: person.user.email, role } });
-  const { id } = await body<{ id: string }>(invited, 201);
-  const [message] = await testCtx().db.select().from(messages).where(eq(messages.entityId, id));
-  const token = decodeURIComponent(/token=([^\s]+)/.exec(message?.body ?? "")?.[1] ?? "");
-  await body(await call("/v1/invitations/accept", { token: person.access_token, body: { token } }), 200);
-  return person;
 }
 
 function createRole(caller: SignedUp, orgId: string, role: { name: string; description?: string; permissions: string[] }): Promise<Response> {
@@ -58,7 +41,7 @@ async function roleOf(orgId: string, userId: string): Promise<string | undefined
 describe("roles", () => {
   it("lists the four system roles, marked system, then the organisation's custom roles", async () => {
     const ada = await signUp("ada");
-    const clerk = await body<Role>(
+    const clerk = await expectJson<Role>(
       await createRole(ada, ada.orgId, { name: "Clerk", description: "Front desk", permissions: ["members:read", "api_keys:*"] }),
       201,
     );
@@ -72,7 +55,7 @@ describe("roles", () => {
       updated_at: expect.any(String),
     });
 
-    const list = await body<{ data: Role[]; next_cursor: string | null }>(await call("/v1/roles", { token: ada.access_token }), 200);
+    const list = await expectJson<{ data: Role[]; next_cursor: string | null }>(await call("/v1/roles", { token: ada.access_token }), 200);
     expect(list.data.map((r) => [r.id, r.system])).toEqual([
       ["owner", true],
       ["admin", true],
@@ -87,9 +70,12 @@ describe("roles", () => {
     expect(viewer?.permissions).toContain("members:read");
     expect(viewer?.permissions).not.toContain("members:write");
 
-    const page = await body<{ data: Role[]; next_cursor: string | null }>(await call("/v1/roles?limit=3", { token: ada.access_token }), 200);
+    const page = await expectJson<{ data: Role[]; next_cursor: string | null }>(await call("/v1/roles?limit=3", { token: ada.access_token }), 200);
     expect(page).toMatchObject({ data: [{ id: "owner" }, { id: "admin" }, { id: "member" }], next_cursor: "member" });
-    const rest = await body<{ data: Role[]; next_cursor: string | null }>(await call("/v1/roles?limit=3&cursor=member", { token: ada.access_token }), 200);
+    const rest = await expectJson<{ data: Role[]; next_cursor: string | null }>(
+      await call("/v1/roles?limit=3&cursor=member", { token: ada.access_token }),
+      200,
+    );
     expect(rest).toMatchObject({ data: [{ id: "viewer" }, { id: clerk.id }], next_cursor: null });
   });
 
@@ -106,7 +92,7 @@ describe("roles", () => {
 
   it("refuses a duplicate name, whatever its case, and the name of a system role with 409", async () => {
     const ada = await signUp("ada");
-    await body(await createRole(ada, ada.orgId, { name: "Clerk", permissions: ["members:read"] }), 201);
+    await expectJson(await createRole(ada, ada.orgId, { name: "Clerk", permissions: ["members:read"] }), 201);
     expect((await expectProblem(await createRole(ada, ada.orgId, { name: "CLERK", permissions: [] }), 409)).detail).toBe("A role named CLERK already exists");
     await expectProblem(await createRole(ada, ada.orgId, { name: "Admin", permissions: [] }), 409);
     expect(await testCtx().db.select().from(roles).where(eq(roles.orgId, ada.orgId))).toHaveLength(1);
@@ -114,28 +100,28 @@ describe("roles", () => {
 
   it("lets a member whose custom role holds only roles:read list roles but not create one (403)", async () => {
     const ada = await signUp("ada");
-    const reader = await body<Role>(await createRole(ada, ada.orgId, { name: "Role reader", permissions: ["roles:read"] }), 201);
-    const grace = await joinAs(ada, reader.id, "grace");
+    const reader = await expectJson<Role>(await createRole(ada, ada.orgId, { name: "Role reader", permissions: ["roles:read"] }), 201);
+    const grace = await joinOrgAs(ada, reader.id, "grace");
     expect(await roleOf(ada.orgId, grace.user.id)).toBe(reader.id);
 
     const list = await call("/v1/roles", { token: grace.access_token, orgId: ada.orgId });
-    expect((await body<{ data: Role[] }>(list, 200)).data.map((r) => r.id)).toContain(reader.id);
+    expect((await expectJson<{ data: Role[] }>(list, 200)).data.map((r) => r.id)).toContain(reader.id);
     const create = await createRole(grace, ada.orgId, { name: "Mine", permissions: ["roles:read"] });
     expect((await expectProblem(create, 403)).detail).toBe("This needs the roles:write permission");
     await expectProblem(await call(`/v1/orgs/${ada.orgId}/members`, { token: grace.access_token, orgId: ada.orgId }), 403);
 
     // Changing the role changes what its holders may do at once.
     const update = await call(`/v1/roles/${reader.id}`, { method: "PUT", token: ada.access_token, body: { name: "Role editor", permissions: ["roles:*"] } });
-    expect(await body<Role>(update, 200)).toMatchObject({ id: reader.id, name: "Role editor", permissions: ["roles:*"] });
+    expect(await expectJson<Role>(update, 200)).toMatchObject({ id: reader.id, name: "Role editor", permissions: ["roles:*"] });
     expect((await createRole(grace, ada.orgId, { name: "Mine", permissions: ["roles:read"] })).status).toBe(201);
   });
 
   it("does not let anyone create or edit a role with rights they do not hold (403)", async () => {
     const ada = await signUp("ada");
-    const admin = await joinAs(ada, "admin", "admin");
+    const admin = await joinOrgAs(ada, "admin", "admin");
     const everything = await createRole(admin, ada.orgId, { name: "Everything", permissions: ["*"] });
     expect((await expectProblem(everything, 403)).detail).toBe("You cannot grant the role Everything: it allows org:delete, which you do not hold");
-    const own = await body<Role>(await createRole(admin, ada.orgId, { name: "Admin-ish", permissions: ["members:*"] }), 201);
+    const own = await expectJson<Role>(await createRole(admin, ada.orgId, { name: "Admin-ish", permissions: ["members:*"] }), 201);
     const widened = await call(`/v1/roles/${own.id}`, {
       method: "PUT",
       token: admin.access_token,
@@ -156,15 +142,15 @@ describe("roles", () => {
 
   it("refuses to delete a role while a member holds it (409), then deletes it and cancels invitations offering it", async () => {
     const ada = await signUp("ada");
-    const clerk = await body<Role>(await createRole(ada, ada.orgId, { name: "Clerk", permissions: ["members:read"] }), 201);
-    const grace = await joinAs(ada, clerk.id, "grace");
-    await body(await call(`/v1/orgs/${ada.orgId}/members`, { token: ada.access_token, body: { email: uniqueEmail("later"), role: clerk.id } }), 201);
+    const clerk = await expectJson<Role>(await createRole(ada, ada.orgId, { name: "Clerk", permissions: ["members:read"] }), 201);
+    const grace = await joinOrgAs(ada, clerk.id, "grace");
+    await expectJson(await call(`/v1/orgs/${ada.orgId}/members`, { token: ada.access_token, body: { email: uniqueEmail("later"), role: clerk.id } }), 201);
 
     const refused = await call(`/v1/roles/${clerk.id}`, { method: "DELETE", token: ada.access_token });
     expect((await expectProblem(refused, 409)).detail).toBe("1 member(s) still hold the role Clerk; give them another role first");
     expect(await testCtx().db.select().from(roles).where(eq(roles.id, clerk.id))).toHaveLength(1);
 
-    await body(await changeRole(ada, ada.orgId, grace.user.id, "viewer"), 200);
+    await expectJson(await changeRole(ada, ada.orgId, grace.user.id, "viewer"), 200);
     expect((await call(`/v1/roles/${clerk.id}`, { method: "DELETE", token: ada.access_token })).status).toBe(204);
     expect(await testCtx().db.select().from(roles).where(eq(roles.id, clerk.id))).toEqual([]);
     // Grace's accepted invitation stays as history; the pending one is gone.
@@ -177,8 +163,8 @@ describe("roles", () => {
 
   it("never lets a role be deleted while it is being given to someone", async () => {
     const ada = await signUp("ada");
-    const clerk = await body<Role>(await createRole(ada, ada.orgId, { name: "Clerk", permissions: ["members:read"] }), 201);
-    const grace = await joinAs(ada, "viewer", "grace");
+    const clerk = await expectJson<Role>(await createRole(ada, ada.orgId, { name: "Clerk", permissions: ["members:read"] }), 201);
+    const grace = await joinOrgAs(ada, "viewer", "grace");
     const [changed, deleted] = await Promise.all([
       changeRole(ada, ada.orgId, grace.user.id, clerk.id),
       call(`/v1/roles/${clerk.id}`, { method: "DELETE", token: ada.access_token }),
@@ -198,9 +184,9 @@ describe("roles", () => {
 describe("changing a member's role", () => {
   it("gives a member another role and audits the old and new role", async () => {
     const ada = await signUp("ada");
-    const grace = await joinAs(ada, "viewer", "grace");
+    const grace = await joinOrgAs(ada, "viewer", "grace");
     const response = await changeRole(ada, ada.orgId, grace.user.id, "admin");
-    expect(await body<Member>(response, 200)).toMatchObject({ user_id: grace.user.id, email: grace.user.email, role: "admin" });
+    expect(await expectJson<Member>(response, 200)).toMatchObject({ user_id: grace.user.id, email: grace.user.email, role: "admin" });
     expect(await roleOf(ada.orgId, grace.user.id)).toBe("admin");
     const [event] = await testCtx()
       .db.select()
@@ -216,27 +202,27 @@ describe("changing a member's role", () => {
   it("accepts a custom role id of the organisation, and answers 404 for another organisation's role or a non-member", async () => {
     const ada = await signUp("ada");
     const eve = await signUp("eve");
-    const evesRole = await body<Role>(await createRole(eve, eve.orgId, { name: "Eve's", permissions: ["members:read"] }), 201);
-    const adasRole = await body<Role>(await createRole(ada, ada.orgId, { name: "Ada's", permissions: ["members:read"] }), 201);
-    const grace = await joinAs(ada, "viewer", "grace");
+    const evesRole = await expectJson<Role>(await createRole(eve, eve.orgId, { name: "Eve's", permissions: ["members:read"] }), 201);
+    const adasRole = await expectJson<Role>(await createRole(ada, ada.orgId, { name: "Ada's", permissions: ["members:read"] }), 201);
+    const grace = await joinOrgAs(ada, "viewer", "grace");
 
     await expectProblem(await changeRole(ada, ada.orgId, grace.user.id, evesRole.id), 404);
     await expectProblem(await changeRole(ada, ada.orgId, eve.user.id, "viewer"), 404);
     await expectProblem(await changeRole(eve, eve.orgId, grace.user.id, "viewer"), 404);
     expect(await roleOf(ada.orgId, grace.user.id)).toBe("viewer");
-    expect(await body<Member>(await changeRole(ada, ada.orgId, grace.user.id, adasRole.id), 200)).toMatchObject({ role: adasRole.id });
+    expect(await expectJson<Member>(await changeRole(ada, ada.orgId, grace.user.id, adasRole.id), 200)).toMatchObject({ role: adasRole.id });
   });
 
   it("lets only an owner grant owner (403 for an admin)", async () => {
     const ada = await signUp("ada");
-    const admin = await joinAs(ada, "admin", "admin");
-    const grace = await joinAs(ada, "member", "grace");
+    const admin = await joinOrgAs(ada, "admin", "admin");
+    const grace = await joinOrgAs(ada, "member", "grace");
     const response = await changeRole(admin, ada.orgId, grace.user.id, "owner");
     expect((await expectProblem(response, 403)).detail).toBe("Only an owner may grant the owner role");
     const self = await changeRole(admin, ada.orgId, admin.user.id, "owner");
     await expectProblem(self, 403);
     expect(await roleOf(ada.orgId, grace.user.id)).toBe("member");
-    expect(await body<Member>(await changeRole(ada, ada.orgId, grace.user.id, "owner"), 200)).toMatchObject({ role: "owner" });
+    expect(await expectJson<Member>(await changeRole(ada, ada.orgId, grace.user.id, "owner"), 200)).toMatchObject({ role: "owner" });
   });
 
   it("refuses to demote the last owner (409)", async () => {
@@ -249,7 +235,7 @@ describe("changing a member's role", () => {
   it("leaves one owner when two owners demote each other at the same time", async () => {
     for (let round = 0; round < 3; round++) {
       const ada = await signUp("ada");
-      const grace = await joinAs(ada, "owner", "grace");
+      const grace = await joinOrgAs(ada, "owner", "grace");
       const results = await Promise.all([changeRole(ada, ada.orgId, grace.user.id, "admin"), changeRole(grace, ada.orgId, ada.user.id, "admin")]);
       expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
       const loser = results.find((r) => r.status === 409) as Response;
@@ -267,8 +253,8 @@ describe("a member's profile", () => {
   it("shows a member's public profile and role to those with users:read, and 404 for anyone outside the organisation", async () => {
     const ada = await signUp("ada");
     const eve = await signUp("eve");
-    const grace = await joinAs(ada, "viewer", "grace");
-    const profile = await body<Member>(await call(`/v1/users/${grace.user.id}`, { token: ada.access_token, orgId: ada.orgId }), 200);
+    const grace = await joinOrgAs(ada, "viewer", "grace");
+    const profile = await expectJson<Member>(await call(`/v1/users/${grace.user.id}`, { token: ada.access_token, orgId: ada.orgId }), 200);
     expect(profile).toEqual({ user_id: grace.user.id, email: grace.user.email, name: grace.user.name, role: "viewer", joined_at: expect.any(String) });
     expect(JSON.stringify(profile)).not.toMatch(/password|is_super_admin/);
 

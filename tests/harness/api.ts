@@ -1,4 +1,8 @@
 import { SELF } from "cloudflare:test";
+import { and, eq } from "drizzle-orm";
+import { expect } from "vitest";
+import { messages } from "../../src/db/schema";
+import { testCtx } from "./helpers";
 
 let counter = 0;
 const fileTag = Math.floor(Math.random() * 0xffff).toString(16);
@@ -53,4 +57,26 @@ export async function signUp(label = "user"): Promise<SignedUp> {
   const body = (await response.json()) as Omit<SignedUp, "orgId" | "password">;
   const me = (await (await call("/v1/auth/me", { token: body.access_token })).json()) as { orgs: { id: string }[] };
   return { ...body, orgId: me.orgs[0]!.id, password: GOOD_PASSWORD };
+}
+
+/** The JSON body of `response`, after checking its status; a wrong status fails showing the body. */
+export async function expectJson<T>(response: Response, status: number): Promise<T> {
+  const text = await response.text();
+  expect(response.status, text).toBe(status);
+  return JSON.parse(text) as T;
+}
+
+/** Someone who joins `owner`'s organisation with `role` through a real, emailed invitation. */
+export async function joinOrgAs(owner: SignedUp, role: string, label = role): Promise<SignedUp> {
+  const person = await signUp(label);
+  const invited = await call(`/v1/orgs/${owner.orgId}/members`, { token: owner.access_token, orgId: owner.orgId, body: { email: person.user.email, role } });
+  const { id } = await expectJson<{ id: string }>(invited, 201);
+  const [message] = await testCtx()
+    .db.select()
+    .from(messages)
+    .where(and(eq(messages.entityType, "invitation"), eq(messages.entityId, id)));
+  const link = /\/invitations\/accept\?token=([^\s]+)/.exec(message?.body ?? "");
+  if (!link?.[1]) throw new Error(`no invitation link in ${message?.body}`);
+  await expectJson(await call("/v1/invitations/accept", { token: person.access_token, body: { token: decodeURIComponent(link[1]) } }), 200);
+  return person;
 }

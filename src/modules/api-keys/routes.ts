@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter, problemResponses } from "../../lib/openapi";
 import { authed } from "../auth/route-security";
-import { ApiKeyIdParam, ApiKeyList, CreateApiKeyBody, CreatedApiKey, ListQuery } from "./schemas";
+import { ApiKeyIdParam, ApiKeyList, ApiKeyListQuery, CreateApiKeyBody, CreatedApiKey } from "./schemas";
 import { createApiKey, listApiKeys, revokeApiKey } from "./service";
 
 const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -23,7 +23,7 @@ const listApiKeysRoute = createRoute({
   summary: "List the organisation's API keys (never their secrets)",
   tags,
   ...authed("api_keys:read"),
-  request: { query: ListQuery },
+  request: { query: ApiKeyListQuery },
   responses: { 200: json(ApiKeyList, "A page of keys"), ...problemResponses },
 });
 

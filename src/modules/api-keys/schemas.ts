@@ -1,4 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { pageQuery, pageSchema } from "../../lib/pagination";
+
+const API_KEY_ID_EXAMPLE = "key_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
 
 const Permission = z
   .string()
@@ -23,7 +26,7 @@ export const CreateApiKeyBody = z
 
 export const ApiKey = z
   .object({
-    id: z.string().openapi({ description: "API key id", example: "key_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+    id: z.string().openapi({ description: "API key id", example: API_KEY_ID_EXAMPLE }),
     name: z.string().openapi({ description: "What the key is for", example: "CI deploy" }),
     prefix: z.string().openapi({ description: "The first 12 characters of the key, to recognise it", example: "bx_Q2hhbmdlI" }),
     permissions: z.array(z.string()).openapi({ description: "Permissions the key holds", example: ["api_keys:read"] }),
@@ -50,26 +53,17 @@ export const CreatedApiKey = z
   })
   .openapi("CreatedApiKey");
 
-export const ApiKeyList = z
-  .object({
-    data: z.array(ApiKey).openapi({ description: "Keys of the organisation, oldest first, revoked ones included" }),
-    next_cursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page", example: null }),
-  })
-  .openapi("ApiKeyList");
+export const ApiKeyList = pageSchema(ApiKey, "ApiKeyList", { data: "Keys of the organisation, oldest first, revoked ones included" });
 
-export const ListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ description: "Page size, 1 to 100", example: 50 }),
-  cursor: z.string().max(100).optional().openapi({ description: "The `next_cursor` of the previous page", example: "key_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
-});
+export const ApiKeyListQuery = pageQuery({ defaultLimit: 50, cursorExample: API_KEY_ID_EXAMPLE });
 
 export const ApiKeyIdParam = z.object({
   id: z
     .string()
     .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "API key id", example: "key_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+    .openapi({ param: { name: "id", in: "path" }, description: "API key id", example: API_KEY_ID_EXAMPLE }),
 });
 
 export type CreateApiKeyInput = z.infer<typeof CreateApiKeyBody>;
 export type ApiKeyView = z.infer<typeof ApiKey>;
 export type CreatedApiKeyView = z.infer<typeof CreatedApiKey>;
-export type ApiKeyListView = z.infer<typeof ApiKeyList>;

@@ -4,10 +4,11 @@ import type { ServiceCtx } from "../../lib/context";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { type FieldError, Forbidden, NotFound, Unprocessable } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import { type Page, type PageRequest, toPage } from "../../lib/pagination";
 import { recordAudit } from "../audit/service";
 import { expandGrants, grants, knownPermissions } from "../auth/permissions";
 import { API_KEY_PREFIX, requireOrgId } from "../auth/principal";
-import type { ApiKeyListView, ApiKeyView, CreateApiKeyInput, CreatedApiKeyView } from "./schemas";
+import type { ApiKeyView, CreateApiKeyInput, CreatedApiKeyView } from "./schemas";
 
 /** Characters of the key kept in clear (`bx_` plus 9), enough to tell keys apart in a list. */
 const PREFIX_LENGTH = 12;
@@ -68,34 +69,47 @@ export async function createApiKey(ctx: ServiceCtx, input: CreateApiKeyInput): P
   return { id: row.id, name: row.name, key, prefix: row.prefix, permissions, created_at: row.createdAt.toISOString() };
 }
 
+const listedKeyColumns = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  prefix: apiKeys.prefix,
+  permissions: apiKeys.permissions,
+  lastUsedAt: apiKeys.lastUsedAt,
+  createdAt: apiKeys.createdAt,
+  revokedAt: apiKeys.revokedAt,
+};
+
+function apiKeyView(row: Pick<typeof apiKeys.$inferSelect, keyof typeof listedKeyColumns>): ApiKeyView {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    permissions: row.permissions,
+    last_used_at: row.lastUsedAt?.toISOString() ?? null,
+    created_at: row.createdAt.toISOString(),
+    revoked_at: row.revokedAt?.toISOString() ?? null,
+  };
+}
+
 /** The organisation's keys, oldest first, revoked ones included; never the secret or its hash. */
-export async function listApiKeys(ctx: ServiceCtx, page: { limit: number; cursor?: string }): Promise<ApiKeyListView> {
+export async function listApiKeys(ctx: ServiceCtx, page: PageRequest): Promise<Page<ApiKeyView>> {
   assertCan(ctx, "api_keys:read");
   const orgId = requireOrgId(ctx);
   const rows = await ctx.db
-    .select({
-      id: apiKeys.id,
-      name: apiKeys.name,
-      prefix: apiKeys.prefix,
-      permissions: apiKeys.permissions,
-      lastUsedAt: apiKeys.lastUsedAt,
-      createdAt: apiKeys.createdAt,
-      revokedAt: apiKeys.revokedAt,
-    })
+    .select(listedKeyColumns)
     .from(apiKeys)
     .where(and(eq(apiKeys.orgId, orgId), page.cursor ? gt(apiKeys.id, page.cursor) : undefined))
     .orderBy(asc(apiKeys.id))
     .limit(page.limit + 1);
-  const data: ApiKeyView[] = rows.slice(0, page.limit).map((r) => ({
-    id: r.id,
-    name: r.name,
-    prefix: r.prefix,
-    permissions: r.permissions,
-    last_used_at: r.lastUsedAt?.toISOString() ?? null,
-    created_at: r.createdAt.toISOString(),
-    revoked_at: r.revokedAt?.toISOString() ?? null,
-  }));
-  return { data, next_cursor: rows.length > page.limit ? (data.at(-1)?.id ?? null) : null };
+  return toPage(rows, page.limit, (r) => r.id, apiKeyView);
+}
+
+/**
+ * Keys of `orgId` that still authenticate, for other modules' figures (organisation stats).
+ * No permission check: the caller has already decided the figure may be shown.
+ */
+export async function countActiveApiKeys(ctx: ServiceCtx, orgId: string): Promise<number> {
+  return ctx.db.$count(apiKeys, and(eq(apiKeys.orgId, orgId), isNull(apiKeys.revokedAt)));
 }
 
 /**

@@ -1,14 +1,15 @@
 import { z } from "@hono/zod-openapi";
-import { PageQuery } from "../orgs/schemas";
+import { pageQuery, pageSchema } from "../../lib/pagination";
 
-export const AuditQuery = PageQuery.extend({
-  cursor: z.string().min(1).max(100).optional().openapi({ description: "`next_cursor` of the previous page", example: "aud_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+const AUDIT_EVENT_ID_EXAMPLE = "aud_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
+
+export const AuditQuery = pageQuery({ defaultLimit: 20, cursorExample: AUDIT_EVENT_ID_EXAMPLE }).extend({
   action: z.string().trim().min(1).max(100).optional().openapi({ description: "Only events with exactly this action", example: "member.role_changed" }),
 });
 
 export const AuditEvent = z
   .object({
-    id: z.string().openapi({ description: "Event id; ids sort by time", example: "aud_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+    id: z.string().openapi({ description: "Event id; ids sort by time", example: AUDIT_EVENT_ID_EXAMPLE }),
     action: z.string().openapi({ description: "What happened, `resource.verb`", example: "member.role_changed" }),
     actor_user_id: z.string().nullable().openapi({ description: "The user who acted, if a user did", example: "usr_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
     actor_api_key_id: z.string().nullable().openapi({ description: "The API key that acted, if a key did", example: null }),
@@ -20,9 +21,9 @@ export const AuditEvent = z
   })
   .openapi("AuditEvent");
 
-export const AuditEventList = z
-  .object({
-    data: z.array(AuditEvent).openapi({ description: "Events, newest first", example: [] }),
-    next_cursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next (older) page; null on the last page", example: null }),
-  })
-  .openapi("AuditEventList");
+export const AuditEventList = pageSchema(AuditEvent, "AuditEventList", {
+  data: "Events, newest first",
+  nextCursor: "Pass as `cursor` for the next (older) page; null on the last page",
+});
+
+export type AuditEventView = z.infer<typeof AuditEvent>;

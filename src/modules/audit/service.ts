@@ -2,7 +2,9 @@ import { and, desc, eq, lt } from "drizzle-orm";
 import { auditEvents } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
 import { newId } from "../../lib/ids";
+import { type Page, type PageRequest, toPage } from "../../lib/pagination";
 import { requireOrgId } from "../auth/principal";
+import type { AuditEventView } from "./schemas";
 
 export interface AuditInput {
   orgId: string | null;
@@ -29,23 +31,22 @@ export async function recordAudit(ctx: ServiceCtx, event: AuditInput): Promise<v
   });
 }
 
-export interface AuditEventView {
-  id: string;
-  action: string;
-  actor_user_id: string | null;
-  actor_api_key_id: string | null;
-  target_type: string | null;
-  target_id: string | null;
-  ip: string | null;
-  metadata: Record<string, unknown>;
-  created_at: string;
+function auditEventView(row: typeof auditEvents.$inferSelect): AuditEventView {
+  return {
+    id: row.id,
+    action: row.action,
+    actor_user_id: row.actorUserId,
+    actor_api_key_id: row.actorApiKeyId,
+    target_type: row.targetType,
+    target_id: row.targetId,
+    ip: row.ip,
+    metadata: row.metadata,
+    created_at: row.createdAt.toISOString(),
+  };
 }
 
 /** The active organisation's audit events, newest first; `cursor` is the last id of the previous page. */
-export async function listAuditEvents(
-  ctx: ServiceCtx,
-  query: { limit: number; cursor?: string; action?: string },
-): Promise<{ data: AuditEventView[]; next_cursor: string | null }> {
+export async function listAuditEvents(ctx: ServiceCtx, query: PageRequest & { action?: string }): Promise<Page<AuditEventView>> {
   const orgId = requireOrgId(ctx);
   const rows = await ctx.db
     .select()
@@ -59,19 +60,5 @@ export async function listAuditEvents(
     )
     .orderBy(desc(auditEvents.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  return {
-    data: page.map((row) => ({
-      id: row.id,
-      action: row.action,
-      actor_user_id: row.actorUserId,
-      actor_api_key_id: row.actorApiKeyId,
-      target_type: row.targetType,
-      target_id: row.targetId,
-      ip: row.ip,
-      metadata: row.metadata,
-      created_at: row.createdAt.toISOString(),
-    })),
-    next_cursor: rows.length > query.limit ? (page[page.length - 1]?.id ?? null) : null,
-  };
+  return toPage(rows, query.limit, (row) => row.id, auditEventView);
 }

@@ -79,7 +79,7 @@ export async function signIn(ctx: ServiceCtx, input: { email: string; password: 
     .where(eq(sql`lower(${users.email})`, input.email.trim().toLowerCase()));
   decoyHash ??= hashPassword("decoy password that never matches");
   const valid = await verifyPassword(input.password, user?.passwordHash ?? (await decoyHash));
-  if (!user || !user.passwordHash || !valid) {
+  if (!user?.passwordHash || !valid) {
     await recordAudit(ctx, { orgId: null, action: "user.sign_in_failed", actorUserId: user?.id ?? null, metadata: { reason: "bad_credentials" } });
     throw new Unauthorized("Email or password is incorrect");
   }

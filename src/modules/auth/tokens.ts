@@ -61,7 +61,7 @@ export async function signAccessToken(config: Config, claims: { sub: string; sid
  */
 export async function verifyAccessToken(config: Config, token: string, now: Date): Promise<AccessClaims | null> {
   const verified = await verifyCompactJws(token, publicJwks(config), [ALGORITHM]);
-  if (!verified || verified.header.typ !== "JWT") return null;
+  if (verified?.header.typ !== "JWT") return null;
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(verified.payload));

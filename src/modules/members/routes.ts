@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter, problemResponses } from "../../lib/openapi";
 import { authed } from "../auth/route-security";
-import { Org, OrgIdParam, PageQuery } from "../orgs/schemas";
-import { AcceptInvitationBody, ChangeRoleParams, Invitation, InviteBody, Member, MemberList, MemberParams, UserIdParam } from "./schemas";
+import { Org, OrgIdParam } from "../orgs/schemas";
+import { AcceptInvitationBody, ChangeRoleParams, Invitation, InviteBody, Member, MemberList, MemberListQuery, MemberParams, UserIdParam } from "./schemas";
 import { acceptInvitation, changeMemberRole, getMember, inviteMember, listMembers, removeMember } from "./service";
 
 const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -15,7 +15,7 @@ const listMembersRoute = createRoute({
   summary: "Members of the organisation and their roles",
   tags,
   ...authed("members:read"),
-  request: { params: OrgIdParam, query: PageQuery },
+  request: { params: OrgIdParam, query: MemberListQuery },
   responses: { 200: json(MemberList, "A page of members"), ...problemResponses },
 });
 

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { pageQuery, pageSchema } from "../../lib/pagination";
 import { Email } from "../auth/schemas";
 import { OrgIdParam } from "../orgs/schemas";
 
@@ -18,6 +19,8 @@ const RoleRef = z
   .openapi({ description: "A system role (owner, admin, member, viewer) or a custom role id of the organisation", example: "admin" });
 
 export const UserIdParam = z.object({ user_id: UserId });
+
+export const MemberListQuery = pageQuery({ defaultLimit: 20, cursorExample: USER_ID_EXAMPLE });
 
 export const MemberParams = OrgIdParam.extend({ user_id: UserId });
 
@@ -58,12 +61,7 @@ export const Member = z
   })
   .openapi("Member");
 
-export const MemberList = z
-  .object({
-    data: z.array(Member).openapi({ description: "Members, by user id", example: [] }),
-    next_cursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page", example: null }),
-  })
-  .openapi("MemberList");
+export const MemberList = pageSchema(Member, "MemberList", { data: "Members, by user id" });
 
 export type MemberView = z.infer<typeof Member>;
 export type InvitationView = z.infer<typeof Invitation>;

@@ -5,11 +5,12 @@ import type { ServiceCtx } from "../../lib/context";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { Conflict, Forbidden, NotFound, Unprocessable } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import { type Page, type PageRequest, toPage } from "../../lib/pagination";
 import { recordAudit } from "../audit/service";
 import { requireOrgId } from "../auth/principal";
 import { sendMessage } from "../messaging/service";
 import type { OrgView } from "../orgs/schemas";
-import { loadOrg, type Page, requireActiveOrg, requireUser, toPage } from "../orgs/service";
+import { loadOrg, requireActiveOrg, requireUser } from "../orgs/service";
 import { type AssignableRole, findAssignableRole, requireMayGrant, requireMayManage } from "../roles/service";
 import type { InvitationView, MemberView } from "./schemas";
 
@@ -65,7 +66,7 @@ async function currentRole(db: Database, orgId: string, roleId: string): Promise
   return (await findAssignableRole(db, orgId, roleId)) ?? { id: roleId, name: roleId, allow: () => false };
 }
 
-export async function listMembers(ctx: ServiceCtx, orgId: string, page: { limit: number; cursor?: string }): Promise<Page<MemberView>> {
+export async function listMembers(ctx: ServiceCtx, orgId: string, page: PageRequest): Promise<Page<MemberView>> {
   requireActiveOrg(ctx, orgId);
   const rows = await ctx.db
     .select(memberColumns)
@@ -75,6 +76,24 @@ export async function listMembers(ctx: ServiceCtx, orgId: string, page: { limit:
     .orderBy(asc(memberships.userId))
     .limit(page.limit + 1);
   return toPage(rows, page.limit, (r) => r.userId, memberView);
+}
+
+/**
+ * How many members of `orgId` hold `roleId`. `deleteRole` calls it inside its transaction with
+ * the role row locked FOR UPDATE; every assignment holds that row FOR SHARE, so none can slip
+ * in between this count and the delete.
+ */
+export async function countRoleHolders(db: Database, orgId: string, roleId: string): Promise<number> {
+  return db.$count(memberships, and(eq(memberships.orgId, orgId), eq(memberships.role, roleId)));
+}
+
+/** Cancels the pending invitations of `orgId` that offer `roleId` (their links stop working); returns how many. */
+export async function cancelPendingInvitationsForRole(db: Database, orgId: string, roleId: string): Promise<number> {
+  const cancelled = await db
+    .delete(invitations)
+    .where(and(eq(invitations.orgId, orgId), eq(invitations.role, roleId), isNull(invitations.acceptedAt)))
+    .returning({ id: invitations.id });
+  return cancelled.length;
 }
 
 /** A member of the active organisation: their public profile and role; 404 for anyone else. */

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter, problemResponses } from "../../lib/openapi";
 import { authed } from "../auth/route-security";
-import { CreateOrgBody, Org, OrgIdParam, OrgList, OrgStats, PageQuery, UpdateOrgBody } from "./schemas";
+import { CreateOrgBody, Org, OrgIdParam, OrgList, OrgListQuery, OrgStats, UpdateOrgBody } from "./schemas";
 import { createOrg, deleteOrg, getOrg, listMyOrgs, orgStats, updateOrg } from "./service";
 
 const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -25,7 +25,7 @@ const listOrgsRoute = createRoute({
   summary: "The caller's organisations",
   tags,
   ...authed(),
-  request: { query: PageQuery },
+  request: { query: OrgListQuery },
   responses: { 200: json(OrgList, "A page of organisations"), ...problemResponses },
 });
 

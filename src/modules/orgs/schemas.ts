@@ -1,12 +1,9 @@
 import { z } from "@hono/zod-openapi";
+import { pageQuery, pageSchema } from "../../lib/pagination";
 
 const ORG_ID_EXAMPLE = "org_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
 
-/** `?limit=&cursor=` for every list; the cursor is the last id of the previous page. */
-export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: "Items per page, 1 to 100", example: 20 }),
-  cursor: z.string().min(1).max(100).optional().openapi({ description: "`next_cursor` of the previous page", example: "org_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
-});
+export const OrgListQuery = pageQuery({ defaultLimit: 20, cursorExample: ORG_ID_EXAMPLE });
 
 export const OrgIdParam = z.object({
   id: z
@@ -54,12 +51,7 @@ export const Org = z
   })
   .openapi("Organization");
 
-export const OrgList = z
-  .object({
-    data: z.array(Org).openapi({ description: "The caller's organisations, oldest first", example: [] }),
-    next_cursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page", example: null }),
-  })
-  .openapi("OrganizationList");
+export const OrgList = pageSchema(Org, "OrganizationList", { data: "The caller's organisations, oldest first" });
 
 export const OrgStats = z
   .object({

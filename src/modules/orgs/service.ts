@@ -1,26 +1,17 @@
 import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import { type Database, withTransaction } from "../../db/client";
-import { apiKeys, invitations, memberships, organizations, roles } from "../../db/schema";
+import { invitations, memberships, organizations } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
 import { Forbidden, NotFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import { type Page, type PageRequest, toPage } from "../../lib/pagination";
+import { countActiveApiKeys } from "../api-keys/service";
 import { recordAudit } from "../audit/service";
 import { requireOrgId } from "../auth/principal";
+import { countCustomRoles } from "../roles/service";
 import type { OrgStatsView, OrgView } from "./schemas";
 
 type OrgRow = typeof organizations.$inferSelect;
-
-export interface Page<T> {
-  data: T[];
-  next_cursor: string | null;
-}
-
-/** Cuts a `limit + 1` row fetch into a page; the extra row only says whether there is more. */
-export function toPage<T, R>(rows: R[], limit: number, idOf: (row: R) => string, view: (row: R) => T): Page<T> {
-  const data = rows.slice(0, limit);
-  const last = data[data.length - 1];
-  return { data: data.map(view), next_cursor: rows.length > limit && last ? idOf(last) : null };
-}
 
 function toOrgView(row: OrgRow, role: string | null): OrgView {
   return {
@@ -73,7 +64,7 @@ export async function createOrg(ctx: ServiceCtx, input: { name: string; currency
 }
 
 /** The calling user's organisations with their role in each, oldest first. */
-export async function listMyOrgs(ctx: ServiceCtx, page: { limit: number; cursor?: string }): Promise<Page<OrgView>> {
+export async function listMyOrgs(ctx: ServiceCtx, page: PageRequest): Promise<Page<OrgView>> {
   const userId = requireUser(ctx);
   const rows = await ctx.db
     .select({ org: organizations, role: memberships.role })
@@ -130,27 +121,33 @@ export async function deleteOrg(ctx: ServiceCtx, orgId: string): Promise<void> {
   });
 }
 
-/** Counts of the organisation's identity records, in one query. */
+/**
+ * Counts of the organisation's identity records. Members and invitations are counted here; API
+ * keys and custom roles by the modules that own them, in parallel. The statements run apart, so
+ * the counts may straddle a concurrent change, which is fine for a dashboard figure.
+ */
 export async function orgStats(ctx: ServiceCtx, orgId: string): Promise<OrgStatsView> {
   requireActiveOrg(ctx, orgId);
   const now = ctx.now();
-  const [row] = await ctx.db
-    .select({
-      members: ctx.db.$count(memberships, eq(memberships.orgId, organizations.id)),
-      pendingInvitations: ctx.db.$count(
-        invitations,
-        and(eq(invitations.orgId, organizations.id), isNull(invitations.acceptedAt), gt(invitations.expiresAt, now)),
-      ),
-      apiKeys: ctx.db.$count(apiKeys, and(eq(apiKeys.orgId, organizations.id), isNull(apiKeys.revokedAt))),
-      customRoles: ctx.db.$count(roles, eq(roles.orgId, organizations.id)),
-    })
-    .from(organizations)
-    .where(eq(organizations.id, orgId));
+  const [[row], apiKeyCount, customRoleCount] = await Promise.all([
+    ctx.db
+      .select({
+        members: ctx.db.$count(memberships, eq(memberships.orgId, organizations.id)),
+        pendingInvitations: ctx.db.$count(
+          invitations,
+          and(eq(invitations.orgId, organizations.id), isNull(invitations.acceptedAt), gt(invitations.expiresAt, now)),
+        ),
+      })
+      .from(organizations)
+      .where(eq(organizations.id, orgId)),
+    countActiveApiKeys(ctx, orgId),
+    countCustomRoles(ctx, orgId),
+  ]);
   if (!row) throw new NotFound("organization", orgId);
   return {
     members: Number(row.members),
     pending_invitations: Number(row.pendingInvitations),
-    api_keys: Number(row.apiKeys),
-    custom_roles: Number(row.customRoles),
+    api_keys: apiKeyCount,
+    custom_roles: customRoleCount,
   };
 }

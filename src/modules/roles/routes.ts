@@ -1,8 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter, problemResponses } from "../../lib/openapi";
 import { authed } from "../auth/route-security";
-import { PageQuery } from "../orgs/schemas";
-import { Role, RoleBody, RoleIdParam, RoleList } from "./schemas";
+import { Role, RoleBody, RoleIdParam, RoleList, RoleListQuery } from "./schemas";
 import { createRole, deleteRole, listRoles, updateRole } from "./service";
 
 const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -15,7 +14,7 @@ const listRolesRoute = createRoute({
   summary: "The system roles and the organisation's custom roles",
   tags,
   ...authed("roles:read"),
-  request: { query: PageQuery },
+  request: { query: RoleListQuery },
   responses: { 200: json(RoleList, "A page of roles"), ...problemResponses },
 });
 

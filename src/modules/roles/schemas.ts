@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { pageQuery, pageSchema } from "../../lib/pagination";
 
 const ROLE_ID_EXAMPLE = "role_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
 
@@ -9,6 +10,9 @@ export const RoleIdParam = z.object({
     .max(100)
     .openapi({ param: { name: "id", in: "path" }, description: "Custom role id (system roles cannot be changed)", example: ROLE_ID_EXAMPLE }),
 });
+
+/** The cursor is a role id: a system role name while the page ends among the system roles, else a custom role id. */
+export const RoleListQuery = pageQuery({ defaultLimit: 20, cursorExample: ROLE_ID_EXAMPLE });
 
 export const RoleBody = z
   .object({
@@ -42,12 +46,7 @@ export const Role = z
   })
   .openapi("Role");
 
-export const RoleList = z
-  .object({
-    data: z.array(Role).openapi({ description: "System roles first, then custom roles oldest first", example: [] }),
-    next_cursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page", example: null }),
-  })
-  .openapi("RoleList");
+export const RoleList = pageSchema(Role, "RoleList", { data: "System roles first, then custom roles oldest first" });
 
 export type RoleInput = z.infer<typeof RoleBody>;
 export type RoleView = z.infer<typeof Role>;

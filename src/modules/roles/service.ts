@@ -1,13 +1,16 @@
-import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import { type Database, withTransaction } from "../../db/client";
-import { invitations, memberships, roles } from "../../db/schema";
+import { roles } from "../../db/schema";
 import type { Actor, ServiceCtx } from "../../lib/context";
 import { Conflict, type FieldError, Forbidden, NotFound, Unauthorized, Unprocessable } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import { type Page, type PageRequest, toPage } from "../../lib/pagination";
 import { recordAudit } from "../audit/service";
 import { expandGrants, grants, isSystemRole, knownPermissions, roleGrants, SYSTEM_ROLES, type SystemRole } from "../auth/permissions";
 import { requireOrgId } from "../auth/principal";
-import { type Page, toPage } from "../orgs/service";
+// members/service imports this module as well (role lookup and grant checks): the cycle is safe
+// as long as neither module uses the other's exports at load time, only inside functions.
+import { cancelPendingInvitationsForRole, countRoleHolders } from "../members/service";
 import type { RoleInput, RoleView } from "./schemas";
 
 type RoleRow = typeof roles.$inferSelect;
@@ -139,7 +142,7 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /** System roles first (in their fixed order), then the organisation's custom roles, oldest first. */
-export async function listRoles(ctx: ServiceCtx, page: { limit: number; cursor?: string }): Promise<Page<RoleView>> {
+export async function listRoles(ctx: ServiceCtx, page: PageRequest): Promise<Page<RoleView>> {
   const orgId = requireOrgId(ctx);
   const systemIndex = page.cursor ? (SYSTEM_ROLES as readonly string[]).indexOf(page.cursor) : -1;
   const systemPart: readonly SystemRole[] = !page.cursor ? SYSTEM_ROLES : SYSTEM_ROLES.slice(systemIndex + 1);
@@ -223,6 +226,11 @@ export async function updateRole(ctx: ServiceCtx, roleId: string, input: RoleInp
   });
 }
 
+/** The organisation's custom roles (the four system roles are not counted), for other modules' figures. */
+export async function countCustomRoles(ctx: ServiceCtx, orgId: string): Promise<number> {
+  return ctx.db.$count(roles, eq(roles.orgId, orgId));
+}
+
 /** Deletes a custom role no member holds (409 otherwise), cancelling invitations that offer it. */
 export async function deleteRole(ctx: ServiceCtx, roleId: string): Promise<void> {
   const orgId = requireOrgId(ctx);
@@ -238,18 +246,15 @@ export async function deleteRole(ctx: ServiceCtx, roleId: string): Promise<void>
       .for("update");
     if (!role) throw new NotFound("role", roleId);
     // memberships.role and invitations.role point at this row without a foreign key (they may
-    // also hold a system role name), so the role checks its own references here.
-    const holders = await tx.$count(memberships, and(eq(memberships.orgId, orgId), eq(memberships.role, roleId)));
+    // also hold a system role name), so nothing stops the delete but these checks. They run in
+    // this transaction, behind the lock above.
+    const holders = await countRoleHolders(tx, orgId, roleId);
     if (holders > 0) throw new Conflict(`${holders} member(s) still hold the role ${role.name}; give them another role first`);
-    // Pending invitations offering the role are cancelled with it; their links stop working.
-    const cancelled = await tx
-      .delete(invitations)
-      .where(and(eq(invitations.orgId, orgId), eq(invitations.role, roleId), isNull(invitations.acceptedAt)))
-      .returning({ id: invitations.id });
+    const cancelled = await cancelPendingInvitationsForRole(tx, orgId, roleId);
     await tx.delete(roles).where(eq(roles.id, roleId));
     await recordAudit(
       { ...ctx, db: tx },
-      { orgId, action: "role.deleted", targetType: "role", targetId: roleId, metadata: { name: role.name, cancelled_invitations: cancelled.length } },
+      { orgId, action: "role.deleted", targetType: "role", targetId: roleId, metadata: { name: role.name, cancelled_invitations: cancelled } },
     );
   });
 }
