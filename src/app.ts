@@ -19,6 +19,8 @@ import { authRoutes } from "./modules/auth/routes";
 import { docsRoutes } from "./modules/docs/routes";
 import { healthRoutes } from "./modules/health/routes";
 import { membersRoutes } from "./modules/members/routes";
+import { messagesRoutes } from "./modules/messaging/routes";
+import { messagingWebhookRoutes } from "./modules/messaging/webhooks";
 import { orgsRoutes } from "./modules/orgs/routes";
 import { rolesRoutes } from "./modules/roles/routes";
 
@@ -81,6 +83,8 @@ app.route("/", orgsRoutes);
 app.route("/", membersRoutes);
 app.route("/", rolesRoutes);
 app.route("/", auditRoutes);
+app.route("/", messagesRoutes);
+app.route("/", messagingWebhookRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

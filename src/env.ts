@@ -30,6 +30,23 @@ export interface Env {
   GOOGLE_ISSUER?: string;
   /** Comma-separated origins that OAuth sign-in may redirect back to. */
   OAUTH_REDIRECT_ORIGINS?: string;
+  /** Public base URL of this API, as providers see it (status callbacks, webhook signatures). */
+  PUBLIC_API_URL?: string;
+  TWILIO_ACCOUNT_SID?: string;
+  TWILIO_AUTH_TOKEN?: string;
+  TWILIO_FROM_NUMBER?: string;
+  TWILIO_BASE_URL?: string;
+  WHATSAPP_ACCESS_TOKEN?: string;
+  WHATSAPP_PHONE_NUMBER_ID?: string;
+  WHATSAPP_APP_SECRET?: string;
+  WHATSAPP_VERIFY_TOKEN?: string;
+  WHATSAPP_GRAPH_VERSION?: string;
+  WHATSAPP_BASE_URL?: string;
+  TELEGRAM_BOT_TOKEN?: string;
+  TELEGRAM_BASE_URL?: string;
+  RESEND_API_KEY?: string;
+  RESEND_BASE_URL?: string;
+  EMAIL_FROM?: string;
   // Bindings
   RATE_LIMIT_AUTH: RateLimit;
   RATE_LIMIT_API: RateLimit;
@@ -77,6 +94,25 @@ const ConfigSchema = z.object({
   GOOGLE_JWKS_URL: z.url().default("https://www.googleapis.com/oauth2/v3/certs"),
   GOOGLE_ISSUER: z.string().default("https://accounts.google.com"),
   OAUTH_REDIRECT_ORIGINS: z.string().default(""),
+  PUBLIC_API_URL: z.url().optional(),
+  TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_FROM_NUMBER: z.string().min(1).optional(),
+  TWILIO_BASE_URL: z.url().default("https://api.twilio.com"),
+  WHATSAPP_ACCESS_TOKEN: z.string().min(1).optional(),
+  WHATSAPP_PHONE_NUMBER_ID: z.string().min(1).optional(),
+  WHATSAPP_APP_SECRET: z.string().min(1).optional(),
+  WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
+  WHATSAPP_GRAPH_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, "must look like v21.0")
+    .default("v21.0"),
+  WHATSAPP_BASE_URL: z.url().default("https://graph.facebook.com"),
+  TELEGRAM_BOT_TOKEN: z.string().min(1).optional(),
+  TELEGRAM_BASE_URL: z.url().default("https://api.telegram.org"),
+  RESEND_API_KEY: z.string().min(1).optional(),
+  RESEND_BASE_URL: z.url().default("https://api.resend.com"),
+  EMAIL_FROM: z.string().min(3).default("Billx <no-reply@billx.dev>"),
 });
 
 /** A JSON Web Key as stored in configuration. */
@@ -103,6 +139,11 @@ export interface Config {
   appUrl: string;
   google: { clientId?: string; clientSecret?: string; authUrl: string; tokenUrl: string; jwksUrl: string; issuer: string };
   oauthRedirectOrigins: string[];
+  publicApiUrl?: string;
+  twilio: { accountSid?: string; authToken?: string; fromNumber?: string; baseUrl: string };
+  whatsapp: { accessToken?: string; phoneNumberId?: string; appSecret?: string; verifyToken?: string; graphVersion: string; baseUrl: string };
+  telegram: { botToken?: string; baseUrl: string };
+  email: { resendApiKey?: string; baseUrl: string; from: string };
 }
 
 /** Raised when the Worker's configuration is incomplete; the message names the variable. */
@@ -160,6 +201,18 @@ export function loadConfig(env: Env): Config {
       issuer: vars.GOOGLE_ISSUER,
     },
     oauthRedirectOrigins: splitList(vars.OAUTH_REDIRECT_ORIGINS),
+    publicApiUrl: vars.PUBLIC_API_URL,
+    twilio: { accountSid: vars.TWILIO_ACCOUNT_SID, authToken: vars.TWILIO_AUTH_TOKEN, fromNumber: vars.TWILIO_FROM_NUMBER, baseUrl: vars.TWILIO_BASE_URL },
+    whatsapp: {
+      accessToken: vars.WHATSAPP_ACCESS_TOKEN,
+      phoneNumberId: vars.WHATSAPP_PHONE_NUMBER_ID,
+      appSecret: vars.WHATSAPP_APP_SECRET,
+      verifyToken: vars.WHATSAPP_VERIFY_TOKEN,
+      graphVersion: vars.WHATSAPP_GRAPH_VERSION,
+      baseUrl: vars.WHATSAPP_BASE_URL,
+    },
+    telegram: { botToken: vars.TELEGRAM_BOT_TOKEN, baseUrl: vars.TELEGRAM_BASE_URL },
+    email: { resendApiKey: vars.RESEND_API_KEY, baseUrl: vars.RESEND_BASE_URL, from: vars.EMAIL_FROM },
   };
   parsed.set(env, config);
   return config;

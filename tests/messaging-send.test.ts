@@ -2,33 +2,43 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { messages } from "../src/db/schema";
 import { sendMessage } from "../src/modules/messaging/service";
+import { fakeResend } from "./harness/fakes";
 import { testCtx } from "./harness/helpers";
 
 describe("messaging.send (the one way out)", () => {
-  it("writes a queued row and the outbound consumer claims it", async () => {
+  it("writes a queued row, and the outbound queue delivers it through the channel's provider", async () => {
     const ctx = testCtx();
-    const message = await sendMessage(ctx, {
+    const { message, created } = await sendMessage(ctx, {
       orgId: null,
       channel: "email",
-      recipient: "ada@example.com",
+      recipient: "queue-smoke@example.com",
       subject: "Hi",
       body: "Hello",
       entity: { type: "test", id: "t1" },
     });
-    expect(message).toMatchObject({ id: expect.stringMatching(/^msg_/), status: "queued", channel: "email", recipient: "ada@example.com", entityType: "test" });
-    // No channel adapter exists yet: the consumer claims the row and records why it failed.
+    expect(created).toBe(true);
+    expect(message).toMatchObject({
+      id: expect.stringMatching(/^msg_/),
+      status: "queued",
+      channel: "email",
+      recipient: "queue-smoke@example.com",
+      entityType: "test",
+    });
     await expect
       .poll(async () => (await ctx.db.select().from(messages).where(eq(messages.id, message.id)))[0]?.status, { timeout: 10_000, interval: 200 })
-      .toBe("failed");
+      .toBe("sent");
     const [row] = await ctx.db.select().from(messages).where(eq(messages.id, message.id));
-    expect(row).toMatchObject({ attempts: 1, lastError: "no provider adapter for channel email yet" });
+    expect(row).toMatchObject({ attempts: 1, lastError: null, providerMessageId: expect.any(String) });
+    const emails = await fakeResend.emails("queue-smoke@example.com");
+    expect(emails.map((e) => e.subject)).toEqual(["Hi"]);
   });
 
   it("returns the first message for a repeated idempotency key, even when racing", async () => {
     const ctx = testCtx();
     const send = () => sendMessage(ctx, { orgId: null, channel: "sms", recipient: "+14155550100", body: "code 123456", idempotencyKey: "otp-abc" });
-    const [a, b, c] = await Promise.all([send(), send(), send()]);
-    expect(new Set([a.id, b.id, c.id]).size).toBe(1);
+    const results = await Promise.all([send(), send(), send()]);
+    expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(await ctx.db.select().from(messages).where(eq(messages.idempotencyKey, "otp-abc"))).toHaveLength(1);
   });
 

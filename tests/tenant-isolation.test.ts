@@ -13,8 +13,11 @@
  *    check that B's own listings never show an id of A's.
  * 3. A reads everything again: it must see exactly what it saw before.
  */
+import { and, eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { messages } from "../src/db/schema";
 import { call, type SignedUp, signUp } from "./harness/api";
+import { testCtx } from "./harness/helpers";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -301,6 +304,24 @@ describe("tenant isolation", () => {
         (response.ok ? created : skipped).push(`${op.label} -> ${response.status}`);
       }
     }
+    // Messages A's creations queued (an invitation email) are delivered in the background; let
+    // that settle, so the before/after comparison sees what B did, not what the queue did.
+    const db = testCtx().db;
+    await expect
+      .poll(
+        async () =>
+          (
+            await db
+              .select({ id: messages.id })
+              .from(messages)
+              .where(and(eq(messages.orgId, a.orgId), inArray(messages.status, ["queued", "sending"])))
+          ).length,
+        {
+          timeout: 15_000,
+          interval: 200,
+        },
+      )
+      .toBe(0);
     const before = await readEverythingAsA(document, operations, ownerA, ids, true);
     ids.placeholders = [];
     expect(created, "A created at least an API key to hunt for").toContain("POST /v1/api-keys -> 201");

@@ -16,6 +16,17 @@ export class PermanentJobError extends Error {
   }
 }
 
+/** Raised by a job handler to be retried, no sooner than `delaySeconds` when the provider said so. */
+export class RetryLater extends Error {
+  constructor(
+    message: string,
+    readonly delaySeconds?: number,
+  ) {
+    super(message);
+    this.name = "RetryLater";
+  }
+}
+
 /** Exponential backoff with full jitter, in seconds, capped at 15 minutes. */
 export function backoffSeconds(attempt: number, random: () => number = Math.random): number {
   const ceiling = Math.min(900, 2 ** Math.max(0, attempt) * 5);

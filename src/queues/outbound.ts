@@ -1,15 +1,20 @@
 import type { Env } from "../env";
 import type { ServiceCtx } from "../lib/context";
 import { createServiceCtx } from "../lib/service-ctx";
-import { deliverMessage } from "../modules/messaging/consumer";
+import { deliverMessage, markMessageDead } from "../modules/messaging/consumer";
 import { recordDeadLetter } from "../modules/operations/service";
-import { backoffSeconds, PermanentJobError, type QueueJob } from "./jobs";
+import { backoffSeconds, PermanentJobError, type QueueJob, RetryLater } from "./jobs";
 
 export type JobHandler = (ctx: ServiceCtx, job: QueueJob, attempt: number) => Promise<void>;
 
 /** Handlers by job kind; each module that enqueues work names its handler here. */
 export const outboundHandlers: Record<string, JobHandler> = {
   "message.send": deliverMessage,
+};
+
+/** What to do when a job of a kind reaches the dead-letter queue, besides recording it. */
+const deadLetterHandlers: Record<string, (ctx: ServiceCtx, job: QueueJob) => Promise<void>> = {
+  "message.send": markMessageDead,
 };
 
 /** Delivery attempts before a job is dead-lettered; matches `max_retries` in wrangler.toml + 1. */
@@ -43,8 +48,10 @@ export async function consumeOutbound(batch: MessageBatch<QueueJob>, env: Env, e
         });
         message.ack();
       } else {
-        ctx.log.warn("outbound job failed, retrying", { message_id: message.id, kind: job.kind, attempt: message.attempts, reason });
-        message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+        // A provider's Retry-After is a floor: never come back sooner than it asked.
+        const delaySeconds = Math.max(backoffSeconds(message.attempts), error instanceof RetryLater ? (error.delaySeconds ?? 0) : 0);
+        ctx.log.warn("outbound job failed, retrying", { message_id: message.id, kind: job.kind, attempt: message.attempts, delay_s: delaySeconds, reason });
+        message.retry({ delaySeconds });
       }
     }
   }
@@ -57,10 +64,12 @@ export async function consumeOutbound(batch: MessageBatch<QueueJob>, env: Env, e
 export async function consumeDeadLetters(batch: MessageBatch<QueueJob>, env: Env, exec: ExecutionContext): Promise<void> {
   const ctx = createServiceCtx(env, (p) => exec.waitUntil(p), { queue: batch.queue });
   for (const message of batch.messages) {
+    const kind = String(message.body?.kind ?? "unknown");
+    await deadLetterHandlers[kind]?.(ctx, message.body);
     await recordDeadLetter(ctx, {
       queue: batch.queue,
       messageId: message.id,
-      kind: String(message.body?.kind ?? "unknown"),
+      kind,
       body: message.body,
       reason: "delivery attempts exhausted",
       attempts: message.attempts,

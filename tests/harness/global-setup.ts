@@ -13,6 +13,10 @@ import { ensureDatabase, startPostgres } from "../../scripts/lib/postgres.ts";
 import { generateSigningKey } from "../../scripts/lib/signing-key.ts";
 import { startFakeGoogle } from "../fakes/google.ts";
 import { startFakeOpenAI } from "../fakes/openai.ts";
+import { startFakeResend } from "../fakes/resend.ts";
+import { startFakeTelegram } from "../fakes/telegram.ts";
+import { startFakeTwilio } from "../fakes/twilio.ts";
+import { startFakeWhatsApp } from "../fakes/whatsapp.ts";
 import { startControlServer, TEMPLATE_DATABASE } from "./control-server.ts";
 
 export default async function setup(project: TestProject) {
@@ -30,17 +34,29 @@ export default async function setup(project: TestProject) {
   const control = await startControlServer(postgres.adminUrl, postgres.urlFor);
   const openai = await startFakeOpenAI();
   const google = await startFakeGoogle();
+  const telegram = await startFakeTelegram();
+  const resend = await startFakeResend();
+  const twilio = await startFakeTwilio();
+  const whatsapp = await startFakeWhatsApp();
 
   project.provide("neonGateway", gateway.address);
   project.provide("harnessUrl", control.url);
   project.provide("postgresAdminUrl", postgres.adminUrl);
   project.provide("openaiBaseUrl", openai.url);
   project.provide("googleBaseUrl", google.url);
+  project.provide("telegramBaseUrl", telegram.url);
+  project.provide("resendBaseUrl", resend.url);
+  project.provide("twilioBaseUrl", twilio.url);
+  project.provide("whatsappBaseUrl", whatsapp.url);
   project.provide("jwtPrivateKey", await generateSigningKey("test-key-1"));
 
   return async () => {
     await openai.close();
     await google.close();
+    await telegram.close();
+    await resend.close();
+    await twilio.close();
+    await whatsapp.close();
     await control.close();
     await gateway.close();
     await postgres.stop();
@@ -65,6 +81,10 @@ declare module "vitest" {
     postgresAdminUrl: string;
     openaiBaseUrl: string;
     googleBaseUrl: string;
+    telegramBaseUrl: string;
+    resendBaseUrl: string;
+    twilioBaseUrl: string;
+    whatsappBaseUrl: string;
     jwtPrivateKey: string;
   }
 }

@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { type MESSAGE_CHANNELS, messages } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
-import { Unprocessable } from "../../lib/errors";
+import { Conflict, Unprocessable } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import type { QueueJob } from "../../queues/jobs";
 import { recipientProblem } from "./recipients";
@@ -29,12 +29,20 @@ export interface SendMessageJob extends QueueJob {
   messageId: string;
 }
 
+/** The outcome of `sendMessage`: the message, and whether this call created it. */
+export interface SendResult {
+  message: MessageRow;
+  /** False when an earlier request with the same idempotency key created it. */
+  created: boolean;
+}
+
 /**
  * The one way the product sends a message: validate the recipient for its channel, write the
  * row (status `queued`), enqueue it on `outbound`. Nothing is sent inline. With an idempotency key
- * a repeat returns the first message instead of sending twice.
+ * a repeat returns the first message instead of sending twice; the same key with a different
+ * message is a 409.
  */
-export async function sendMessage(ctx: ServiceCtx, input: SendInput): Promise<MessageRow> {
+export async function sendMessage(ctx: ServiceCtx, input: SendInput): Promise<SendResult> {
   const recipient = input.recipient.trim();
   const problem = recipientProblem(input.channel, recipient);
   if (problem) throw new Unprocessable([{ path: "recipient", message: problem }], `Cannot send ${input.channel} to this recipient`);
@@ -66,9 +74,17 @@ export async function sendMessage(ctx: ServiceCtx, input: SendInput): Promise<Me
       .from(messages)
       .where(and(eq(sql`coalesce(${messages.orgId}, '')`, input.orgId ?? ""), eq(messages.idempotencyKey, input.idempotencyKey ?? "")));
     if (!first) throw new Error("idempotent insert conflicted but no first message was found");
-    return first;
+    if (
+      first.channel !== input.channel ||
+      first.recipient !== recipient ||
+      first.body !== (input.body ?? null) ||
+      first.template !== (input.template ?? null)
+    ) {
+      throw new Conflict("This Idempotency-Key was already used for a different message");
+    }
+    return { message: first, created: false };
   }
   const job: SendMessageJob = { kind: "message.send", messageId: inserted.id };
   await ctx.env.OUTBOUND.send(job);
-  return inserted;
+  return { message: inserted, created: true };
 }

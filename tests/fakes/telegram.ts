@@ -1,0 +1,216 @@
+/**
+ * A fake of the Telegram Bot API (`POST /bot<token>/<method>`, JSON or form-encoded):
+ * - `sendMessage {chat_id, text, parse_mode?}` and `sendPhoto {chat_id, photo: <url>, caption?,
+ *   parse_mode?}` answer `{ok: true, result: Message}` with per-chat message ids, as Telegram does;
+ *   with `parse_mode: "HTML"` the text is parsed like Telegram parses it (supported tags only,
+ *   `&lt; &gt; &amp; &quot;` and numeric entities) and a stray `<` or `&` is refused with
+ *   "Bad Request: can't parse entities: ...", so escaping mistakes show up in tests.
+ * - `sendChatAction {chat_id, action}` answers `{ok: true, result: true}`.
+ * Errors use Telegram's envelope `{ok: false, error_code, description, parameters?}`: 401
+ * "Unauthorized" for a token other than the bot's, 404 "Not Found" for an unknown method,
+ * 400 "Bad Request: chat not found" for chats marked unknown with `POST /_fake/unknown-chats
+ * {chat_id}`. Scope = `chat_id` as a string: `/_fake/failures` (e.g. 429 with
+ * `parameters.retry_after`) and `/_fake/requests?scope=` are per chat.
+ */
+import type { ServerResponse } from "node:http";
+import { type FakeState, recordAndMaybeFail, sendJson, startFake } from "./kit.ts";
+
+/** The bot tests/harness binds as TELEGRAM_BOT_TOKEN in vitest.config.ts. */
+export const FAKE_TELEGRAM_BOT_TOKEN = "123456:TEST-token";
+
+const BOT = { id: 123456, is_bot: true, first_name: "Billx Test Bot", username: "billx_test_bot" };
+const CHAT_ACTIONS = new Set([
+  "typing",
+  "upload_photo",
+  "record_video",
+  "upload_video",
+  "record_voice",
+  "upload_voice",
+  "upload_document",
+  "choose_sticker",
+  "find_location",
+  "record_video_note",
+  "upload_video_note",
+]);
+const CHAT_ID = /^(-?\d{1,20}|@[A-Za-z]\w{4,31})$/;
+// Limits after entity parsing, as documented for sendMessage and captions.
+const MAX_TEXT = 4096;
+const MAX_CAPTION = 1024;
+
+type Entity = { type: string; offset: number; length: number; url?: string };
+
+export function startFakeTelegram(botToken = FAKE_TELEGRAM_BOT_TOKEN) {
+  const unknownChats = new Set<string>();
+  const lastMessageId = new Map<string, number>();
+  let fileCounter = 0;
+
+  function chatOf(chatId: string) {
+    if (chatId.startsWith("@")) {
+      // A public channel: Telegram answers with the channel's numeric id, not the @name.
+      let hash = 0;
+      for (const char of chatId) hash = (hash * 31 + char.charCodeAt(0)) % 1_000_000_000;
+      return { id: -1_000_000_000_000 - hash, title: chatId.slice(1), username: chatId.slice(1), type: "channel" };
+    }
+    const id = Number(chatId);
+    return id < 0 ? { id, title: `Group ${-id}`, type: "group" } : { id, first_name: "Test", last_name: `User ${id}`, type: "private" };
+  }
+
+  function nextMessage(chatId: string) {
+    const messageId = (lastMessageId.get(chatId) ?? 0) + 1;
+    lastMessageId.set(chatId, messageId);
+    return { message_id: messageId, from: BOT, chat: chatOf(chatId), date: Math.floor(Date.now() / 1000) };
+  }
+
+  type Method = (params: Record<string, unknown>, chatId: string, res: ServerResponse, state: FakeState<never>) => void;
+  const methods: Record<string, Method> = {
+    sendmessage(params, chatId, res) {
+      const text = typeof params.text === "string" ? params.text : "";
+      const formatted = format(text, params.parse_mode);
+      if ("error" in formatted) return telegramError(res, 400, formatted.error);
+      if (formatted.text.trim() === "") return telegramError(res, 400, "Bad Request: message text is empty");
+      if (formatted.text.length > MAX_TEXT) return telegramError(res, 400, "Bad Request: message is too long");
+      return sendJson(res, 200, {
+        ok: true,
+        result: { ...nextMessage(chatId), text: formatted.text, ...(formatted.entities.length ? { entities: formatted.entities } : {}) },
+      });
+    },
+    sendphoto(params, chatId, res) {
+      if (typeof params.photo !== "string" || !/^https?:\/\//.test(params.photo)) {
+        return telegramError(res, 400, "Bad Request: wrong file identifier/HTTP URL specified");
+      }
+      const formatted = format(typeof params.caption === "string" ? params.caption : "", params.parse_mode);
+      if ("error" in formatted) return telegramError(res, 400, formatted.error);
+      if (formatted.text.length > MAX_CAPTION) return telegramError(res, 400, "Bad Request: message caption is too long");
+      const fileId = `AgACAgQAAxkDAAI${++fileCounter}FakePhoto`;
+      return sendJson(res, 200, {
+        ok: true,
+        result: {
+          ...nextMessage(chatId),
+          photo: [
+            { file_id: `${fileId}_s`, file_unique_id: `AQAD${fileCounter}s`, file_size: 1_024, width: 90, height: 90 },
+            { file_id: `${fileId}_m`, file_unique_id: `AQAD${fileCounter}m`, file_size: 16_384, width: 320, height: 320 },
+          ],
+          ...(formatted.text ? { caption: formatted.text } : {}),
+          ...(formatted.entities.length ? { caption_entities: formatted.entities } : {}),
+        },
+      });
+    },
+    sendchataction(params, _chatId, res) {
+      if (typeof params.action !== "string" || !CHAT_ACTIONS.has(params.action))
+        return telegramError(res, 400, "Bad Request: wrong parameter action in request");
+      return sendJson(res, 200, { ok: true, result: true });
+    },
+  };
+
+  return startFake<never>((req, res, state) => {
+    const url = new URL(req.url ?? "/", "http://fake");
+    const body = (req.body && typeof req.body === "object" ? req.body : {}) as Record<string, unknown>;
+
+    if (req.method === "POST" && url.pathname === "/_fake/unknown-chats") {
+      unknownChats.add(String(body.chat_id));
+      return sendJson(res, 204, null);
+    }
+
+    const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(url.pathname);
+    if (!match) return telegramError(res, 404, "Not Found");
+    const [, token, method] = match;
+    if (token !== botToken) return telegramError(res, 401, "Unauthorized");
+    const handler = methods[(method ?? "").toLowerCase()];
+    if (!handler) return telegramError(res, 404, "Not Found");
+    // Telegram reads parameters from the query string too.
+    const params: Record<string, unknown> = { ...Object.fromEntries(url.searchParams), ...body };
+    const chatId = params.chat_id === undefined || params.chat_id === "" ? "" : String(params.chat_id);
+    if (recordAndMaybeFail(req, res, state, chatId)) return;
+    if (!chatId) return telegramError(res, 400, "Bad Request: chat_id is empty");
+    if (unknownChats.has(chatId) || !CHAT_ID.test(chatId)) return telegramError(res, 400, "Bad Request: chat not found");
+    return handler(params, chatId, res, state);
+  });
+}
+
+function telegramError(res: ServerResponse, status: number, description: string) {
+  sendJson(res, status, { ok: false, error_code: status, description });
+}
+
+const HTML_TAGS: Record<string, string> = {
+  b: "bold",
+  strong: "bold",
+  i: "italic",
+  em: "italic",
+  u: "underline",
+  ins: "underline",
+  s: "strikethrough",
+  strike: "strikethrough",
+  del: "strikethrough",
+  code: "code",
+  pre: "pre",
+  a: "text_link",
+  "tg-spoiler": "spoiler",
+  blockquote: "blockquote",
+};
+const NAMED_ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"' };
+
+/**
+ * Telegram's HTML parse mode: the supported tags become entities, the four named entities and
+ * numeric ones are decoded; anything else is an error quoting Telegram's wording.
+ */
+function format(input: string, parseMode: unknown): { text: string; entities: Entity[] } | { error: string } {
+  if (parseMode === undefined || parseMode === "") return { text: input, entities: [] };
+  if (parseMode !== "HTML") return { error: `Bad Request: unsupported parse_mode` };
+  let text = "";
+  const entities: Entity[] = [];
+  // Entity offsets and lengths are in UTF-16 code units, which is what a JS string's length counts.
+  const open: { tag: string; offset: number; url?: string }[] = [];
+  let i = 0;
+  const bytesBefore = (index: number) => Buffer.byteLength(input.slice(0, index));
+  while (i < input.length) {
+    const char = input[i] as string;
+    if (char === "<") {
+      const end = input.indexOf(">", i);
+      const tag = end === -1 ? undefined : /^<(\/?)([a-z-]+)(?:\s+href="([^"]*)")?\s*>$/i.exec(input.slice(i, end + 1));
+      if (!tag)
+        return {
+          error: `Bad Request: can't parse entities: Unsupported start tag "${/^<\/?([^\s>]*)/.exec(input.slice(i))?.[1] ?? ""}" at byte offset ${bytesBefore(i)}`,
+        };
+      const [, closing, rawName, href] = tag;
+      const name = (rawName ?? "").toLowerCase();
+      if (!HTML_TAGS[name]) return { error: `Bad Request: can't parse entities: Unsupported start tag "${name}" at byte offset ${bytesBefore(i)}` };
+      if (closing) {
+        const top = open.pop();
+        if (!top || top.tag !== name)
+          return {
+            error: `Bad Request: can't parse entities: Unmatched end tag at byte offset ${bytesBefore(i)}, expected "</${top?.tag ?? ""}>", found "</${name}>"`,
+          };
+        const type = HTML_TAGS[name] as string;
+        entities.push({ type, offset: top.offset, length: text.length - top.offset, ...(top.url ? { url: top.url } : {}) });
+      } else {
+        open.push({ tag: name, offset: text.length, url: href });
+      }
+      i = end + 1;
+      continue;
+    }
+    if (char === "&") {
+      const entity = /^&(#x[0-9a-f]+|#\d+|[a-z]+);/i.exec(input.slice(i));
+      const name = entity?.[1];
+      const decoded = !name
+        ? undefined
+        : name.startsWith("#x") || name.startsWith("#X")
+          ? String.fromCodePoint(Number.parseInt(name.slice(2), 16))
+          : name.startsWith("#")
+            ? String.fromCodePoint(Number(name.slice(1)))
+            : NAMED_ENTITIES[name];
+      // Telegram's rule: every `<`, `>` and `&` that is not part of a tag or an entity must be escaped.
+      if (!entity || decoded === undefined) {
+        return { error: `Bad Request: can't parse entities: Character entity expected at byte offset ${bytesBefore(i)}` };
+      }
+      text += decoded;
+      i += entity[0].length;
+      continue;
+    }
+    if (char === ">") return { error: `Bad Request: can't parse entities: Unexpected end tag at byte offset ${bytesBefore(i)}` };
+    text += char;
+    i++;
+  }
+  if (open.length > 0) return { error: `Bad Request: can't parse entities: Can't find end tag corresponding to start tag "${open.at(-1)?.tag}"` };
+  entities.sort((a, b) => a.offset - b.offset);
+  return { text, entities };
+}
