@@ -5,10 +5,14 @@
  *   fixed number of requests where a rate limit would otherwise turn the run into a 429 benchmark;
  * - sign-in latency (sequential requests timed here) and the cost of authentication: the p50 of
  *   `GET /v1/auth/me` with a bearer token minus the p50 of `/healthz`;
+ * - messages per second through the outbound queue, its consumer and a fake provider, and the
+ *   p50/p99 from queued to sent;
  * - the gzip size of the bundle from `wrangler deploy --dry-run`.
  */
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
+import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../tests/fakes/telegram.ts";
+import { measureMessaging } from "./lib/bench-messaging.ts";
 import { ROOT, startLocalStack } from "./lib/local-stack.ts";
 import { freePort } from "./lib/ports.ts";
 import { OFFLINE_ENV, startWranglerDev } from "./lib/wrangler-dev.ts";
@@ -21,6 +25,8 @@ const AUTH_ME_REQUESTS = Number(process.env.BENCH_AUTH_ME_REQUESTS ?? 500);
 // Per-IP limit on /v1/auth/* is 30 a minute: one sign-up plus these sign-ins stay under it even
 // if the client address below were ignored.
 const SIGN_IN_REQUESTS = 20;
+// Messages queued for the messaging figures (one user: stays under its 600/min API limit).
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200);
 const BENCH_PASSWORD = "bench-password-42-horse";
 // Declared before the top-level awaits below use them.
 let benchClient = 0;
@@ -29,7 +35,15 @@ const started = performance.now();
 const stack = await startLocalStack();
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const wrangler = startWranglerDev({ port, stack, persistTo: ".data/wrangler-bench", vars: { LOG_LEVEL: "error" }, quiet: true });
+// Messages leave through a fake Telegram Bot API on loopback: the queue and consumer are real.
+const telegram = await startFakeTelegram(FAKE_TELEGRAM_BOT_TOKEN);
+const wrangler = startWranglerDev({
+  port,
+  stack,
+  persistTo: ".data/wrangler-bench",
+  vars: { LOG_LEVEL: "error", TELEGRAM_BOT_TOKEN: FAKE_TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL: telegram.url },
+  quiet: true,
+});
 const wranglerStarted = performance.now();
 
 try {
@@ -68,12 +82,20 @@ try {
   console.log(`signin_latency_p99_ms ${round(signIn.p99)}`);
   console.log(`signin_non_2xx ${signIn.failures}`);
 
+  const messaging = await measureMessaging(base, (await signUpBenchUser(base)).accessToken, stack.databaseUrl, MESSAGES);
+  console.log(`messages_sent ${messaging.sent}`);
+  console.log(`messages_failed ${messaging.failed}`);
+  console.log(`messages_per_s ${round(messaging.messagesPerSecond)}`);
+  console.log(`message_send_to_sent_p50_ms ${round(messaging.sendToSentP50Ms)}`);
+  console.log(`message_send_to_sent_p99_ms ${round(messaging.sendToSentP99Ms)}`);
+
   const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: OFFLINE_ENV, encoding: "utf8" });
   const size = dryRun.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);
   console.log(`bundle_kib ${size?.[1] ?? "unknown"}`);
   console.log(`bundle_gzip_kib ${size?.[2] ?? "unknown"}`);
 } finally {
   wrangler.stop();
+  await telegram.close();
   await stack.stop();
 }
 process.exit(0);
