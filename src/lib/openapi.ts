@@ -48,3 +48,13 @@ export const problemResponses = {
 } as const;
 
 export { problem };
+
+/** A JSON response for `createRoute`'s `responses`. */
+export function jsonResponse<T>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** A required JSON request body for `createRoute`'s `request`. */
+export function jsonBody<T>(schema: T) {
+  return { body: { required: true, content: { "application/json": { schema } } } };
+}

@@ -1,10 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, problemResponses } from "../../lib/openapi";
+import { createRouter, jsonResponse, problemResponses } from "../../lib/openapi";
 import { authed } from "../auth/route-security";
 import { ApiKeyIdParam, ApiKeyList, ApiKeyListQuery, CreateApiKeyBody, CreatedApiKey } from "./schemas";
 import { createApiKey, listApiKeys, revokeApiKey } from "./service";
 
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const tags = ["API keys"];
 
 const createApiKeyRoute = createRoute({
@@ -14,7 +13,7 @@ const createApiKeyRoute = createRoute({
   tags,
   ...authed("api_keys:write"),
   request: { body: { required: true, content: { "application/json": { schema: CreateApiKeyBody } } } },
-  responses: { 201: json(CreatedApiKey, "The new key, with its secret"), ...problemResponses },
+  responses: { 201: jsonResponse(CreatedApiKey, "The new key, with its secret"), ...problemResponses },
 });
 
 const listApiKeysRoute = createRoute({
@@ -24,7 +23,7 @@ const listApiKeysRoute = createRoute({
   tags,
   ...authed("api_keys:read"),
   request: { query: ApiKeyListQuery },
-  responses: { 200: json(ApiKeyList, "A page of keys"), ...problemResponses },
+  responses: { 200: jsonResponse(ApiKeyList, "A page of keys"), ...problemResponses },
 });
 
 const revokeApiKeyRoute = createRoute({

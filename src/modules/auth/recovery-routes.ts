@@ -1,13 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, problemResponses } from "../../lib/openapi";
+import { createRouter, jsonBody, jsonResponse, problemResponses } from "../../lib/openapi";
 import { rateLimitByIp } from "./middleware";
 import { sendOtp, verifyOtp } from "./otp";
 import { confirmPasswordReset, requestPasswordReset } from "./password-reset";
 import { Accepted, OtpSendBody, OtpVerifyBody, PasswordResetConfirmBody, PasswordResetRequestBody } from "./recovery-schemas";
 import { AuthResult } from "./schemas";
 
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const jsonBody = <T>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const publicAuth = { tags: ["Auth"], middleware: [rateLimitByIp] };
 
 const sendOtpRoute = createRoute({
@@ -18,7 +16,7 @@ const sendOtpRoute = createRoute({
     "Always answers 202, whether or not an account exists. A recipient gets at most 3 codes per 10 minutes; further requests answer the same 202 and send nothing. Only the newest code counts.",
   ...publicAuth,
   request: jsonBody(OtpSendBody),
-  responses: { 202: json(Accepted, "Accepted; a code is on its way if the account exists"), ...problemResponses },
+  responses: { 202: jsonResponse(Accepted, "Accepted; a code is on its way if the account exists"), ...problemResponses },
 });
 
 const verifyOtpRoute = createRoute({
@@ -29,7 +27,7 @@ const verifyOtpRoute = createRoute({
     "A code is valid 10 minutes and for 5 tries, right or wrong. Wrong, expired, used or exhausted codes and unknown recipients all answer the same 401.",
   ...publicAuth,
   request: jsonBody(OtpVerifyBody),
-  responses: { 200: json(AuthResult, "Signed in"), ...problemResponses },
+  responses: { 200: jsonResponse(AuthResult, "Signed in"), ...problemResponses },
 });
 
 const requestPasswordResetRoute = createRoute({
@@ -39,7 +37,7 @@ const requestPasswordResetRoute = createRoute({
   description: "Always answers 202, whether or not an account exists. An account gets at most 3 reset emails per 30 minutes.",
   ...publicAuth,
   request: jsonBody(PasswordResetRequestBody),
-  responses: { 202: json(Accepted, "Accepted; a link is on its way if the account exists"), ...problemResponses },
+  responses: { 202: jsonResponse(Accepted, "Accepted; a link is on its way if the account exists"), ...problemResponses },
 });
 
 const confirmPasswordResetRoute = createRoute({

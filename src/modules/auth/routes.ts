@@ -1,13 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, problemResponses } from "../../lib/openapi";
+import { createRouter, jsonBody, jsonResponse, problemResponses } from "../../lib/openapi";
 import { rateLimitByIp } from "./middleware";
 import { authed } from "./route-security";
 import { AuthResult, Jwks, Me, RefreshBody, SignInBody, SignUpBody, TokenPair } from "./schemas";
 import { logout, me, refresh, signIn, signUp } from "./service";
 import { publicJwks } from "./tokens";
 
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const jsonBody = <T>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const publicAuth = { tags: ["Auth"], middleware: [rateLimitByIp] };
 
 const signUpRoute = createRoute({
@@ -16,7 +14,7 @@ const signUpRoute = createRoute({
   summary: "Create an account and its own organisation",
   ...publicAuth,
   request: jsonBody(SignUpBody),
-  responses: { 201: json(AuthResult, "Signed up and signed in"), ...problemResponses },
+  responses: { 201: jsonResponse(AuthResult, "Signed up and signed in"), ...problemResponses },
 });
 
 const signInRoute = createRoute({
@@ -25,7 +23,7 @@ const signInRoute = createRoute({
   summary: "Sign in with email and password",
   ...publicAuth,
   request: jsonBody(SignInBody),
-  responses: { 200: json(AuthResult, "Signed in"), ...problemResponses },
+  responses: { 200: jsonResponse(AuthResult, "Signed in"), ...problemResponses },
 });
 
 const refreshRoute = createRoute({
@@ -34,7 +32,7 @@ const refreshRoute = createRoute({
   summary: "Trade a refresh token for a new token pair (each refresh token works once)",
   ...publicAuth,
   request: jsonBody(RefreshBody),
-  responses: { 200: json(TokenPair, "New tokens"), ...problemResponses },
+  responses: { 200: jsonResponse(TokenPair, "New tokens"), ...problemResponses },
 });
 
 const logoutRoute = createRoute({
@@ -52,7 +50,7 @@ const meRoute = createRoute({
   summary: "The signed-in user and their organisations",
   tags: ["Auth"],
   ...authed(),
-  responses: { 200: json(Me, "The user"), ...problemResponses },
+  responses: { 200: jsonResponse(Me, "The user"), ...problemResponses },
 });
 
 const jwksRoute = createRoute({
@@ -60,7 +58,7 @@ const jwksRoute = createRoute({
   path: "/.well-known/jwks.json",
   summary: "Public keys that verify access tokens",
   tags: ["Auth"],
-  responses: { 200: json(Jwks, "JSON Web Key Set") },
+  responses: { 200: jsonResponse(Jwks, "JSON Web Key Set") },
 });
 
 export const authRoutes = createRouter()

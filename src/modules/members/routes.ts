@@ -1,12 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, problemResponses } from "../../lib/openapi";
+import { createRouter, jsonBody, jsonResponse, problemResponses } from "../../lib/openapi";
 import { authed } from "../auth/route-security";
 import { Org, OrgIdParam } from "../orgs/schemas";
 import { AcceptInvitationBody, ChangeRoleParams, Invitation, InviteBody, Member, MemberList, MemberListQuery, MemberParams, UserIdParam } from "./schemas";
 import { acceptInvitation, changeMemberRole, getMember, inviteMember, listMembers, removeMember } from "./service";
 
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const jsonBody = <T>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const tags = ["Members"];
 
 const listMembersRoute = createRoute({
@@ -16,7 +14,7 @@ const listMembersRoute = createRoute({
   tags,
   ...authed("members:read"),
   request: { params: OrgIdParam, query: MemberListQuery },
-  responses: { 200: json(MemberList, "A page of members"), ...problemResponses },
+  responses: { 200: jsonResponse(MemberList, "A page of members"), ...problemResponses },
 });
 
 const inviteMemberRoute = createRoute({
@@ -26,7 +24,7 @@ const inviteMemberRoute = createRoute({
   tags,
   ...authed("members:write"),
   request: { params: OrgIdParam, ...jsonBody(InviteBody) },
-  responses: { 201: json(Invitation, "Invitation sent"), ...problemResponses },
+  responses: { 201: jsonResponse(Invitation, "Invitation sent"), ...problemResponses },
 });
 
 const removeMemberRoute = createRoute({
@@ -47,7 +45,7 @@ const acceptInvitationRoute = createRoute({
   // Not scoped to the active organisation: the caller is not a member of the inviting one yet.
   ...authed(),
   request: jsonBody(AcceptInvitationBody),
-  responses: { 200: json(Org, "Joined; the organisation"), ...problemResponses },
+  responses: { 200: jsonResponse(Org, "Joined; the organisation"), ...problemResponses },
 });
 
 const changeRoleRoute = createRoute({
@@ -57,7 +55,7 @@ const changeRoleRoute = createRoute({
   tags,
   ...authed("members:write"),
   request: { params: ChangeRoleParams },
-  responses: { 200: json(Member, "The member with the new role"), ...problemResponses },
+  responses: { 200: jsonResponse(Member, "The member with the new role"), ...problemResponses },
 });
 
 const getUserRoute = createRoute({
@@ -67,7 +65,7 @@ const getUserRoute = createRoute({
   tags,
   ...authed("users:read"),
   request: { params: UserIdParam },
-  responses: { 200: json(Member, "The member"), ...problemResponses },
+  responses: { 200: jsonResponse(Member, "The member"), ...problemResponses },
 });
 
 export const membersRoutes = createRouter()

@@ -1,12 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, problemResponses } from "../../lib/openapi";
+import { createRouter, jsonResponse, problemResponses } from "../../lib/openapi";
 import { requireOrgId } from "../auth/principal";
 import { authed } from "../auth/route-security";
 import { getMessage, listMessages, messageView } from "./queries";
 import { IdempotencyHeader, Message, MessageIdParam, MessageList, MessageListQuery, SendMessageBody } from "./schemas";
 import { sendMessage } from "./service";
 
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const tags = ["Messages"];
 
 const sendMessageRoute = createRoute({
@@ -18,7 +17,11 @@ const sendMessageRoute = createRoute({
   tags,
   ...authed("messages:send"),
   request: { headers: IdempotencyHeader, body: { required: true, content: { "application/json": { schema: SendMessageBody } } } },
-  responses: { 201: json(Message, "Queued"), 200: json(Message, "A repeat of an earlier request with this Idempotency-Key"), ...problemResponses },
+  responses: {
+    201: jsonResponse(Message, "Queued"),
+    200: jsonResponse(Message, "A repeat of an earlier request with this Idempotency-Key"),
+    ...problemResponses,
+  },
 });
 
 const listMessagesRoute = createRoute({
@@ -28,7 +31,7 @@ const listMessagesRoute = createRoute({
   tags,
   ...authed("messages:read"),
   request: { query: MessageListQuery },
-  responses: { 200: json(MessageList, "A page of messages"), ...problemResponses },
+  responses: { 200: jsonResponse(MessageList, "A page of messages"), ...problemResponses },
 });
 
 const getMessageRoute = createRoute({
@@ -38,7 +41,7 @@ const getMessageRoute = createRoute({
   tags,
   ...authed("messages:read"),
   request: { params: MessageIdParam },
-  responses: { 200: json(Message, "The message"), ...problemResponses },
+  responses: { 200: jsonResponse(Message, "The message"), ...problemResponses },
 });
 
 export const messagesRoutes = createRouter()

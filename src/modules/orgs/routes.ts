@@ -1,11 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, problemResponses } from "../../lib/openapi";
+import { createRouter, jsonBody, jsonResponse, problemResponses } from "../../lib/openapi";
 import { authed } from "../auth/route-security";
 import { CreateOrgBody, Org, OrgIdParam, OrgList, OrgListQuery, OrgStats, UpdateOrgBody } from "./schemas";
 import { createOrg, deleteOrg, getOrg, listMyOrgs, orgStats, updateOrg } from "./service";
 
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const jsonBody = <T>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const tags = ["Organizations"];
 
 const createOrgRoute = createRoute({
@@ -16,7 +14,7 @@ const createOrgRoute = createRoute({
   // Not scoped to the active organisation: the new one does not exist yet.
   ...authed(),
   request: jsonBody(CreateOrgBody),
-  responses: { 201: json(Org, "Created"), ...problemResponses },
+  responses: { 201: jsonResponse(Org, "Created"), ...problemResponses },
 });
 
 const listOrgsRoute = createRoute({
@@ -26,7 +24,7 @@ const listOrgsRoute = createRoute({
   tags,
   ...authed(),
   request: { query: OrgListQuery },
-  responses: { 200: json(OrgList, "A page of organisations"), ...problemResponses },
+  responses: { 200: jsonResponse(OrgList, "A page of organisations"), ...problemResponses },
 });
 
 const getOrgRoute = createRoute({
@@ -36,7 +34,7 @@ const getOrgRoute = createRoute({
   tags,
   ...authed("org:read"),
   request: { params: OrgIdParam },
-  responses: { 200: json(Org, "The organisation"), ...problemResponses },
+  responses: { 200: jsonResponse(Org, "The organisation"), ...problemResponses },
 });
 
 const updateOrgRoute = createRoute({
@@ -46,7 +44,7 @@ const updateOrgRoute = createRoute({
   tags,
   ...authed("org:write"),
   request: { params: OrgIdParam, ...jsonBody(UpdateOrgBody) },
-  responses: { 200: json(Org, "Updated"), ...problemResponses },
+  responses: { 200: jsonResponse(Org, "Updated"), ...problemResponses },
 });
 
 const deleteOrgRoute = createRoute({
@@ -66,7 +64,7 @@ const orgStatsRoute = createRoute({
   tags,
   ...authed("org:read"),
   request: { params: OrgIdParam },
-  responses: { 200: json(OrgStats, "The counts"), ...problemResponses },
+  responses: { 200: jsonResponse(OrgStats, "The counts"), ...problemResponses },
 });
 
 export const orgsRoutes = createRouter()

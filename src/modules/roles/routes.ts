@@ -1,11 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, problemResponses } from "../../lib/openapi";
+import { createRouter, jsonBody, jsonResponse, problemResponses } from "../../lib/openapi";
 import { authed } from "../auth/route-security";
 import { Role, RoleBody, RoleIdParam, RoleList, RoleListQuery } from "./schemas";
 import { createRole, deleteRole, listRoles, updateRole } from "./service";
 
-const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const jsonBody = <T>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const tags = ["Roles"];
 
 const listRolesRoute = createRoute({
@@ -15,7 +13,7 @@ const listRolesRoute = createRoute({
   tags,
   ...authed("roles:read"),
   request: { query: RoleListQuery },
-  responses: { 200: json(RoleList, "A page of roles"), ...problemResponses },
+  responses: { 200: jsonResponse(RoleList, "A page of roles"), ...problemResponses },
 });
 
 const createRoleRoute = createRoute({
@@ -25,7 +23,7 @@ const createRoleRoute = createRoute({
   tags,
   ...authed("roles:write"),
   request: jsonBody(RoleBody),
-  responses: { 201: json(Role, "Created"), ...problemResponses },
+  responses: { 201: jsonResponse(Role, "Created"), ...problemResponses },
 });
 
 const updateRoleRoute = createRoute({
@@ -35,7 +33,7 @@ const updateRoleRoute = createRoute({
   tags,
   ...authed("roles:write"),
   request: { params: RoleIdParam, ...jsonBody(RoleBody) },
-  responses: { 200: json(Role, "Updated"), ...problemResponses },
+  responses: { 200: jsonResponse(Role, "Updated"), ...problemResponses },
 });
 
 const deleteRoleRoute = createRoute({
