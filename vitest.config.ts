@@ -1,8 +1,22 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type Plugin } from "vitest/config";
+
+// The stripe package ships source maps whose sources it does not ship; vite would warn once per
+// file (some 200 lines) on every run. Vitest installs its own logger, so this wraps it afterwards.
+const quietStripeSourceMaps: Plugin = {
+  name: "quiet-stripe-source-maps",
+  configResolved(config) {
+    const warnOnce = config.logger.warnOnce.bind(config.logger);
+    config.logger.warnOnce = (message, options) => {
+      if (message.includes("node_modules/stripe/") && message.includes("points to missing source files")) return;
+      warnOnce(message, options);
+    };
+  },
+};
 
 export default defineConfig({
   plugins: [
+    quietStripeSourceMaps,
     cloudflareTest(({ inject }) => ({
       main: "./src/index.ts",
       wrangler: { configPath: "./wrangler.toml" },
@@ -44,6 +58,14 @@ export default defineConfig({
           WHATSAPP_VERIFY_TOKEN: "test-wa-verify",
           WHATSAPP_BASE_URL: inject("whatsappBaseUrl"),
           PUBLIC_API_URL: "https://api.billx.test",
+          // The key and prices tests/fakes/stripe.ts knows; webhooks are signed with this secret.
+          STRIPE_SECRET_KEY: "sk_test_fake",
+          STRIPE_WEBHOOK_SECRET: "whsec_test_secret",
+          STRIPE_API_BASE: inject("stripeBaseUrl"),
+          STRIPE_PRICE_BASIC: "price_basic_test",
+          STRIPE_PRICE_PRO: "price_pro_test",
+          STRIPE_PRICE_CREDITS_1000: "price_credits_1000_test",
+          STRIPE_PRICE_CREDITS_10000: "price_credits_10000_test",
         },
       },
     })),

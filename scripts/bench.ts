@@ -7,11 +7,14 @@
  *   `GET /v1/auth/me` with a bearer token minus the p50 of `/healthz`;
  * - messages per second through the outbound queue, its consumer and a fake provider, and the
  *   p50/p99 from queued to sent;
+ * - credit debits per second straight against Postgres (the debit statement, N clients): all on
+ *   one organisation's balance row (the hot-row case), and spread over 100 organisations;
  * - the gzip size of the bundle from `wrangler deploy --dry-run`.
  */
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../tests/fakes/telegram.ts";
+import { measureDebits } from "./lib/bench-credits.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
 import { ROOT, startLocalStack } from "./lib/local-stack.ts";
 import { freePort } from "./lib/ports.ts";
@@ -27,6 +30,8 @@ const AUTH_ME_REQUESTS = Number(process.env.BENCH_AUTH_ME_REQUESTS ?? 500);
 const SIGN_IN_REQUESTS = 20;
 // Messages queued for the messaging figures (one user: stays under its 600/min API limit).
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200);
+// Concurrent Postgres connections issuing credit debits.
+const DEBIT_CLIENTS = Number(process.env.BENCH_DEBIT_CLIENTS ?? 16);
 const BENCH_PASSWORD = "bench-password-42-horse";
 // Declared before the top-level awaits below use them.
 let benchClient = 0;
@@ -88,6 +93,12 @@ try {
   console.log(`messages_per_s ${round(messaging.messagesPerSecond)}`);
   console.log(`message_send_to_sent_p50_ms ${round(messaging.sendToSentP50Ms)}`);
   console.log(`message_send_to_sent_p99_ms ${round(messaging.sendToSentP99Ms)}`);
+
+  const oneOrg = await measureDebits(stack.databaseUrl, { orgs: 1, clients: DEBIT_CLIENTS, seconds: SECONDS });
+  console.log(`debits_per_s_one_org ${Math.round(oneOrg.debitsPerSecond)}`);
+  const manyOrgs = await measureDebits(stack.databaseUrl, { orgs: 100, clients: DEBIT_CLIENTS, seconds: SECONDS });
+  console.log(`debits_per_s_100_orgs ${Math.round(manyOrgs.debitsPerSecond)}`);
+  console.log(`debits_refused ${oneOrg.refused + manyOrgs.refused}`);
 
   const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: OFFLINE_ENV, encoding: "utf8" });
   const size = dryRun.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);

@@ -11,17 +11,20 @@ import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, Payloa
 import { createLogger } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
+import { aiRoutes } from "./modules/ai/routes";
 import { apiKeysRoutes } from "./modules/api-keys/routes";
 import { auditRoutes } from "./modules/audit/routes";
 import { googleAuthRoutes } from "./modules/auth/google-routes";
 import { recoveryRoutes } from "./modules/auth/recovery-routes";
 import { authRoutes } from "./modules/auth/routes";
+import { creditsRoutes } from "./modules/credits/routes";
 import { docsRoutes } from "./modules/docs/routes";
 import { healthRoutes } from "./modules/health/routes";
 import { membersRoutes } from "./modules/members/routes";
 import { messagesRoutes } from "./modules/messaging/routes";
 import { messagingWebhookRoutes } from "./modules/messaging/webhooks";
 import { orgsRoutes } from "./modules/orgs/routes";
+import { paymentsRoutes } from "./modules/payments/routes";
 import { rolesRoutes } from "./modules/roles/routes";
 
 export const app = new OpenAPIHono<AppEnv>();
@@ -85,6 +88,9 @@ app.route("/", rolesRoutes);
 app.route("/", auditRoutes);
 app.route("/", messagesRoutes);
 app.route("/", messagingWebhookRoutes);
+app.route("/", paymentsRoutes);
+app.route("/", creditsRoutes);
+app.route("/", aiRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -47,6 +47,16 @@ export interface Env {
   RESEND_API_KEY?: string;
   RESEND_BASE_URL?: string;
   EMAIL_FROM?: string;
+  STRIPE_SECRET_KEY?: string;
+  /** The signing secret (`whsec_...`) of the webhook endpoint that posts to /v1/webhooks/stripe. */
+  STRIPE_WEBHOOK_SECRET?: string;
+  STRIPE_API_BASE?: string;
+  /** Stripe price ids (`price_...`) of what Checkout sells: the plans and the credit packs. */
+  STRIPE_PRICE_BASIC?: string;
+  STRIPE_PRICE_PRO?: string;
+  STRIPE_PRICE_CREDITS_1000?: string;
+  STRIPE_PRICE_CREDITS_10000?: string;
+  STRIPE_PRICE_CREDITS_100000?: string;
   // Bindings
   RATE_LIMIT_AUTH: RateLimit;
   RATE_LIMIT_API: RateLimit;
@@ -57,6 +67,11 @@ export interface Env {
   FILES: R2Bucket;
   ASSETS: Fetcher;
 }
+
+const stripePriceId = z
+  .string()
+  .regex(/^price_\w+$/, "must be a Stripe price id (price_...)")
+  .optional();
 
 const ConfigSchema = z.object({
   DATABASE_URL: z
@@ -113,6 +128,14 @@ const ConfigSchema = z.object({
   RESEND_API_KEY: z.string().min(1).optional(),
   RESEND_BASE_URL: z.url().default("https://api.resend.com"),
   EMAIL_FROM: z.string().min(3).default("Billx <no-reply@billx.dev>"),
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  STRIPE_API_BASE: z.url().default("https://api.stripe.com"),
+  STRIPE_PRICE_BASIC: stripePriceId,
+  STRIPE_PRICE_PRO: stripePriceId,
+  STRIPE_PRICE_CREDITS_1000: stripePriceId,
+  STRIPE_PRICE_CREDITS_10000: stripePriceId,
+  STRIPE_PRICE_CREDITS_100000: stripePriceId,
 });
 
 /** A JSON Web Key as stored in configuration. */
@@ -144,6 +167,26 @@ export interface Config {
   whatsapp: { accessToken?: string; phoneNumberId?: string; appSecret?: string; verifyToken?: string; graphVersion: string; baseUrl: string };
   telegram: { botToken?: string; baseUrl: string };
   email: { resendApiKey?: string; baseUrl: string; from: string };
+  stripe: StripeConfig;
+}
+
+/** Stripe: keys, where the API is, the price id of each thing Checkout sells, where Checkout returns. */
+export interface StripeConfig {
+  secretKey?: string;
+  webhookSecret?: string;
+  apiBase: string;
+  /** Price ids by plan or credit-pack name (`basic`, `pro`, `credits_1000`, ...); a missing one is unsold. */
+  prices: Record<string, string | undefined>;
+  /** Where Checkout sends the buyer after paying; Stripe fills in `{CHECKOUT_SESSION_ID}`. */
+  successUrl: string;
+  cancelUrl: string;
+  /** Where the billing portal's "return" link goes. */
+  portalReturnUrl: string;
+}
+
+/** The variable that holds the Stripe price id of a plan or credit pack, e.g. `STRIPE_PRICE_CREDITS_1000`. */
+export function stripePriceVariable(name: string): string {
+  return `STRIPE_PRICE_${name.toUpperCase()}`;
 }
 
 /** Raised when the Worker's configuration is incomplete; the message names the variable. */
@@ -213,6 +256,21 @@ export function loadConfig(env: Env): Config {
     },
     telegram: { botToken: vars.TELEGRAM_BOT_TOKEN, baseUrl: vars.TELEGRAM_BASE_URL },
     email: { resendApiKey: vars.RESEND_API_KEY, baseUrl: vars.RESEND_BASE_URL, from: vars.EMAIL_FROM },
+    stripe: {
+      secretKey: vars.STRIPE_SECRET_KEY,
+      webhookSecret: vars.STRIPE_WEBHOOK_SECRET,
+      apiBase: vars.STRIPE_API_BASE,
+      prices: {
+        basic: vars.STRIPE_PRICE_BASIC,
+        pro: vars.STRIPE_PRICE_PRO,
+        credits_1000: vars.STRIPE_PRICE_CREDITS_1000,
+        credits_10000: vars.STRIPE_PRICE_CREDITS_10000,
+        credits_100000: vars.STRIPE_PRICE_CREDITS_100000,
+      },
+      successUrl: `${vars.APP_URL.replace(/\/+$/, "")}/billing/success?session_id={CHECKOUT_SESSION_ID}`,
+      cancelUrl: `${vars.APP_URL.replace(/\/+$/, "")}/billing/cancel`,
+      portalReturnUrl: `${vars.APP_URL.replace(/\/+$/, "")}/billing`,
+    },
   };
   parsed.set(env, config);
   return config;

@@ -1,6 +1,7 @@
 import type { Env } from "./env";
 import type { ServiceCtx } from "./lib/context";
 import { createServiceCtx } from "./lib/service-ctx";
+import { reclaimExpiredReservations } from "./modules/credits/reservations";
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/operations/service";
 
 type CronJob = { name: string; run: (ctx: ServiceCtx) => Promise<string | undefined> };
@@ -10,6 +11,13 @@ type CronJob = { name: string; run: (ctx: ServiceCtx) => Promise<string | undefi
  * Later modules add monthly invoices, overdue-bill reminders, low-stock alerts, quota resets.
  */
 export const cronJobs: Record<string, CronJob[]> = {
+  // Holds of work that never settled (a crashed request) go back to the balance within minutes.
+  "*/5 * * * *": [
+    {
+      name: "credits.reclaim-expired",
+      run: async (ctx) => `${await reclaimExpiredReservations(ctx)} reclaimed`,
+    },
+  ],
   "0 3 * * *": [
     {
       name: "dead-letters.purge",

@@ -1,21 +1,11 @@
-import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, runInDurableObject } from "cloudflare:test";
 import { desc, eq } from "drizzle-orm";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { cronRuns, deadLetters } from "../src/db/schema";
 import worker, { QUEUES } from "../src/index";
-import type { QueueJob } from "../src/queues/jobs";
 import { MAX_ATTEMPTS, outboundHandlers } from "../src/queues/outbound";
+import { deliverQueueBatch } from "./harness/fakes";
 import { testCtx, testEnv } from "./harness/helpers";
-
-async function deliver(queue: string, messages: { id: string; attempts: number; body: QueueJob }[]) {
-  const batch = createMessageBatch<QueueJob>(
-    queue,
-    messages.map((m) => ({ ...m, timestamp: new Date() })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, testEnv, ctx);
-  return getQueueResult(batch, ctx);
-}
 
 describe("Durable Objects", () => {
   it("CallSession keeps an ordered event log in its SQLite storage", async () => {
@@ -81,7 +71,7 @@ describe("R2 bucket FILES", () => {
 
 describe("outbound queue", () => {
   it("dead-letters a job of an unknown kind at once and acknowledges it", async () => {
-    const result = await deliver(QUEUES.outbound, [{ id: "msg-unknown-1", attempts: 1, body: { kind: "no.such.kind", to: "+15550100" } }]);
+    const result = await deliverQueueBatch(QUEUES.outbound, [{ id: "msg-unknown-1", attempts: 1, body: { kind: "no.such.kind", to: "+15550100" } }]);
     expect(result.explicitAcks).toEqual(["msg-unknown-1"]);
     expect(result.retryMessages).toEqual([]);
     const rows = await testCtx().db.select().from(deadLetters).where(eq(deadLetters.messageId, "msg-unknown-1"));
@@ -95,11 +85,11 @@ describe("outbound queue", () => {
     onTestFinished(() => {
       delete outboundHandlers["test.flaky"];
     });
-    const early = await deliver(QUEUES.outbound, [{ id: "msg-flaky-1", attempts: 1, body: { kind: "test.flaky" } }]);
+    const early = await deliverQueueBatch(QUEUES.outbound, [{ id: "msg-flaky-1", attempts: 1, body: { kind: "test.flaky" } }]);
     expect(early.retryMessages).toEqual([{ msgId: "msg-flaky-1" }]);
     expect(early.explicitAcks).toEqual([]);
 
-    const last = await deliver(QUEUES.outbound, [{ id: "msg-flaky-1", attempts: MAX_ATTEMPTS, body: { kind: "test.flaky" } }]);
+    const last = await deliverQueueBatch(QUEUES.outbound, [{ id: "msg-flaky-1", attempts: MAX_ATTEMPTS, body: { kind: "test.flaky" } }]);
     expect(last.explicitAcks).toEqual(["msg-flaky-1"]);
     const rows = await testCtx().db.select().from(deadLetters).where(eq(deadLetters.messageId, "msg-flaky-1"));
     expect(rows).toMatchObject([{ reason: "provider timed out", attempts: MAX_ATTEMPTS }]);
@@ -113,7 +103,7 @@ describe("outbound queue", () => {
     onTestFinished(() => {
       delete outboundHandlers["test.ok"];
     });
-    const result = await deliver(QUEUES.outbound, [
+    const result = await deliverQueueBatch(QUEUES.outbound, [
       { id: "m-a", attempts: 1, body: { kind: "test.ok", ref: "a" } },
       { id: "m-b", attempts: 1, body: { kind: "broken" } },
       { id: "m-c", attempts: 1, body: { kind: "test.ok", ref: "c" } },
@@ -123,7 +113,7 @@ describe("outbound queue", () => {
   });
 
   it("records what reaches the dead-letter queue", async () => {
-    const result = await deliver(QUEUES.outboundDeadLetter, [{ id: "msg-dlq-1", attempts: 6, body: { kind: "message.send", messageId: "msg_1" } }]);
+    const result = await deliverQueueBatch(QUEUES.outboundDeadLetter, [{ id: "msg-dlq-1", attempts: 6, body: { kind: "message.send", messageId: "msg_1" } }]);
     expect(result.explicitAcks).toEqual(["msg-dlq-1"]);
     const rows = await testCtx().db.select().from(deadLetters).where(eq(deadLetters.messageId, "msg-dlq-1"));
     expect(rows).toMatchObject([

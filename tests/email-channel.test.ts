@@ -6,25 +6,11 @@ import { deliverMessage } from "../src/modules/messaging/consumer";
 import { type SendInput, sendMessage } from "../src/modules/messaging/service";
 import { resendEmail } from "../src/providers/resend";
 import { call, signUp, uniqueEmail } from "./harness/api";
-import { deliverOutbound, fakeResend, outboundOnHold } from "./harness/fakes";
+import { deliverOutbound, fakeResend, heldMessage, messageRow } from "./harness/fakes";
 import { testCtx, testEnv } from "./harness/helpers";
 
 function email(to: string, extra: Partial<SendInput> = {}): SendInput {
   return { orgId: null, channel: "email", recipient: to, subject: "Your invoice", body: "Hello,\nyour invoice is attached.", ...extra };
-}
-
-async function row(id: string) {
-  const [message] = await testCtx().db.select().from(messages).where(eq(messages.id, id));
-  return message;
-}
-
-/** Queues a message whose job the test delivers itself. */
-async function heldMessage(input: SendInput) {
-  const held = outboundOnHold();
-  const { message } = await sendMessage(held.ctx, input);
-  const job = held.jobs[0];
-  if (!job) throw new Error("sendMessage queued no job");
-  return { message, job };
 }
 
 const serverError = { status: 500, body: { statusCode: 500, name: "internal_server_error", message: "An unexpected error occurred." } };
@@ -37,7 +23,7 @@ describe("email channel (Resend)", () => {
       email(to, { subject: "Invoice <INV-7> & co", body: "Hello <b>Ada</b> & team,\nTotal: 5 > 3\n\n'Thanks'" }),
     );
 
-    await expect.poll(async () => (await row(message.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
+    await expect.poll(async () => (await messageRow(message.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
     const requests = await fakeResend.requests(to);
     expect(requests).toHaveLength(1);
     expect(requests[0]).toMatchObject({
@@ -54,7 +40,7 @@ describe("email channel (Resend)", () => {
     });
     const inbox = await fakeResend.emails(to);
     expect(inbox).toHaveLength(1);
-    expect(await row(message.id)).toMatchObject({ providerMessageId: inbox[0]?.id, attempts: 1, lastError: null });
+    expect(await messageRow(message.id)).toMatchObject({ providerMessageId: inbox[0]?.id, attempts: 1, lastError: null });
   });
 
   it('sends "(no subject)" when the message has none', async () => {
@@ -73,7 +59,7 @@ describe("email channel (Resend)", () => {
 
     for (const attempt of [1, 2, 3]) {
       expect(await deliverOutbound(job, attempt)).toMatchObject({ retried: true, acked: false });
-      expect(await row(message.id)).toMatchObject({
+      expect(await messageRow(message.id)).toMatchObject({
         status: "queued",
         attempts: attempt,
         lastError: "resend: An unexpected error occurred. (internal_server_error)",
@@ -97,7 +83,7 @@ describe("email channel (Resend)", () => {
     const { message, job } = await heldMessage(email(to));
 
     expect(await deliverOutbound(job, 1)).toMatchObject({ acked: true, retried: false });
-    expect(await row(message.id)).toMatchObject({
+    expect(await messageRow(message.id)).toMatchObject({
       status: "failed",
       attempts: 1,
       providerMessageId: null,
@@ -117,7 +103,7 @@ describe("email channel (Resend)", () => {
       1,
     );
 
-    expect(await row(message.id)).toMatchObject({
+    expect(await messageRow(message.id)).toMatchObject({
       status: "failed",
       lastError:
         "resend: Invalid `from` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format. (validation_error)",
@@ -136,11 +122,11 @@ describe("email channel (Resend)", () => {
     const { message, job } = await heldMessage(email(to));
 
     // The first attempt's own backoff is at most 10 s; Resend's Retry-After wins.
-    expect(await deliverOutbound(job, 1)).toEqual({ acked: false, retried: true, retryDelaySeconds: 30 });
-    expect(await row(message.id)).toMatchObject({ status: "queued", lastError: expect.stringContaining("(rate_limit_exceeded)") });
+    expect(await deliverOutbound(job, 1)).toMatchObject({ acked: false, retried: true, retryDelaySeconds: 30 });
+    expect(await messageRow(message.id)).toMatchObject({ status: "queued", lastError: expect.stringContaining("(rate_limit_exceeded)") });
 
     expect(await deliverOutbound(job, 2)).toMatchObject({ acked: true });
-    expect(await row(message.id)).toMatchObject({ status: "sent", attempts: 2 });
+    expect(await messageRow(message.id)).toMatchObject({ status: "sent", attempts: 2 });
     expect(await fakeResend.emails(to)).toHaveLength(1);
   });
 
@@ -151,7 +137,7 @@ describe("email channel (Resend)", () => {
     expect(await deliverOutbound(job, 1)).toMatchObject({ acked: true });
     expect(await deliverOutbound(job, 1, "redelivered-copy")).toMatchObject({ acked: true, retried: false });
 
-    expect(await row(message.id)).toMatchObject({ status: "sent", attempts: 1 });
+    expect(await messageRow(message.id)).toMatchObject({ status: "sent", attempts: 1 });
     expect(await fakeResend.requests(to)).toHaveLength(1);
   });
 
@@ -162,7 +148,7 @@ describe("email channel (Resend)", () => {
     const results = await Promise.all([deliverOutbound(job, 1, "copy-a"), deliverOutbound(job, 1, "copy-b")]);
     expect(results.map((r) => r.acked)).toEqual([true, true]);
 
-    expect(await row(message.id)).toMatchObject({ status: "sent", attempts: 1 });
+    expect(await messageRow(message.id)).toMatchObject({ status: "sent", attempts: 1 });
     expect(await fakeResend.requests(to)).toHaveLength(1);
     expect(await fakeResend.emails(to)).toHaveLength(1);
   });
@@ -197,7 +183,7 @@ describe("email channel (Resend)", () => {
       1,
     );
 
-    expect(await row(message.id)).toMatchObject({ status: "failed", attempts: 1, lastError: "RESEND_API_KEY is not set: email is not configured" });
+    expect(await messageRow(message.id)).toMatchObject({ status: "failed", attempts: 1, lastError: "RESEND_API_KEY is not set: email is not configured" });
     expect(await fakeResend.requests(to)).toEqual([]);
   });
 
@@ -211,7 +197,7 @@ describe("email channel (Resend)", () => {
       1,
     );
 
-    expect(await row(message.id)).toMatchObject({ status: "failed", lastError: "resend: API key is invalid (validation_error)" });
+    expect(await messageRow(message.id)).toMatchObject({ status: "failed", lastError: "resend: API key is invalid (validation_error)" });
   });
 
   it("delivers the sign-in code to the person's mailbox, and that code signs them in", async () => {
@@ -227,8 +213,8 @@ describe("email channel (Resend)", () => {
     expect(mail?.html).toContain(code);
 
     const [message] = await testCtx().db.select().from(messages).where(eq(messages.recipient, account.user.email)).orderBy(desc(messages.id)).limit(1);
-    await expect.poll(async () => (await row(message!.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
-    expect((await row(message!.id))?.providerMessageId).toBe(mail?.id);
+    await expect.poll(async () => (await messageRow(message!.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
+    expect((await messageRow(message!.id))?.providerMessageId).toBe(mail?.id);
 
     const verified = await call("/v1/auth/otp/verify", { body: { email: account.user.email, code } });
     expect(verified.status).toBe(200);

@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, invitations, memberships, messages, organizations } from "../src/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
-import { call, expectJson, GOOD_PASSWORD, joinOrgAs, type SignedUp, signUp, uniqueEmail } from "./harness/api";
+import { call, expectJson, GOOD_PASSWORD, joinOrgAs, type Member, type SignedUp, signUp, uniqueEmail } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
 interface Org {
@@ -12,14 +12,6 @@ interface Org {
   role: string | null;
   created_at: string;
   updated_at: string;
-}
-
-interface Member {
-  user_id: string;
-  email: string;
-  name: string;
-  role: string;
-  joined_at: string;
 }
 
 interface Invitation {

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, invitations, memberships, roles } from "../src/db/schema";
-import { call, expectJson, joinOrgAs, type SignedUp, signUp, uniqueEmail } from "./harness/api";
+import { call, expectJson, joinOrgAs, type Member, type SignedUp, signUp, uniqueEmail } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
 interface Role {
@@ -12,14 +12,6 @@ interface Role {
   system: boolean;
   created_at: string | null;
   updated_at: string | null;
-}
-
-interface Member {
-  user_id: string;
-  email: string;
-  name: string;
-  role: string;
-  joined_at: string;
 }
 
 function createRole(caller: SignedUp, orgId: string, role: { name: string; description?: string; permissions: string[] }): Promise<Response> {

@@ -1,52 +1,18 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { eq } from "drizzle-orm";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { deadLetters, messages } from "../src/db/schema";
-import type { Env } from "../src/env";
-import worker, { QUEUES } from "../src/index";
-import { createServiceCtx } from "../src/lib/service-ctx";
+import { QUEUES } from "../src/index";
 import { deliverMessage } from "../src/modules/messaging/consumer";
 import { type SendInput, sendMessage } from "../src/modules/messaging/service";
-import type { QueueJob } from "../src/queues/jobs";
-import { fakeTwilio, twilioErrorBody } from "./harness/fakes";
-import { testCtx, testEnv } from "./harness/helpers";
+import { deliverOutbound, fakeTwilio, heldMessage, messageRow, twilioErrorBody } from "./harness/fakes";
+import { testCtx } from "./harness/helpers";
 
 const ACCOUNT_SID = "ACa1b2c3d4e5f60718293a4b5c6d7e8f90";
 const MESSAGES_PATH = `/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`;
 const STATUS_CALLBACK = "https://api.billx.test/v1/webhooks/twilio/message-status";
 
-async function messageRow(id: string) {
-  const [row] = await testCtx().db.select().from(messages).where(eq(messages.id, id));
-  return row;
-}
-
-/**
- * Queues an SMS but keeps its job instead of letting the local queue deliver it, so the test hands
- * the job to the Worker's queue handler itself with the attempt number it needs (the real queue
- * would otherwise race it). `env` overrides reach both the send and later deliveries.
- */
-async function queueSms(input: Omit<SendInput, "orgId" | "channel">, overrides: Partial<Record<keyof Env, unknown>> = {}) {
-  const jobs: QueueJob[] = [];
-  const outbound = { send: async (job: QueueJob) => void jobs.push(job) };
-  const env = { ...testEnv, ...overrides, OUTBOUND: outbound } as unknown as Env;
-  const ctx = createServiceCtx(env, () => {});
-  const { message } = await sendMessage(ctx, { orgId: null, channel: "sms", ...input });
-  const [job] = jobs;
-  if (!job) throw new Error("sendMessage enqueued nothing");
-  return { message, job, ctx, env };
-}
-
-/** Hands one job to the Worker's `outbound` consumer, as the platform would on delivery `attempts`. */
-async function deliver(job: QueueJob, attempts: number, queueMessageId: string, env: Env = testEnv) {
-  const batch = createMessageBatch<QueueJob>(QUEUES.outbound, [{ id: queueMessageId, attempts, timestamp: new Date(), body: job }]);
-  const [queued] = batch.messages;
-  // getQueueResult reports that a retry was asked for, not its delay; the spy keeps the delay.
-  if (!queued) throw new Error("empty batch");
-  const retry = vi.spyOn(queued, "retry");
-  const exec = createExecutionContext();
-  await worker.queue(batch, env, exec);
-  const result = await getQueueResult(batch, exec);
-  return { ...result, retryOptions: retry.mock.calls.map(([options]) => options) };
+function sms(input: Omit<SendInput, "orgId" | "channel">): SendInput {
+  return { orgId: null, channel: "sms", ...input };
 }
 
 describe("SMS through Twilio", () => {
@@ -71,9 +37,9 @@ describe("SMS through Twilio", () => {
 
   it("sends a media URL as Twilio's MediaUrl (an MMS)", async () => {
     const to = "+14155550202";
-    const { message, job } = await queueSms({ recipient: to, body: "Your receipt", media: { url: "https://files.billx.test/receipts/r-1.png" } });
+    const { message, job } = await heldMessage(sms({ recipient: to, body: "Your receipt", media: { url: "https://files.billx.test/receipts/r-1.png" } }));
 
-    await deliver(job, 1, "q-sms-media");
+    await deliverOutbound(job, 1, "q-sms-media");
 
     const [request] = await fakeTwilio.requests(to);
     expect(request?.body).toEqual({
@@ -90,9 +56,9 @@ describe("SMS through Twilio", () => {
 
   it("asks for no status callback when PUBLIC_API_URL is not set", async () => {
     const to = "+14155550203";
-    const { message, job, env } = await queueSms({ recipient: to, body: "hello" }, { PUBLIC_API_URL: undefined });
+    const { message, job, env } = await heldMessage(sms({ recipient: to, body: "hello" }), { PUBLIC_API_URL: undefined });
 
-    await deliver(job, 1, "q-sms-no-callback", env);
+    await deliverOutbound(job, 1, "q-sms-no-callback", env);
 
     const [request] = await fakeTwilio.requests(to);
     expect(request?.body).toEqual({ To: to, From: "+15005550006", Body: "hello" });
@@ -101,14 +67,14 @@ describe("SMS through Twilio", () => {
 
   it("retries three 500s and sends the message exactly once on the fourth attempt", async () => {
     const to = "+14155550204";
-    const { message, job } = await queueSms({ recipient: to, body: "Payment received, thank you" });
+    const { message, job } = await heldMessage(sms({ recipient: to, body: "Payment received, thank you" }));
     await fakeTwilio.fail(
       to,
       [1, 2, 3].map(() => ({ status: 500, body: twilioErrorBody(500, 20500, "Internal Server Error") })),
     );
 
     for (const attempt of [1, 2, 3]) {
-      const result = await deliver(job, attempt, "q-sms-flaky");
+      const result = await deliverOutbound(job, attempt, "q-sms-flaky");
       expect(result.retryMessages).toEqual([{ msgId: "q-sms-flaky" }]);
       expect(result.explicitAcks).toEqual([]);
       // Back in the queue, waiting for the retry, with the reason visible.
@@ -118,7 +84,7 @@ describe("SMS through Twilio", () => {
         lastError: "twilio: Internal Server Error (Twilio error 20500)",
       });
     }
-    const last = await deliver(job, 4, "q-sms-flaky");
+    const last = await deliverOutbound(job, 4, "q-sms-flaky");
     expect(last.explicitAcks).toEqual(["q-sms-flaky"]);
     expect(last.retryMessages).toEqual([]);
 
@@ -132,9 +98,9 @@ describe("SMS through Twilio", () => {
   it("marks the message failed with Twilio's reason when Twilio refuses the number, and never retries", async () => {
     // Twilio's documented test number that is never a valid destination (error 21211).
     const to = "+15005550001";
-    const { message, job } = await queueSms({ recipient: to, body: "hello" });
+    const { message, job } = await heldMessage(sms({ recipient: to, body: "hello" }));
 
-    const result = await deliver(job, 1, "q-sms-invalid");
+    const result = await deliverOutbound(job, 1, "q-sms-invalid");
 
     expect(result.explicitAcks).toEqual(["q-sms-invalid"]);
     expect(result.retryMessages).toEqual([]);
@@ -145,16 +111,16 @@ describe("SMS through Twilio", () => {
       providerMessageId: null,
     });
     // A stray redelivery of the same job does not try again.
-    await deliver(job, 2, "q-sms-invalid");
+    await deliverOutbound(job, 2, "q-sms-invalid");
     expect(await fakeTwilio.requests(to)).toHaveLength(1);
     expect(await testCtx().db.select().from(deadLetters).where(eq(deadLetters.messageId, "q-sms-invalid"))).toEqual([]);
   });
 
   it("marks the message failed when Twilio rejects the credentials", async () => {
     const to = "+14155550205";
-    const { message, job, env } = await queueSms({ recipient: to, body: "hello" }, { TWILIO_AUTH_TOKEN: "rotated-away" });
+    const { message, job, env } = await heldMessage(sms({ recipient: to, body: "hello" }), { TWILIO_AUTH_TOKEN: "rotated-away" });
 
-    const result = await deliver(job, 1, "q-sms-bad-token", env);
+    const result = await deliverOutbound(job, 1, "q-sms-bad-token", env);
 
     expect(result.retryMessages).toEqual([]);
     expect(await messageRow(message.id)).toMatchObject({ status: "failed", lastError: "twilio: Authenticate (Twilio error 20003)" });
@@ -163,27 +129,27 @@ describe("SMS through Twilio", () => {
 
   it("waits at least as long as Twilio's Retry-After after a 429", async () => {
     const to = "+14155550206";
-    const { message, job } = await queueSms({ recipient: to, body: "hello" });
+    const { message, job } = await heldMessage(sms({ recipient: to, body: "hello" }));
     await fakeTwilio.fail(to, [{ status: 429, body: twilioErrorBody(429, 20429, "Too Many Requests"), headers: { "Retry-After": "120" } }]);
 
-    const throttled = await deliver(job, 1, "q-sms-429");
+    const throttled = await deliverOutbound(job, 1, "q-sms-429");
 
     expect(throttled.retryMessages).toEqual([{ msgId: "q-sms-429" }]);
     expect(throttled.retryOptions).toHaveLength(1);
     expect(throttled.retryOptions[0]?.delaySeconds).toBeGreaterThanOrEqual(120);
     expect(await messageRow(message.id)).toMatchObject({ status: "queued", lastError: "twilio: Too Many Requests (Twilio error 20429)" });
 
-    await deliver(job, 2, "q-sms-429");
+    await deliverOutbound(job, 2, "q-sms-429");
     expect(await messageRow(message.id)).toMatchObject({ status: "sent", attempts: 2 });
     expect(await fakeTwilio.messages(to)).toHaveLength(1);
   });
 
   it("sends once when the same job is delivered twice, one after the other", async () => {
     const to = "+14155550207";
-    const { message, job } = await queueSms({ recipient: to, body: "hello" });
+    const { message, job } = await heldMessage(sms({ recipient: to, body: "hello" }));
 
-    const first = await deliver(job, 1, "q-sms-dup");
-    const second = await deliver(job, 1, "q-sms-dup");
+    const first = await deliverOutbound(job, 1, "q-sms-dup");
+    const second = await deliverOutbound(job, 1, "q-sms-dup");
 
     expect(first.explicitAcks).toEqual(["q-sms-dup"]);
     expect(second.explicitAcks).toEqual(["q-sms-dup"]);
@@ -193,9 +159,9 @@ describe("SMS through Twilio", () => {
 
   it("sends once when the same job is delivered twice at the same time", async () => {
     const to = "+14155550208";
-    const { message, job } = await queueSms({ recipient: to, body: "hello" });
+    const { message, job } = await heldMessage(sms({ recipient: to, body: "hello" }));
 
-    const results = await Promise.all([deliver(job, 1, "q-sms-race"), deliver(job, 1, "q-sms-race")]);
+    const results = await Promise.all([deliverOutbound(job, 1, "q-sms-race"), deliverOutbound(job, 1, "q-sms-race")]);
 
     expect(results.map((r) => r.explicitAcks)).toEqual([["q-sms-race"], ["q-sms-race"]]);
     expect(await fakeTwilio.requests(to)).toHaveLength(1);
@@ -205,7 +171,7 @@ describe("SMS through Twilio", () => {
 
   it("marks the message failed, naming TWILIO_AUTH_TOKEN, when it is not set", async () => {
     const to = "+14155550209";
-    const { message, job, ctx } = await queueSms({ recipient: to, body: "hello" }, { TWILIO_AUTH_TOKEN: undefined });
+    const { message, job, ctx } = await heldMessage(sms({ recipient: to, body: "hello" }), { TWILIO_AUTH_TOKEN: undefined });
 
     await deliverMessage(ctx, job, 1);
 
@@ -215,10 +181,10 @@ describe("SMS through Twilio", () => {
 
   it("gives the message up as dead, with a dead letter, when the last attempt fails too", async () => {
     const to = "+14155550210";
-    const { message, job } = await queueSms({ recipient: to, body: "hello" });
+    const { message, job } = await heldMessage(sms({ recipient: to, body: "hello" }));
     await fakeTwilio.fail(to, [{ status: 503, body: twilioErrorBody(503, 20503, "Service Unavailable") }]);
 
-    const result = await deliver(job, 6, "q-sms-last");
+    const result = await deliverOutbound(job, 6, "q-sms-last");
 
     expect(result.explicitAcks).toEqual(["q-sms-last"]);
     expect(result.retryMessages).toEqual([]);

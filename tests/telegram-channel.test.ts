@@ -7,7 +7,7 @@ import { type SendInput, sendMessage } from "../src/modules/messaging/service";
 import { ProviderError } from "../src/providers/errors";
 import { sendChatAction } from "../src/providers/telegram";
 import { RetryLater } from "../src/queues/jobs";
-import { deliverOutbound, fakeTelegram, outboundOnHold } from "./harness/fakes";
+import { deliverOutbound, fakeTelegram, heldMessage, messageRow } from "./harness/fakes";
 import { testCtx, testEnv } from "./harness/helpers";
 
 const BOT_PATH = "/bot123456:TEST-token";
@@ -21,20 +21,6 @@ function telegramMessage(chatId: string, extra: Partial<SendInput> = {}): SendIn
   return { orgId: null, channel: "telegram", recipient: chatId, body: "Your bill BX-1042 is ready.", ...extra };
 }
 
-async function row(id: string) {
-  const [message] = await testCtx().db.select().from(messages).where(eq(messages.id, id));
-  return message;
-}
-
-/** Queues a message whose job the test delivers itself. */
-async function heldMessage(input: SendInput) {
-  const held = outboundOnHold();
-  const { message } = await sendMessage(held.ctx, input);
-  const job = held.jobs[0];
-  if (!job) throw new Error("sendMessage queued no job");
-  return { message, job };
-}
-
 const serverError = { status: 500, body: { ok: false, error_code: 500, description: "Internal Server Error" } };
 
 describe("Telegram channel", () => {
@@ -42,8 +28,8 @@ describe("Telegram channel", () => {
     const chat = uniqueChat();
     const { message } = await sendMessage(testCtx(), telegramMessage(chat));
 
-    await expect.poll(async () => (await row(message.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
-    expect(await row(message.id)).toMatchObject({ providerMessageId: `${chat}:1`, attempts: 1, lastError: null });
+    await expect.poll(async () => (await messageRow(message.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
+    expect(await messageRow(message.id)).toMatchObject({ providerMessageId: `${chat}:1`, attempts: 1, lastError: null });
     const requests = await fakeTelegram.requests(chat);
     expect(requests).toHaveLength(1);
     expect(requests[0]).toMatchObject({ method: "POST", path: `${BOT_PATH}/sendMessage`, headers: { "content-type": "application/json" } });
@@ -58,7 +44,7 @@ describe("Telegram channel", () => {
       telegramMessage(chat, { subject: 'Bill <#42> & "fees"', body: "Total < 5 & > 3\n<script>alert(1)</script>" }),
     );
 
-    await expect.poll(async () => (await row(message.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
+    await expect.poll(async () => (await messageRow(message.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
     const [request] = await fakeTelegram.requests(chat);
     expect(request?.body).toEqual({
       chat_id: chat,
@@ -74,8 +60,8 @@ describe("Telegram channel", () => {
       telegramMessage(chat, { body: "This week only: 20% off", media: { url: "https://cdn.billx.test/banners/promo.png", contentType: "image/png" } }),
     );
 
-    await expect.poll(async () => (await row(message.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
-    expect((await row(message.id))?.providerMessageId).toBe(`${chat}:1`);
+    await expect.poll(async () => (await messageRow(message.id))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
+    expect((await messageRow(message.id))?.providerMessageId).toBe(`${chat}:1`);
     const requests = await fakeTelegram.requests(chat);
     expect(requests.map((r) => [r.path, r.body])).toEqual([
       [`${BOT_PATH}/sendPhoto`, { chat_id: chat, photo: "https://cdn.billx.test/banners/promo.png", caption: "This week only: 20% off" }],
@@ -89,7 +75,7 @@ describe("Telegram channel", () => {
 
     for (const attempt of [1, 2, 3]) {
       expect(await deliverOutbound(job, attempt)).toMatchObject({ retried: true, acked: false });
-      expect(await row(message.id)).toMatchObject({ status: "queued", attempts: attempt, lastError: "telegram: Internal Server Error" });
+      expect(await messageRow(message.id)).toMatchObject({ status: "queued", attempts: attempt, lastError: "telegram: Internal Server Error" });
     }
     expect(await deliverOutbound(job, 4)).toMatchObject({ acked: true, retried: false });
 
@@ -105,7 +91,12 @@ describe("Telegram channel", () => {
     const { message, job } = await heldMessage(telegramMessage(chat));
 
     expect(await deliverOutbound(job, 1)).toMatchObject({ acked: true, retried: false });
-    expect(await row(message.id)).toMatchObject({ status: "failed", attempts: 1, lastError: "telegram: Bad Request: chat not found", providerMessageId: null });
+    expect(await messageRow(message.id)).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      lastError: "telegram: Bad Request: chat not found",
+      providerMessageId: null,
+    });
     expect(await fakeTelegram.requests(chat)).toHaveLength(1);
   });
 
@@ -117,11 +108,11 @@ describe("Telegram channel", () => {
     const { message, job } = await heldMessage(telegramMessage(chat));
 
     // The first attempt's own backoff is at most 10 s; the flood-control wait wins.
-    expect(await deliverOutbound(job, 1)).toEqual({ acked: false, retried: true, retryDelaySeconds: 30 });
-    expect(await row(message.id)).toMatchObject({ status: "queued", lastError: "telegram: Too Many Requests: retry after 30" });
+    expect(await deliverOutbound(job, 1)).toMatchObject({ acked: false, retried: true, retryDelaySeconds: 30 });
+    expect(await messageRow(message.id)).toMatchObject({ status: "queued", lastError: "telegram: Too Many Requests: retry after 30" });
 
     expect(await deliverOutbound(job, 2)).toMatchObject({ acked: true });
-    expect(await row(message.id)).toMatchObject({ status: "sent", attempts: 2, providerMessageId: `${chat}:1` });
+    expect(await messageRow(message.id)).toMatchObject({ status: "sent", attempts: 2, providerMessageId: `${chat}:1` });
   });
 
   it("sends once when the queue delivers the same job again", async () => {
@@ -131,7 +122,7 @@ describe("Telegram channel", () => {
     expect(await deliverOutbound(job, 1)).toMatchObject({ acked: true });
     expect(await deliverOutbound(job, 1, "redelivered-copy")).toMatchObject({ acked: true, retried: false });
 
-    expect(await row(message.id)).toMatchObject({ status: "sent", attempts: 1, providerMessageId: `${chat}:1` });
+    expect(await messageRow(message.id)).toMatchObject({ status: "sent", attempts: 1, providerMessageId: `${chat}:1` });
     expect(await fakeTelegram.requests(chat)).toHaveLength(1);
   });
 
@@ -142,7 +133,7 @@ describe("Telegram channel", () => {
     const results = await Promise.all([deliverOutbound(job, 1, "copy-a"), deliverOutbound(job, 1, "copy-b")]);
     expect(results.map((r) => r.acked)).toEqual([true, true]);
 
-    expect(await row(message.id)).toMatchObject({ status: "sent", attempts: 1, providerMessageId: `${chat}:1` });
+    expect(await messageRow(message.id)).toMatchObject({ status: "sent", attempts: 1, providerMessageId: `${chat}:1` });
     expect(await fakeTelegram.requests(chat)).toHaveLength(1);
   });
 
@@ -153,7 +144,11 @@ describe("Telegram channel", () => {
 
     await deliverMessage(unconfigured, job, 1);
 
-    expect(await row(message.id)).toMatchObject({ status: "failed", attempts: 1, lastError: "TELEGRAM_BOT_TOKEN is not set: telegram is not configured" });
+    expect(await messageRow(message.id)).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      lastError: "TELEGRAM_BOT_TOKEN is not set: telegram is not configured",
+    });
     expect(await fakeTelegram.requests(chat)).toEqual([]);
   });
 
@@ -164,7 +159,7 @@ describe("Telegram channel", () => {
 
     await deliverMessage(wrongBot, job, 1);
 
-    expect(await row(message.id)).toMatchObject({ status: "failed", lastError: "telegram: Unauthorized" });
+    expect(await messageRow(message.id)).toMatchObject({ status: "failed", lastError: "telegram: Unauthorized" });
   });
 
   it("retries when Telegram cannot be reached, and never writes the bot token into the error", async () => {
@@ -174,7 +169,7 @@ describe("Telegram channel", () => {
 
     await expect(deliverMessage(unreachable, job, 1)).rejects.toBeInstanceOf(RetryLater);
 
-    const after = await row(message.id);
+    const after = await messageRow(message.id);
     expect(after).toMatchObject({ status: "queued", attempts: 1 });
     expect(after?.lastError).toMatch(/^telegram: request failed/);
     expect(after?.lastError).not.toContain("TEST-token");

@@ -1,50 +1,16 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { eq } from "drizzle-orm";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { deadLetters, messages } from "../src/db/schema";
-import type { Env } from "../src/env";
-import worker, { QUEUES } from "../src/index";
-import { createServiceCtx } from "../src/lib/service-ctx";
+import { QUEUES } from "../src/index";
 import { deliverMessage } from "../src/modules/messaging/consumer";
 import { type SendInput, sendMessage } from "../src/modules/messaging/service";
-import type { QueueJob } from "../src/queues/jobs";
-import { fakeWhatsApp, graphErrorBody } from "./harness/fakes";
-import { testCtx, testEnv } from "./harness/helpers";
+import { deliverOutbound, fakeWhatsApp, graphErrorBody, heldMessage, messageRow } from "./harness/fakes";
+import { testCtx } from "./harness/helpers";
 
 const MESSAGES_PATH = "/v21.0/1234567890/messages";
 
-async function messageRow(id: string) {
-  const [row] = await testCtx().db.select().from(messages).where(eq(messages.id, id));
-  return row;
-}
-
-/**
- * Queues a WhatsApp message but keeps its job instead of letting the local queue deliver it, so
- * the test hands the job to the Worker's queue handler itself with the attempt number it needs
- * (the real queue would otherwise race it). `env` overrides reach the send and later deliveries.
- */
-async function queueWhatsApp(input: Omit<SendInput, "orgId" | "channel">, overrides: Partial<Record<keyof Env, unknown>> = {}) {
-  const jobs: QueueJob[] = [];
-  const outbound = { send: async (job: QueueJob) => void jobs.push(job) };
-  const env = { ...testEnv, ...overrides, OUTBOUND: outbound } as unknown as Env;
-  const ctx = createServiceCtx(env, () => {});
-  const { message } = await sendMessage(ctx, { orgId: null, channel: "whatsapp", ...input });
-  const [job] = jobs;
-  if (!job) throw new Error("sendMessage enqueued nothing");
-  return { message, job, ctx, env };
-}
-
-/** Hands one job to the Worker's `outbound` consumer, as the platform would on delivery `attempts`. */
-async function deliver(job: QueueJob, attempts: number, queueMessageId: string, env: Env = testEnv) {
-  const batch = createMessageBatch<QueueJob>(QUEUES.outbound, [{ id: queueMessageId, attempts, timestamp: new Date(), body: job }]);
-  const [queued] = batch.messages;
-  if (!queued) throw new Error("empty batch");
-  // getQueueResult reports that a retry was asked for, not its delay; the spy keeps the delay.
-  const retry = vi.spyOn(queued, "retry");
-  const exec = createExecutionContext();
-  await worker.queue(batch, env, exec);
-  const result = await getQueueResult(batch, exec);
-  return { ...result, retryOptions: retry.mock.calls.map(([options]) => options) };
+function whatsApp(input: Omit<SendInput, "orgId" | "channel">): SendInput {
+  return { orgId: null, channel: "whatsapp", ...input };
 }
 
 describe("WhatsApp through the Cloud API", () => {
@@ -74,14 +40,16 @@ describe("WhatsApp through the Cloud API", () => {
 
   it("sends a template with its language and the variables as body parameters in slot order", async () => {
     const to = "447700900102";
-    const { message, job } = await queueWhatsApp({
-      recipient: `+${to}`,
-      template: "bill_ready",
-      // Positional slots {{1}}, {{2}}, {{10}}: inserted out of order on purpose.
-      variables: { "10": "1 May", "2": "₦12,500", language: "en_GB", "1": "Ada" },
-    });
+    const { message, job } = await heldMessage(
+      whatsApp({
+        recipient: `+${to}`,
+        template: "bill_ready",
+        // Positional slots {{1}}, {{2}}, {{10}}: inserted out of order on purpose.
+        variables: { "10": "1 May", "2": "₦12,500", language: "en_GB", "1": "Ada" },
+      }),
+    );
 
-    await deliver(job, 1, "q-wa-template");
+    await deliverOutbound(job, 1, "q-wa-template");
 
     const [request] = await fakeWhatsApp.requests(to);
     expect(request?.body).toEqual({
@@ -110,9 +78,9 @@ describe("WhatsApp through the Cloud API", () => {
 
   it("sends a template without variables in en_US and without a body component", async () => {
     const to = "447700900103";
-    const { message, job } = await queueWhatsApp({ recipient: `+${to}`, template: "hello_world" });
+    const { message, job } = await heldMessage(whatsApp({ recipient: `+${to}`, template: "hello_world" }));
 
-    await deliver(job, 1, "q-wa-template-plain");
+    await deliverOutbound(job, 1, "q-wa-template-plain");
 
     const [request] = await fakeWhatsApp.requests(to);
     expect(request?.body).toMatchObject({ type: "template", template: { name: "hello_world", language: { code: "en_US" } } });
@@ -122,9 +90,11 @@ describe("WhatsApp through the Cloud API", () => {
 
   it("sends a media URL as an image with the body as its caption", async () => {
     const to = "447700900104";
-    const { message, job } = await queueWhatsApp({ recipient: `+${to}`, body: "Your receipt", media: { url: "https://files.billx.test/receipts/r-1.png" } });
+    const { message, job } = await heldMessage(
+      whatsApp({ recipient: `+${to}`, body: "Your receipt", media: { url: "https://files.billx.test/receipts/r-1.png" } }),
+    );
 
-    await deliver(job, 1, "q-wa-image");
+    await deliverOutbound(job, 1, "q-wa-image");
 
     const [request] = await fakeWhatsApp.requests(to);
     expect(request?.body).toEqual({
@@ -139,7 +109,7 @@ describe("WhatsApp through the Cloud API", () => {
 
   it("retries three 500s and sends the message exactly once on the fourth attempt", async () => {
     const to = "447700900105";
-    const { message, job } = await queueWhatsApp({ recipient: `+${to}`, body: "Payment received, thank you" });
+    const { message, job } = await heldMessage(whatsApp({ recipient: `+${to}`, body: "Payment received, thank you" }));
     const unknownError = graphErrorBody(131000, "(#131000) Something went wrong", "Something went wrong");
     await fakeWhatsApp.fail(
       to,
@@ -147,7 +117,7 @@ describe("WhatsApp through the Cloud API", () => {
     );
 
     for (const attempt of [1, 2, 3]) {
-      const result = await deliver(job, attempt, "q-wa-flaky");
+      const result = await deliverOutbound(job, attempt, "q-wa-flaky");
       expect(result.retryMessages).toEqual([{ msgId: "q-wa-flaky" }]);
       expect(result.explicitAcks).toEqual([]);
       expect(await messageRow(message.id)).toMatchObject({
@@ -156,7 +126,7 @@ describe("WhatsApp through the Cloud API", () => {
         lastError: "whatsapp: (#131000) Something went wrong: Something went wrong",
       });
     }
-    const last = await deliver(job, 4, "q-wa-flaky");
+    const last = await deliverOutbound(job, 4, "q-wa-flaky");
     expect(last.explicitAcks).toEqual(["q-wa-flaky"]);
 
     expect(await fakeWhatsApp.requests(to)).toHaveLength(4);
@@ -171,7 +141,7 @@ describe("WhatsApp through the Cloud API", () => {
 
   it("marks the message failed with Meta's reason when the recipient is refused, and never retries", async () => {
     const to = "447700900106";
-    const { message, job } = await queueWhatsApp({ recipient: `+${to}`, body: "hello" });
+    const { message, job } = await heldMessage(whatsApp({ recipient: `+${to}`, body: "hello" }));
     await fakeWhatsApp.fail(to, [
       {
         status: 400,
@@ -183,7 +153,7 @@ describe("WhatsApp through the Cloud API", () => {
       },
     ]);
 
-    const result = await deliver(job, 1, "q-wa-refused");
+    const result = await deliverOutbound(job, 1, "q-wa-refused");
 
     expect(result.explicitAcks).toEqual(["q-wa-refused"]);
     expect(result.retryMessages).toEqual([]);
@@ -194,16 +164,16 @@ describe("WhatsApp through the Cloud API", () => {
       lastError:
         "whatsapp: (#131030) Recipient phone number not in allowed list: Recipient phone number not in allowed list: Add recipient phone number to recipient list and try again.",
     });
-    await deliver(job, 2, "q-wa-refused");
+    await deliverOutbound(job, 2, "q-wa-refused");
     expect(await fakeWhatsApp.requests(to)).toHaveLength(1);
     expect(await testCtx().db.select().from(deadLetters).where(eq(deadLetters.messageId, "q-wa-refused"))).toEqual([]);
   });
 
   it("marks the message failed when Meta rejects the access token", async () => {
     const to = "447700900107";
-    const { message, job, env } = await queueWhatsApp({ recipient: `+${to}`, body: "hello" }, { WHATSAPP_ACCESS_TOKEN: "expired-token" });
+    const { message, job, env } = await heldMessage(whatsApp({ recipient: `+${to}`, body: "hello" }), { WHATSAPP_ACCESS_TOKEN: "expired-token" });
 
-    const result = await deliver(job, 1, "q-wa-bad-token", env);
+    const result = await deliverOutbound(job, 1, "q-wa-bad-token", env);
 
     expect(result.retryMessages).toEqual([]);
     expect(await messageRow(message.id)).toMatchObject({ status: "failed", lastError: "whatsapp: Invalid OAuth access token - Cannot parse access token" });
@@ -212,17 +182,17 @@ describe("WhatsApp through the Cloud API", () => {
 
   it("waits at least as long as Retry-After after a 429", async () => {
     const to = "447700900108";
-    const { message, job } = await queueWhatsApp({ recipient: `+${to}`, body: "hello" });
+    const { message, job } = await heldMessage(whatsApp({ recipient: `+${to}`, body: "hello" }));
     await fakeWhatsApp.fail(to, [{ status: 429, body: graphErrorBody(4, "(#4) Application request limit reached"), headers: { "Retry-After": "120" } }]);
 
-    const throttled = await deliver(job, 1, "q-wa-429");
+    const throttled = await deliverOutbound(job, 1, "q-wa-429");
 
     expect(throttled.retryMessages).toEqual([{ msgId: "q-wa-429" }]);
     expect(throttled.retryOptions).toHaveLength(1);
     expect(throttled.retryOptions[0]?.delaySeconds).toBeGreaterThanOrEqual(120);
     expect(await messageRow(message.id)).toMatchObject({ status: "queued", lastError: "whatsapp: (#4) Application request limit reached" });
 
-    await deliver(job, 2, "q-wa-429");
+    await deliverOutbound(job, 2, "q-wa-429");
     expect(await messageRow(message.id)).toMatchObject({ status: "sent", attempts: 2 });
   });
 
@@ -235,24 +205,24 @@ describe("WhatsApp through the Cloud API", () => {
     ],
   ])("retries Meta's rate limit %i even though it comes as HTTP 400", async (code, title, details) => {
     const to = `4477009002${String(code).slice(-2)}`;
-    const { message, job } = await queueWhatsApp({ recipient: `+${to}`, body: "hello" });
+    const { message, job } = await heldMessage(whatsApp({ recipient: `+${to}`, body: "hello" }));
     await fakeWhatsApp.fail(to, [{ status: 400, body: graphErrorBody(code, title, details) }]);
 
-    const throttled = await deliver(job, 1, `q-wa-${code}`);
+    const throttled = await deliverOutbound(job, 1, `q-wa-${code}`);
 
     expect(throttled.retryMessages).toEqual([{ msgId: `q-wa-${code}` }]);
     expect(await messageRow(message.id)).toMatchObject({ status: "queued", lastError: `whatsapp: ${title}: ${details}` });
-    await deliver(job, 2, `q-wa-${code}`);
+    await deliverOutbound(job, 2, `q-wa-${code}`);
     expect(await messageRow(message.id)).toMatchObject({ status: "sent", attempts: 2 });
     expect(await fakeWhatsApp.messages(to)).toHaveLength(1);
   });
 
   it("sends once when the same job is delivered twice, one after the other", async () => {
     const to = "447700900109";
-    const { message, job } = await queueWhatsApp({ recipient: `+${to}`, body: "hello" });
+    const { message, job } = await heldMessage(whatsApp({ recipient: `+${to}`, body: "hello" }));
 
-    const first = await deliver(job, 1, "q-wa-dup");
-    const second = await deliver(job, 1, "q-wa-dup");
+    const first = await deliverOutbound(job, 1, "q-wa-dup");
+    const second = await deliverOutbound(job, 1, "q-wa-dup");
 
     expect(first.explicitAcks).toEqual(["q-wa-dup"]);
     expect(second.explicitAcks).toEqual(["q-wa-dup"]);
@@ -262,9 +232,9 @@ describe("WhatsApp through the Cloud API", () => {
 
   it("sends once when the same job is delivered twice at the same time", async () => {
     const to = "447700900110";
-    const { message, job } = await queueWhatsApp({ recipient: `+${to}`, body: "hello" });
+    const { message, job } = await heldMessage(whatsApp({ recipient: `+${to}`, body: "hello" }));
 
-    const results = await Promise.all([deliver(job, 1, "q-wa-race"), deliver(job, 1, "q-wa-race")]);
+    const results = await Promise.all([deliverOutbound(job, 1, "q-wa-race"), deliverOutbound(job, 1, "q-wa-race")]);
 
     expect(results.map((r) => r.explicitAcks)).toEqual([["q-wa-race"], ["q-wa-race"]]);
     expect(await fakeWhatsApp.requests(to)).toHaveLength(1);
@@ -274,7 +244,7 @@ describe("WhatsApp through the Cloud API", () => {
 
   it.each(["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"] as const)("marks the message failed, naming %s, when it is not set", async (variable) => {
     const to = variable === "WHATSAPP_ACCESS_TOKEN" ? "447700900111" : "447700900112";
-    const { message, job, ctx } = await queueWhatsApp({ recipient: `+${to}`, body: "hello" }, { [variable]: undefined });
+    const { message, job, ctx } = await heldMessage(whatsApp({ recipient: `+${to}`, body: "hello" }), { [variable]: undefined });
 
     await deliverMessage(ctx, job, 1);
 
@@ -284,10 +254,10 @@ describe("WhatsApp through the Cloud API", () => {
 
   it("gives the message up as dead, with a dead letter, when the last attempt fails too", async () => {
     const to = "447700900113";
-    const { message, job } = await queueWhatsApp({ recipient: `+${to}`, body: "hello" });
+    const { message, job } = await heldMessage(whatsApp({ recipient: `+${to}`, body: "hello" }));
     await fakeWhatsApp.fail(to, [{ status: 503, body: graphErrorBody(2, "(#2) Service temporarily unavailable") }]);
 
-    const result = await deliver(job, 6, "q-wa-last");
+    const result = await deliverOutbound(job, 6, "q-wa-last");
 
     expect(result.explicitAcks).toEqual(["q-wa-last"]);
     expect(await messageRow(message.id)).toMatchObject({ status: "dead", lastError: "whatsapp: (#2) Service temporarily unavailable" });

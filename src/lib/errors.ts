@@ -16,6 +16,8 @@ export class AppError extends Error {
     readonly detail?: string,
     readonly errors?: FieldError[],
     readonly headers?: Record<string, string>,
+    /** Extra members of the problem body (RFC 9457 extensions), e.g. `balance` and `needed`. */
+    readonly extensions?: Record<string, unknown>,
   ) {
     super(detail ?? title);
     this.name = "AppError";
@@ -53,6 +55,17 @@ export class MethodNotAllowed extends AppError {
     super(405, `${TYPE_BASE}method-not-allowed`, "Method not allowed", `${method} is not supported on ${path}`, undefined, {
       Allow: allowed.join(", "),
     });
+  }
+}
+
+/** Not enough credits for the work asked for; the body says how many there are and how many it needs. */
+export class PaymentRequired extends AppError {
+  constructor(
+    readonly balance: number,
+    readonly needed: number,
+    detail = `This needs ${needed} credits and the organisation has ${balance}`,
+  ) {
+    super(402, `${TYPE_BASE}payment-required`, "Payment required", detail, undefined, undefined, { balance, needed });
   }
 }
 
@@ -108,10 +121,13 @@ export interface ProblemBody {
   detail?: string;
   errors?: FieldError[];
   request_id?: string;
+  [extension: string]: unknown;
 }
 
 export function problemBody(error: AppError, requestId?: string): ProblemBody {
   return {
+    // Extensions first: they may add members, never replace the standard ones.
+    ...error.extensions,
     type: error.type,
     title: error.title,
     status: error.status,

@@ -3,7 +3,7 @@ import { monotonicFactory } from "ulidx";
 const ulid = monotonicFactory();
 
 /** Prefixes of every id the API hands out; the prefix tells a reader what the id is. */
-export type IdPrefix = "org" | "usr" | "role" | "inv" | "sess" | "rt" | "key" | "aud" | "otp" | "prt" | "msg" | "dlq" | "cron";
+export type IdPrefix = "org" | "usr" | "role" | "inv" | "sess" | "rt" | "key" | "aud" | "otp" | "prt" | "msg" | "dlq" | "cron" | "cle" | "crs" | "use" | "apu";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

@@ -66,6 +66,15 @@ export async function expectJson<T>(response: Response, status: number): Promise
   return JSON.parse(text) as T;
 }
 
+/** A member of an organisation, as the members and users routes answer with it. */
+export interface Member {
+  user_id: string;
+  email: string;
+  name: string;
+  role: string;
+  joined_at: string;
+}
+
 /** Someone who joins `owner`'s organisation with `role` through a real, emailed invitation. */
 export async function joinOrgAs(owner: SignedUp, role: string, label = role): Promise<SignedUp> {
   const person = await signUp(label);

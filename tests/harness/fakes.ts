@@ -1,19 +1,25 @@
 /**
  * Typed clients for the provider fakes' control endpoints (tests/fakes/*), used from test files
  * running in workerd. Each reads and scripts only its own scope, so parallel files never collide.
+ * Below them: holding outbound jobs and handing them to the Worker's queue handler by hand.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, SELF } from "cloudflare:test";
+import { eq } from "drizzle-orm";
+import Stripe from "stripe";
 import { inject, vi } from "vitest";
+import { messages } from "../../src/db/schema";
 import type { Env } from "../../src/env";
 import worker, { QUEUES } from "../../src/index";
 import type { ServiceCtx } from "../../src/lib/context";
 import { createServiceCtx } from "../../src/lib/service-ctx";
+import { type MessageRow, type SendInput, sendMessage } from "../../src/modules/messaging/service";
 import type { QueueJob } from "../../src/queues/jobs";
 import type { RecordedRequest } from "../fakes/kit";
 import type { AcceptedEmail } from "../fakes/resend";
+import type { FakeCheckoutSession, FakeCustomer, FakeInvoice, FakeSubscription } from "../fakes/stripe";
 import type { TwilioMessageResource } from "../fakes/twilio";
 import type { AcceptedWhatsAppMessage } from "../fakes/whatsapp";
-import { testEnv } from "./helpers";
+import { testCtx, testEnv } from "./helpers";
 
 /** A scripted failure: the next call(s) in the scope answer this instead. */
 export interface FakeFailure {
@@ -112,12 +118,100 @@ export function graphErrorBody(code: number, message: string, details?: string) 
   };
 }
 
+/** The fake Stripe API (tests/fakes/stripe.ts); scope = the organisation id Billx sends. */
+export const fakeStripe = {
+  /** The next Stripe calls for this organisation fail with these replies, in order. */
+  async fail(orgId: string, failures: FakeFailure[]): Promise<void> {
+    await postJson(inject("stripeBaseUrl"), "/_fake/failures", { scope: orgId, failures });
+  },
+  /** Every Stripe API call made for this organisation, oldest first; `body` is the form parsed back into objects. */
+  async requests(orgId: string): Promise<RecordedRequest[]> {
+    return (await control(inject("stripeBaseUrl"), `/_fake/requests?scope=${encodeURIComponent(orgId)}`)).json();
+  },
+  /** The customers Stripe holds for this organisation. */
+  async customers(orgId: string): Promise<FakeCustomer[]> {
+    return (await control(inject("stripeBaseUrl"), `/_fake/customers?scope=${encodeURIComponent(orgId)}`)).json();
+  },
+  /** The buyer pays on the Checkout page: the session, and for a plan its subscription and first invoice. */
+  async completeCheckout(sessionId: string): Promise<{ session: FakeCheckoutSession; subscription?: FakeSubscription; invoice?: FakeInvoice }> {
+    return (await postJson(inject("stripeBaseUrl"), "/_fake/checkout/complete", { session_id: sessionId })).json();
+  },
+  /** Stripe bills the next period: the invoice is paid, or its payment fails (the subscription turns past_due). */
+  async renewSubscription(subscriptionId: string, outcome: "paid" | "failed"): Promise<{ subscription: FakeSubscription; invoice: FakeInvoice }> {
+    return (await postJson(inject("stripeBaseUrl"), "/_fake/subscriptions/renew", { subscription_id: subscriptionId, outcome })).json();
+  },
+  /** The subscription ends now (canceled in the portal, or after the last failed retry). */
+  async cancelSubscription(subscriptionId: string): Promise<{ subscription: FakeSubscription }> {
+    return (await postJson(inject("stripeBaseUrl"), "/_fake/subscriptions/cancel", { subscription_id: subscriptionId })).json();
+  },
+};
+
+/** STRIPE_WEBHOOK_SECRET as vitest.config.ts binds it. */
+export const STRIPE_TEST_WEBHOOK_SECRET = "whsec_test_secret";
+
+export interface StripeTestEvent {
+  id: string;
+  object: "event";
+  type: string;
+  api_version: string;
+  created: number;
+  livemode: false;
+  pending_webhooks: number;
+  request: { id: string | null; idempotency_key: string | null };
+  data: { object: unknown; previous_attributes?: Record<string, unknown> };
+}
+
+/** An event as Stripe posts it to a webhook endpoint, wrapping `object` (a session, an invoice, ...). */
+export function stripeEvent(
+  type: string,
+  object: unknown,
+  options: { id?: string; created?: number; previousAttributes?: Record<string, unknown> } = {},
+): StripeTestEvent {
+  return {
+    id: options.id ?? `evt_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`,
+    object: "event",
+    type,
+    api_version: Stripe.API_VERSION,
+    created: options.created ?? Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    data: { object, ...(options.previousAttributes ? { previous_attributes: options.previousAttributes } : {}) },
+  };
+}
+
+/** `Stripe-Signature` for a body, by Stripe's scheme (the SDK's own test helper, with SubtleCrypto as in workerd). */
+export function stripeSignature(payload: string, options: { secret?: string; timestamp?: number } = {}): Promise<string> {
+  return Stripe.webhooks.generateTestHeaderStringAsync({
+    payload,
+    secret: options.secret ?? STRIPE_TEST_WEBHOOK_SECRET,
+    timestamp: options.timestamp ?? Math.floor(Date.now() / 1000),
+    cryptoProvider: Stripe.createSubtleCryptoProvider(),
+  });
+}
+
+/**
+ * Delivers an event to the Worker's `POST /v1/webhooks/stripe` as Stripe would: the JSON body,
+ * signed now with the test secret unless `secret`, `timestamp` or a literal `signature` say otherwise.
+ */
+export async function sendStripeEvent(
+  event: StripeTestEvent | string,
+  options: { secret?: string; timestamp?: number; signature?: string | null } = {},
+): Promise<Response> {
+  const body = typeof event === "string" ? event : JSON.stringify(event, null, 2);
+  const signature = options.signature === undefined ? await stripeSignature(body, options) : options.signature;
+  const headers: Record<string, string> = { "Content-Type": "application/json; charset=utf-8", "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)" };
+  if (signature !== null) headers["Stripe-Signature"] = signature;
+  return SELF.fetch("http://api.test/v1/webhooks/stripe", { method: "POST", headers, body });
+}
+
 /**
  * A service context whose OUTBOUND queue binding holds jobs instead of handing them to
  * Miniflare's queue, so a test delivers them itself with `deliverOutbound` and chooses the
  * attempt number. Everything else (sendMessage, the consumer, the adapters) is the real code.
+ * `env` is the environment it built, so later deliveries can run with the same overrides.
  */
-export function outboundOnHold(overrides: Partial<Env> = {}): { ctx: ServiceCtx; jobs: QueueJob[] } {
+export function outboundOnHold(overrides: Partial<Env> = {}): { ctx: ServiceCtx; env: Env; jobs: QueueJob[] } {
   const jobs: QueueJob[] = [];
   const outbound = {
     async send(job: QueueJob) {
@@ -127,27 +221,81 @@ export function outboundOnHold(overrides: Partial<Env> = {}): { ctx: ServiceCtx;
       for (const message of batch) jobs.push(message.body);
     },
   };
-  const env = { ...testEnv, ...overrides, OUTBOUND: outbound as unknown as Queue<QueueJob> };
-  return { ctx: createServiceCtx(env, () => {}), jobs };
+  const env: Env = { ...testEnv, ...overrides, OUTBOUND: outbound as unknown as Queue<QueueJob> };
+  return { ctx: createServiceCtx(env, () => {}), env, jobs };
 }
 
-export interface OutboundDelivery {
+/**
+ * Sends `input` through `outboundOnHold(overrides)` and returns the message with the one job it
+ * queued, for the test to deliver itself (the real queue would otherwise race it).
+ */
+export async function heldMessage(input: SendInput, overrides: Partial<Env> = {}): Promise<{ message: MessageRow; job: QueueJob; ctx: ServiceCtx; env: Env }> {
+  const { ctx, env, jobs } = outboundOnHold(overrides);
+  const { message } = await sendMessage(ctx, input);
+  const [job] = jobs;
+  if (!job) throw new Error("sendMessage queued no job");
+  return { message, job, ctx, env };
+}
+
+/** The `messages` row of `id`, as it stands now. */
+export async function messageRow(id: string): Promise<MessageRow | undefined> {
+  const [row] = await testCtx().db.select().from(messages).where(eq(messages.id, id));
+  return row;
+}
+
+/** One message handed to a queue consumer, as the platform would on its delivery number `attempts`. */
+export interface QueueDeliveryInput {
+  id: string;
+  attempts: number;
+  body: QueueJob;
+}
+
+/** What a consumer did with a delivered batch. */
+export interface QueueBatchResult {
+  /** Ids of the messages it acknowledged one by one. */
+  explicitAcks: string[];
+  /** The messages it asked to have retried. */
+  retryMessages: { msgId: string }[];
+  /** What it passed to each `message.retry()`, in message order: `getQueueResult` does not report the delay. */
+  retryOptions: (QueueRetryOptions | undefined)[];
+}
+
+/** Hands `deliveries` as one batch to the Worker's queue handler for `queue`. */
+export async function deliverQueueBatch(queue: string, deliveries: QueueDeliveryInput[], env: Env = testEnv): Promise<QueueBatchResult> {
+  const batch = createMessageBatch<QueueJob>(
+    queue,
+    deliveries.map((delivery) => ({ ...delivery, timestamp: new Date() })),
+  );
+  const retries = batch.messages.map((message) => vi.spyOn(message, "retry"));
+  const exec = createExecutionContext();
+  await worker.queue(batch, env, exec);
+  const result = await getQueueResult(batch, exec);
+  return {
+    explicitAcks: result.explicitAcks,
+    retryMessages: result.retryMessages,
+    retryOptions: retries.flatMap((retry) => retry.mock.calls.map(([options]) => options)),
+  };
+}
+
+export interface OutboundDelivery extends QueueBatchResult {
   acked: boolean;
   retried: boolean;
-  /** What the consumer passed to `message.retry()`: `getQueueResult` does not report the delay. */
+  /** The delay of the first `message.retry()`, if any. */
   retryDelaySeconds: number | undefined;
 }
 
-/** Hands one job to the Worker's queue handler as delivery number `attempts` of `deliveryId`. */
-export async function deliverOutbound(job: QueueJob, attempts: number, deliveryId = `delivery-${String(job.messageId)}`): Promise<OutboundDelivery> {
-  const batch = createMessageBatch<QueueJob>(QUEUES.outbound, [{ id: deliveryId, timestamp: new Date(), attempts, body: job }]);
-  const retry = vi.spyOn(batch.messages[0]!, "retry");
-  const exec = createExecutionContext();
-  await worker.queue(batch, testEnv, exec);
-  const result = await getQueueResult(batch, exec);
+/** Hands one job to the Worker's outbound queue handler as delivery number `attempts` of `deliveryId`. */
+export async function deliverOutbound(
+  job: QueueJob,
+  attempts: number,
+  deliveryId = `delivery-${String(job.messageId)}`,
+  env: Env = testEnv,
+): Promise<OutboundDelivery> {
+  const result = await deliverQueueBatch(QUEUES.outbound, [{ id: deliveryId, attempts, body: job }], env);
   return {
+    ...result,
     acked: result.explicitAcks.includes(deliveryId),
-    retried: result.retryMessages.some((m: { msgId: string }) => m.msgId === deliveryId),
-    retryDelaySeconds: retry.mock.calls[0]?.[0]?.delaySeconds,
+    retried: result.retryMessages.some((m) => m.msgId === deliveryId),
+    retryDelaySeconds: result.retryOptions[0]?.delaySeconds,
   };
 }

@@ -14,6 +14,7 @@ import { generateSigningKey } from "../../scripts/lib/signing-key.ts";
 import { startFakeGoogle } from "../fakes/google.ts";
 import { startFakeOpenAI } from "../fakes/openai.ts";
 import { startFakeResend } from "../fakes/resend.ts";
+import { startFakeStripe } from "../fakes/stripe.ts";
 import { startFakeTelegram } from "../fakes/telegram.ts";
 import { startFakeTwilio } from "../fakes/twilio.ts";
 import { startFakeWhatsApp } from "../fakes/whatsapp.ts";
@@ -38,6 +39,7 @@ export default async function setup(project: TestProject) {
   const resend = await startFakeResend();
   const twilio = await startFakeTwilio();
   const whatsapp = await startFakeWhatsApp();
+  const stripe = await startFakeStripe();
 
   project.provide("neonGateway", gateway.address);
   project.provide("harnessUrl", control.url);
@@ -48,6 +50,7 @@ export default async function setup(project: TestProject) {
   project.provide("resendBaseUrl", resend.url);
   project.provide("twilioBaseUrl", twilio.url);
   project.provide("whatsappBaseUrl", whatsapp.url);
+  project.provide("stripeBaseUrl", stripe.url);
   project.provide("jwtPrivateKey", await generateSigningKey("test-key-1"));
 
   return async () => {
@@ -57,6 +60,7 @@ export default async function setup(project: TestProject) {
     await resend.close();
     await twilio.close();
     await whatsapp.close();
+    await stripe.close();
     await control.close();
     await gateway.close();
     await postgres.stop();
@@ -85,6 +89,7 @@ declare module "vitest" {
     resendBaseUrl: string;
     twilioBaseUrl: string;
     whatsappBaseUrl: string;
+    stripeBaseUrl: string;
     jwtPrivateKey: string;
   }
 }

@@ -6,13 +6,13 @@
 export const SYSTEM_ROLES = ["owner", "admin", "member", "viewer"] as const;
 export type SystemRole = (typeof SYSTEM_ROLES)[number];
 
-/** Permissions only owners and admins hold: people, roles, keys and the audit trail. */
-const ADMINISTRATIVE = ["org:write", "org:delete", "members:write", "roles:write", "api_keys:write", "audit:read", "users:read"];
+/** Permissions only owners and admins hold: people, roles, keys, the audit trail and paying Stripe. */
+const ADMINISTRATIVE = ["org:write", "org:delete", "members:write", "roles:write", "api_keys:write", "audit:read", "users:read", "billing:write"];
 
 const SYSTEM_ROLE_GRANTS: Record<SystemRole, { grant: string[]; deny: string[] }> = {
   owner: { grant: ["*"], deny: [] },
   admin: { grant: ["*"], deny: ["org:delete"] },
-  member: { grant: ["*:read", "*:write", "*:send", "*:query"], deny: ADMINISTRATIVE },
+  member: { grant: ["*:read", "*:write", "*:send", "*:query", "*:use"], deny: ADMINISTRATIVE },
   viewer: { grant: ["*:read"], deny: ADMINISTRATIVE },
 };
 

@@ -235,3 +235,14 @@ export async function changeMemberRole(ctx: ServiceCtx, userId: string, roleId: 
     return memberView({ ...target, role: role.id });
   });
 }
+
+/** Email addresses of the organisation's owners, for notices only owners act on (a failed payment). */
+export async function listOwnerEmails(ctx: Pick<ServiceCtx, "db">, orgId: string): Promise<string[]> {
+  const rows = await ctx.db
+    .select({ email: users.email })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.role, "owner")))
+    .orderBy(asc(memberships.userId));
+  return rows.map((r) => r.email);
+}
