@@ -1,11 +1,10 @@
-import { eq } from "drizzle-orm";
-import { organizations } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
-import { Conflict, Forbidden, NotFound } from "../../lib/errors";
+import { Conflict, Forbidden } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import type { Page, PageRequest } from "../../lib/pagination";
 import { recordAudit } from "../audit/service";
 import { requireOrgId } from "../auth/principal";
+import { loadOrg } from "../orgs/service";
 import { getBalance, getLedgerEntry, grantCredits, type LedgerEntryView, ledgerEntryView, listLedgerEntries } from "./ledger";
 import { periodOf } from "./plans";
 import { getQuotaUsage, type QuotaUsageView } from "./usage";
@@ -38,8 +37,7 @@ export interface AdjustmentInput {
  */
 export async function adjustCredits(ctx: ServiceCtx, input: AdjustmentInput): Promise<{ entry: LedgerEntryView; balance: number; created: boolean }> {
   if (!ctx.actor?.isSuperAdmin) throw new Forbidden("Only platform staff may adjust credits");
-  const [org] = await ctx.db.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, input.orgId));
-  if (!org) throw new NotFound("organization", input.orgId);
+  await loadOrg(ctx.db, input.orgId, null); // 404 for an organisation that does not exist
   const result = await grantCredits(ctx, {
     orgId: input.orgId,
     amount: input.amount,
