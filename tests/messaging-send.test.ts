@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { messages } from "../src/db/schema";
+import { deadLetters, messages } from "../src/db/schema";
 import { sendMessage } from "../src/modules/messaging/service";
-import { fakeResend } from "./harness/fakes";
+import { deliverOutbound, fakeResend } from "./harness/fakes";
 import { testCtx } from "./harness/helpers";
 
 describe("messaging.send (the one way out)", () => {
@@ -49,5 +49,20 @@ describe("messaging.send (the one way out)", () => {
       errors: [{ path: "recipient", message: "must be a phone number in E.164 form, e.g. +14155550100" }],
     });
     await expect(sendMessage(ctx, { orgId: null, channel: "telegram", recipient: "not a chat", body: "x" })).rejects.toMatchObject({ status: 422 });
+  });
+});
+
+describe("a job that arrives before its message row is committed", () => {
+  it("is retried while the row is not visible, and dead-lettered if it never appears", async () => {
+    const job = { kind: "message.send", messageId: "msg_01NOTCOMMITTEDYET000000000" };
+    const early = await deliverOutbound(job, 1, "early-delivery");
+    expect(early).toMatchObject({ acked: false, retried: true });
+    // Backoff has jitter; the wait for an uncommitted row is the floor.
+    expect(early.retryDelaySeconds).toBeGreaterThanOrEqual(5);
+
+    const last = await deliverOutbound(job, 6, "early-delivery");
+    expect(last).toMatchObject({ acked: true, retried: false });
+    const dead = await testCtx().db.select().from(deadLetters).where(eq(deadLetters.messageId, "early-delivery"));
+    expect(dead).toMatchObject([{ kind: "message.send", reason: "message msg_01NOTCOMMITTEDYET000000000 does not exist" }]);
   });
 });

@@ -7,6 +7,9 @@ import { PermanentJobError, type QueueJob, RetryLater } from "../../queues/jobs"
 import { senderFor } from "./channels";
 import type { MessageChannel } from "./service";
 
+/** How long to wait for a message row whose job arrived before the row's transaction committed. */
+const UNCOMMITTED_RETRY_SECONDS = 5;
+
 /** Deliveries before a message is given up as `dead` (the queue's max_retries + 1). */
 export const MAX_DELIVERY_ATTEMPTS = 6;
 
@@ -40,7 +43,15 @@ export async function deliverMessage(ctx: ServiceCtx, job: QueueJob, attempt: nu
     .set({ status: "sending", attempts: sql`${messages.attempts} + 1`, updatedAt: ctx.now() })
     .where(and(eq(messages.id, messageId), inArray(messages.status, ["queued"])))
     .returning();
-  if (!message) return;
+  if (!message) {
+    // Nothing to claim: either another delivery has it (done), or the row is not visible yet
+    // because the sender enqueued inside a transaction that has not committed. Only the second
+    // is worth another try; a row that never appears (rolled back) ends as a dead letter.
+    const [existing] = await ctx.db.select({ id: messages.id }).from(messages).where(eq(messages.id, messageId));
+    if (existing) return;
+    if (attempt >= MAX_DELIVERY_ATTEMPTS) throw new PermanentJobError(`message ${messageId} does not exist`);
+    throw new RetryLater(`message ${messageId} is not visible yet`, UNCOMMITTED_RETRY_SECONDS);
+  }
 
   const sender = senderFor(message.channel as MessageChannel, ctx.config);
   if (!sender) return finish(ctx, message.id, { status: "failed", error: `no provider adapter for channel ${message.channel}` });
