@@ -18,13 +18,16 @@ import { googleAuthRoutes } from "./modules/auth/google-routes";
 import { recoveryRoutes } from "./modules/auth/recovery-routes";
 import { authRoutes } from "./modules/auth/routes";
 import { creditsRoutes } from "./modules/credits/routes";
+import { customersRoutes } from "./modules/customers/routes";
 import { docsRoutes } from "./modules/docs/routes";
 import { healthRoutes } from "./modules/health/routes";
 import { membersRoutes } from "./modules/members/routes";
+import { merchantsRoutes } from "./modules/merchants/routes";
 import { messagesRoutes } from "./modules/messaging/routes";
 import { messagingWebhookRoutes } from "./modules/messaging/webhooks";
 import { orgsRoutes } from "./modules/orgs/routes";
 import { paymentsRoutes } from "./modules/payments/routes";
+import { productsRoutes } from "./modules/products/routes";
 import { rolesRoutes } from "./modules/roles/routes";
 
 export const app = new OpenAPIHono<AppEnv>();
@@ -89,8 +92,11 @@ app.route("/", auditRoutes);
 app.route("/", messagesRoutes);
 app.route("/", messagingWebhookRoutes);
 app.route("/", paymentsRoutes);
+app.route("/", productsRoutes);
 app.route("/", creditsRoutes);
 app.route("/", aiRoutes);
+app.route("/", customersRoutes);
+app.route("/", merchantsRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -3,7 +3,30 @@ import { monotonicFactory } from "ulidx";
 const ulid = monotonicFactory();
 
 /** Prefixes of every id the API hands out; the prefix tells a reader what the id is. */
-export type IdPrefix = "org" | "usr" | "role" | "inv" | "sess" | "rt" | "key" | "aud" | "otp" | "prt" | "msg" | "dlq" | "cron" | "cle" | "crs" | "use" | "apu";
+export type IdPrefix =
+  | "org"
+  | "usr"
+  | "role"
+  | "inv"
+  | "sess"
+  | "rt"
+  | "key"
+  | "aud"
+  | "otp"
+  | "prt"
+  | "msg"
+  | "dlq"
+  | "cron"
+  | "cle"
+  | "crs"
+  | "use"
+  | "apu"
+  | "prod"
+  | "cat"
+  | "stk"
+  | "cus"
+  | "cul"
+  | "mer";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

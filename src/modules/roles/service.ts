@@ -1,5 +1,6 @@
 import { and, asc, eq, gt } from "drizzle-orm";
 import { type Database, withTransaction } from "../../db/client";
+import { isUniqueViolation } from "../../db/errors";
 import { roles } from "../../db/schema";
 import type { Actor, ServiceCtx } from "../../lib/context";
 import { Conflict, type FieldError, Forbidden, NotFound, Unauthorized, Unprocessable } from "../../lib/errors";
@@ -129,16 +130,6 @@ function refuseSystemName(name: string): void {
 
 function refuseSystemRole(id: string): void {
   if (isSystemRole(id)) throw new Forbidden("System roles cannot be changed or deleted");
-}
-
-// drizzle wraps the driver's error; Postgres's SQLSTATE sits somewhere down the `cause` chain.
-function isUniqueViolation(error: unknown): boolean {
-  let e: unknown = error;
-  for (let depth = 0; depth < 5 && typeof e === "object" && e !== null; depth++) {
-    if ((e as { code?: unknown }).code === "23505") return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 /** System roles first (in their fixed order), then the organisation's custom roles, oldest first. */
