@@ -49,6 +49,18 @@ export const problemResponses = {
 
 export { problem };
 
+/** The optional `Idempotency-Key` request header; `what` says what a repeat gets back. */
+export function idempotencyHeader(what: string, example: string) {
+  return z.object({
+    "idempotency-key": z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .openapi({ description: `Repeat a request with the same key to get ${what}`, example }),
+  });
+}
+
 /** A JSON response for `createRoute`'s `responses`. */
 export function jsonResponse<T>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } };

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { CREDIT_ENTRY_KINDS } from "../../db/schema";
+import { idempotencyHeader } from "../../lib/openapi";
 import { pageQuery, pageSchema } from "../../lib/pagination";
 
 const ENTRY_ID_EXAMPLE = "cle_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -99,14 +100,7 @@ export const AdjustmentBody = z
   })
   .openapi("CreditAdjustmentRequest");
 
-export const IdempotencyHeader = z.object({
-  "idempotency-key": z
-    .string()
-    .min(1)
-    .max(255)
-    .optional()
-    .openapi({ description: "Repeat a request with the same key to get the first adjustment back instead of applying it twice", example: "ticket-4711" }),
-});
+export const IdempotencyHeader = idempotencyHeader("the first adjustment back instead of applying it twice", "ticket-4711");
 
 export const Adjustment = z
   .object({

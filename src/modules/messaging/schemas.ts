@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { MESSAGE_CHANNELS, MESSAGE_STATUSES } from "../../db/schema";
+import { idempotencyHeader } from "../../lib/openapi";
 import { pageQuery, pageSchema } from "../../lib/pagination";
 
 const Channel = z.enum(MESSAGE_CHANNELS).openapi({ description: "How the message travels", example: "sms" });
@@ -30,14 +31,7 @@ export const SendMessageBody = z
   .refine((m) => m.body !== undefined || m.template !== undefined, { message: "a body or a template is required", path: ["body"] })
   .openapi("SendMessageRequest");
 
-export const IdempotencyHeader = z.object({
-  "idempotency-key": z
-    .string()
-    .min(1)
-    .max(255)
-    .optional()
-    .openapi({ description: "Repeat a request with the same key to get the first message back instead of sending twice", example: "bill-123-reminder-1" }),
-});
+export const IdempotencyHeader = idempotencyHeader("the first message back instead of sending twice", "bill-123-reminder-1");
 
 export const Message = z
   .object({
