@@ -93,6 +93,62 @@ CREATE TABLE "sessions" (
 	"revoked_reason" text
 );
 --> statement-breakpoint
+CREATE TABLE "bill_items" (
+	"id" text PRIMARY KEY NOT NULL,
+	"bill_id" text NOT NULL,
+	"position" integer NOT NULL,
+	"product_id" text,
+	"description" text NOT NULL,
+	"quantity" numeric(14, 3) NOT NULL,
+	"unit" text NOT NULL,
+	"unit_price" bigint NOT NULL,
+	"discount" bigint DEFAULT 0 NOT NULL,
+	"tax_rate_bps" integer DEFAULT 0 NOT NULL,
+	"line_subtotal" bigint NOT NULL,
+	"line_tax" bigint NOT NULL,
+	"line_total" bigint NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "bill_number_sequences" (
+	"org_id" text NOT NULL,
+	"last_number" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "bill_number_sequences_org_id_pk" PRIMARY KEY("org_id")
+);
+--> statement-breakpoint
+CREATE TABLE "bill_payments" (
+	"id" text PRIMARY KEY NOT NULL,
+	"bill_id" text NOT NULL,
+	"amount" bigint NOT NULL,
+	"method" text NOT NULL,
+	"reference" text,
+	"idempotency_key" text,
+	"created_by" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "bill_payments_amount_positive" CHECK ("bill_payments"."amount" > 0)
+);
+--> statement-breakpoint
+CREATE TABLE "bills" (
+	"id" text PRIMARY KEY NOT NULL,
+	"org_id" text NOT NULL,
+	"number" text,
+	"customer_id" text,
+	"status" text DEFAULT 'draft' NOT NULL,
+	"currency" text NOT NULL,
+	"subtotal" bigint NOT NULL,
+	"discount" bigint DEFAULT 0 NOT NULL,
+	"tax" bigint NOT NULL,
+	"total" bigint NOT NULL,
+	"amount_paid" bigint DEFAULT 0 NOT NULL,
+	"due_date" date,
+	"notes" text,
+	"issued_at" timestamp with time zone,
+	"voided_at" timestamp with time zone,
+	"created_by" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "bills_amount_paid_non_negative" CHECK ("bills"."amount_paid" >= 0)
+);
+--> statement-breakpoint
 CREATE TABLE "product_categories" (
 	"id" text PRIMARY KEY NOT NULL,
 	"org_id" text NOT NULL,
@@ -361,6 +417,14 @@ ALTER TABLE "oauth_identities" ADD CONSTRAINT "oauth_identities_user_id_users_id
 ALTER TABLE "password_reset_tokens" ADD CONSTRAINT "password_reset_tokens_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "refresh_tokens" ADD CONSTRAINT "refresh_tokens_session_id_sessions_id_fk" FOREIGN KEY ("session_id") REFERENCES "public"."sessions"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sessions" ADD CONSTRAINT "sessions_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "bill_items" ADD CONSTRAINT "bill_items_bill_id_bills_id_fk" FOREIGN KEY ("bill_id") REFERENCES "public"."bills"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "bill_items" ADD CONSTRAINT "bill_items_product_id_products_id_fk" FOREIGN KEY ("product_id") REFERENCES "public"."products"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "bill_number_sequences" ADD CONSTRAINT "bill_number_sequences_org_id_organizations_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."organizations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "bill_payments" ADD CONSTRAINT "bill_payments_bill_id_bills_id_fk" FOREIGN KEY ("bill_id") REFERENCES "public"."bills"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "bill_payments" ADD CONSTRAINT "bill_payments_created_by_users_id_fk" FOREIGN KEY ("created_by") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "bills" ADD CONSTRAINT "bills_org_id_organizations_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."organizations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "bills" ADD CONSTRAINT "bills_customer_id_customers_id_fk" FOREIGN KEY ("customer_id") REFERENCES "public"."customers"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "bills" ADD CONSTRAINT "bills_created_by_users_id_fk" FOREIGN KEY ("created_by") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "product_categories" ADD CONSTRAINT "product_categories_org_id_organizations_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."organizations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "product_categories" ADD CONSTRAINT "product_categories_parent_id_product_categories_id_fk" FOREIGN KEY ("parent_id") REFERENCES "public"."product_categories"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "products" ADD CONSTRAINT "products_org_id_organizations_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."organizations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -392,6 +456,12 @@ CREATE INDEX "oauth_identities_user_idx" ON "oauth_identities" USING btree ("use
 CREATE INDEX "otp_codes_recipient_idx" ON "otp_codes" USING btree ("recipient","created_at");--> statement-breakpoint
 CREATE INDEX "refresh_tokens_session_idx" ON "refresh_tokens" USING btree ("session_id");--> statement-breakpoint
 CREATE INDEX "sessions_user_idx" ON "sessions" USING btree ("user_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "bill_items_bill_position_key" ON "bill_items" USING btree ("bill_id","position");--> statement-breakpoint
+CREATE UNIQUE INDEX "bill_payments_bill_idempotency_key" ON "bill_payments" USING btree ("bill_id","idempotency_key");--> statement-breakpoint
+CREATE INDEX "bill_payments_bill_idx" ON "bill_payments" USING btree ("bill_id","id");--> statement-breakpoint
+CREATE UNIQUE INDEX "bills_org_number_key" ON "bills" USING btree ("org_id","number");--> statement-breakpoint
+CREATE INDEX "bills_org_idx" ON "bills" USING btree ("org_id","id");--> statement-breakpoint
+CREATE INDEX "bills_org_customer_idx" ON "bills" USING btree ("org_id","customer_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "product_categories_org_name_key" ON "product_categories" USING btree ("org_id",lower("name"));--> statement-breakpoint
 CREATE UNIQUE INDEX "products_org_sku_key" ON "products" USING btree ("org_id","sku");--> statement-breakpoint
 CREATE INDEX "products_org_category_idx" ON "products" USING btree ("org_id","category_id");--> statement-breakpoint

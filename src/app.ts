@@ -17,6 +17,7 @@ import { auditRoutes } from "./modules/audit/routes";
 import { googleAuthRoutes } from "./modules/auth/google-routes";
 import { recoveryRoutes } from "./modules/auth/recovery-routes";
 import { authRoutes } from "./modules/auth/routes";
+import { billsRoutes } from "./modules/bills/routes";
 import { creditsRoutes } from "./modules/credits/routes";
 import { customersRoutes } from "./modules/customers/routes";
 import { docsRoutes } from "./modules/docs/routes";
@@ -96,6 +97,7 @@ app.route("/", productsRoutes);
 app.route("/", creditsRoutes);
 app.route("/", aiRoutes);
 app.route("/", customersRoutes);
+app.route("/", billsRoutes);
 app.route("/", merchantsRoutes);
 app.route("/", docsRoutes);
 

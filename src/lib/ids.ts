@@ -26,7 +26,10 @@ export type IdPrefix =
   | "stk"
   | "cus"
   | "cul"
-  | "mer";
+  | "mer"
+  | "bill"
+  | "bli"
+  | "bpy";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

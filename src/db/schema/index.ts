@@ -1,4 +1,5 @@
 export * from "./auth";
+export * from "./bills";
 export * from "./catalog";
 export * from "./credits";
 export * from "./customers";

@@ -1,0 +1,352 @@
+import { and, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { billPayments, bills, customerLedger, products, stockMovements } from "../src/db/schema";
+import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
+import { expectProblem, testCtx } from "./harness/helpers";
+
+interface BillItem {
+  id: string;
+  position: number;
+  product_id: string | null;
+  description: string;
+  quantity: string;
+  unit: string;
+  unit_price: number;
+  discount: number;
+  tax_rate_bps: number;
+  line_subtotal: number;
+  line_tax: number;
+  line_total: number;
+}
+
+interface Bill {
+  id: string;
+  number: string | null;
+  status: string;
+  customer_id: string | null;
+  currency: string;
+  subtotal: number;
+  discount: number;
+  tax: number;
+  total: number;
+  amount_paid: number;
+  balance_due: number;
+  due_date: string | null;
+  notes: string | null;
+  issued_at: string | null;
+  voided_at: string | null;
+  items: BillItem[];
+}
+
+interface Payment {
+  id: string;
+  bill_id: string;
+  amount: number;
+  method: string;
+  reference: string | null;
+}
+
+async function createProduct(owner: SignedUp, body: Record<string, unknown>): Promise<{ id: string; name: string }> {
+  return expectJson(await call("/v1/products", { token: owner.access_token, body: { unit: "piece", price: 1000, tax_rate_bps: 0, ...body } }), 201);
+}
+
+async function createCustomer(owner: SignedUp, body: Record<string, unknown> = {}): Promise<{ id: string }> {
+  return expectJson(await call("/v1/customers", { token: owner.access_token, body: { name: "Asha Traders", ...body } }), 201);
+}
+
+function postBill(who: SignedUp, body: Record<string, unknown>): Promise<Response> {
+  return call("/v1/bills", { token: who.access_token, orgId: who.orgId, body });
+}
+
+async function createBill(who: SignedUp, body: Record<string, unknown>): Promise<Bill> {
+  return expectJson<Bill>(await postBill(who, body), 201);
+}
+
+function pay(who: SignedUp, billId: string, body: Record<string, unknown>, key?: string): Promise<Response> {
+  return call(`/v1/bills/${billId}/payments`, { token: who.access_token, orgId: who.orgId, body, headers: key ? { "Idempotency-Key": key } : {} });
+}
+
+async function stockOf(productId: string): Promise<string> {
+  const [row] = await testCtx().db.select({ stock: products.stockQuantity }).from(products).where(eq(products.id, productId));
+  return row?.stock ?? "missing";
+}
+
+async function balanceOf(owner: SignedUp, customerId: string): Promise<number> {
+  return (await expectJson<{ balance: number }>(await call(`/v1/customers/${customerId}`, { token: owner.access_token }), 200)).balance;
+}
+
+const line = (quantity: string | number, unit_price: number, extra: Record<string, unknown> = {}) => ({
+  description: "Service",
+  quantity,
+  unit_price,
+  ...extra,
+});
+
+/**
+ * Hand-computed: gross = round_half_up(quantity × unit_price), net = gross − line discount,
+ * tax = round_half_up(net × bps / 10000); total = Σnet − bill discount + Σtax.
+ */
+const MONEY_FIXTURES: {
+  name: string;
+  items: Record<string, unknown>[];
+  discount?: number;
+  lines: [number, number, number][];
+  totals: [number, number, number, number];
+}[] = [
+  // 0.333 × 1000 = 333; 333 × 5% = 16.65 -> 17
+  { name: "a fractional quantity with tax", items: [line("0.333", 1000, { tax_rate_bps: 500 })], lines: [[333, 17, 350]], totals: [333, 0, 17, 350] },
+  // 1.005 × 199 = 199.995 -> 200; −50 = 150; 150 × 12.5% = 18.75 -> 19
+  {
+    name: "half a minor unit rounds up, then a line discount",
+    items: [line("1.005", 199, { discount: 50, tax_rate_bps: 1250 })],
+    lines: [[150, 19, 169]],
+    totals: [150, 0, 19, 169],
+  },
+  // 3 × 999 = 2997 − 97 = 2900, tax 18% = 522; 0.75 × 2001 = 1500.75 -> 1501, no tax; bill discount 401
+  {
+    name: "two lines and a bill discount that leaves line taxes alone",
+    items: [line("3", 999, { discount: 97, tax_rate_bps: 1800 }), line("0.75", 2001)],
+    discount: 401,
+    lines: [
+      [2900, 522, 3422],
+      [1501, 0, 1501],
+    ],
+    totals: [4401, 401, 522, 4522],
+  },
+  // 0.001 × 499 = 0.499 -> 0; 0.001 × 500 = 0.5 -> 1, tax 18% of 1 = 0.18 -> 0
+  {
+    name: "tiny quantities round to the nearest minor unit",
+    items: [line("0.001", 499, { tax_rate_bps: 1800 }), line("0.001", 500, { tax_rate_bps: 1800 })],
+    lines: [
+      [0, 0, 0],
+      [1, 0, 1],
+    ],
+    totals: [1, 0, 0, 1],
+  },
+  // 12.345 × 1234 = 15233.73 -> 15234 − 234 = 15000; 28% = 4200; bill discount 1000
+  {
+    name: "a large line with a discount and a bill discount",
+    items: [line(12.345, 1234, { discount: 234, tax_rate_bps: 2800 })],
+    discount: 1000,
+    lines: [[15000, 4200, 19200]],
+    totals: [15000, 1000, 4200, 18200],
+  },
+];
+
+describe("bill totals", () => {
+  it.each(MONEY_FIXTURES)("computes $name", async (fixture) => {
+    const owner = await signUp("bill-money");
+    const bill = await createBill(owner, { items: fixture.items, discount: fixture.discount });
+    expect(bill.items.map((i) => [i.line_subtotal, i.line_tax, i.line_total])).toEqual(fixture.lines);
+    const [subtotal, discount, tax, total] = fixture.totals;
+    expect(bill).toMatchObject({ status: "draft", number: null, subtotal, discount, tax, total, amount_paid: 0, balance_due: total });
+    const [row] = await testCtx().db.select().from(bills).where(eq(bills.id, bill.id));
+    expect(row).toMatchObject({ subtotal, discount, tax, total });
+  });
+
+  it("takes name, unit, price and tax rate from a product, and lets unit_price override the price", async () => {
+    const owner = await signUp("bill-product");
+    const product = await createProduct(owner, { name: "Arabica beans", unit: "kg", price: 1850, tax_rate_bps: 1800, stock_quantity: 10 });
+    const bill = await createBill(owner, {
+      items: [
+        { product_id: product.id, quantity: "2.5" },
+        { product_id: product.id, quantity: 1, unit_price: 1500 },
+      ],
+    });
+    // 2.5 × 1850 = 4625, 18% = 832.5 -> 833; 1 × 1500 = 1500, 18% = 270
+    expect(bill.items[0]).toMatchObject({
+      description: "Arabica beans",
+      unit: "kg",
+      quantity: "2.500",
+      unit_price: 1850,
+      tax_rate_bps: 1800,
+      line_subtotal: 4625,
+      line_tax: 833,
+      line_total: 5458,
+    });
+    expect(bill.items[1]).toMatchObject({ unit_price: 1500, line_total: 1770 });
+    expect(bill).toMatchObject({ subtotal: 6125, tax: 1103, total: 7228, currency: expect.any(String) });
+    expect(await stockOf(product.id)).toBe("10.000");
+  });
+
+  it("refuses a line discount above the line, a bill discount above the subtotal, and a line without a price", async () => {
+    const owner = await signUp("bill-refuse");
+    await expectProblem(await postBill(owner, { items: [line("1", 100, { discount: 101 })] }), 422);
+    await expectProblem(await postBill(owner, { items: [line("1", 100)], discount: 101 }), 422);
+    await expectProblem(await postBill(owner, { items: [{ description: "No price", quantity: 1 }] }), 422);
+    await expectProblem(await postBill(owner, { items: [line("0", 100)] }), 422);
+    expect(await testCtx().db.select().from(bills).where(eq(bills.createdBy, owner.user.id))).toEqual([]);
+  });
+});
+
+describe("issuing bills", () => {
+  it("numbers issued bills BILL-000001, BILL-000002, and a draft has no number until issued", async () => {
+    const owner = await signUp("bill-numbers");
+    const first = await createBill(owner, { items: [line("1", 100)], issue: true });
+    const draft = await createBill(owner, { items: [line("1", 100)] });
+    expect(first).toMatchObject({ number: "BILL-000001", status: "issued" });
+    expect(first.issued_at).not.toBeNull();
+    expect(draft.number).toBeNull();
+    const issued = await expectJson<Bill>(await call(`/v1/bills/${draft.id}/issue`, { token: owner.access_token, method: "POST" }), 200);
+    expect(issued).toMatchObject({ number: "BILL-000002", status: "issued" });
+    await expectProblem(await call(`/v1/bills/${draft.id}/issue`, { token: owner.access_token, method: "POST" }), 409);
+  });
+
+  it("takes stock when issued, and refuses a short product naming it while the whole issue rolls back", async () => {
+    const owner = await signUp("bill-stock");
+    const plenty = await createProduct(owner, { name: "Rice 1kg", stock_quantity: 10 });
+    const scarce = await createProduct(owner, { name: "Saffron 1g", stock_quantity: "0.5" });
+    const customer = await createCustomer(owner);
+    const draft = await createBill(owner, {
+      customer_id: customer.id,
+      items: [
+        { product_id: plenty.id, quantity: 2 },
+        { product_id: scarce.id, quantity: 1 },
+      ],
+    });
+    const refused = await expectProblem(await call(`/v1/bills/${draft.id}/issue`, { token: owner.access_token, method: "POST" }), 409);
+    expect(refused.detail).toContain("Saffron 1g");
+    expect(await stockOf(plenty.id)).toBe("10.000");
+    expect(await balanceOf(owner, customer.id)).toBe(0);
+    expect((await expectJson<Bill>(await call(`/v1/bills/${draft.id}`, { token: owner.access_token }), 200)).status).toBe("draft");
+
+    const sold = await createBill(owner, { customer_id: customer.id, items: [{ product_id: plenty.id, quantity: "2.25" }], issue: true });
+    // The refused issue gave its number back.
+    expect(sold.number).toBe("BILL-000001");
+    expect(await stockOf(plenty.id)).toBe("7.750");
+    expect(await balanceOf(owner, customer.id)).toBe(sold.total);
+    const moves = await testCtx()
+      .db.select()
+      .from(stockMovements)
+      .where(and(eq(stockMovements.productId, plenty.id), eq(stockMovements.reason, "sale")));
+    expect(moves.map((m) => m.change)).toEqual(["-2.250"]);
+  });
+
+  it("refuses a bill over the customer's credit limit naming it, unless the caller may override credit", async () => {
+    const owner = await signUp("bill-credit");
+    // A member may write bills but not override credit; it acts in the owner's organisation.
+    const clerk = { ...(await joinOrgAs(owner, "member", "bill-clerk")), orgId: owner.orgId };
+    const customer = await createCustomer(owner, { credit_limit: 10000 });
+    await createBill(clerk, { customer_id: customer.id, items: [line("1", 6000)], issue: true });
+    const refused = await expectProblem(await postBill(clerk, { customer_id: customer.id, items: [line("1", 5000)], issue: true }), 409);
+    expect(refused.detail).toContain("10000");
+    expect(await balanceOf(owner, customer.id)).toBe(6000);
+    // `issue: true` is all or nothing: no draft was left behind.
+    expect(await testCtx().db.select().from(bills).where(eq(bills.customerId, customer.id))).toHaveLength(1);
+
+    const overridden = await createBill(owner, { customer_id: customer.id, items: [line("1", 5000)], issue: true });
+    expect(overridden.status).toBe("issued");
+    expect(await balanceOf(owner, customer.id)).toBe(11000);
+  });
+});
+
+describe("bill payments", () => {
+  it("moves a bill through partially_paid to paid and credits the customer's ledger", async () => {
+    const owner = await signUp("bill-pay");
+    const customer = await createCustomer(owner);
+    const bill = await createBill(owner, { customer_id: customer.id, items: [line("1", 10000)], issue: true });
+    const first = await expectJson<{ payment: Payment; bill: Bill }>(await pay(owner, bill.id, { amount: 4000, method: "cash" }), 201);
+    expect(first.payment).toMatchObject({ amount: 4000, method: "cash", bill_id: bill.id });
+    expect(first.bill).toMatchObject({ status: "partially_paid", amount_paid: 4000, balance_due: 6000 });
+    await expectProblem(await pay(owner, bill.id, { amount: 6001, method: "upi" }), 409);
+    const second = await expectJson<{ payment: Payment; bill: Bill }>(await pay(owner, bill.id, { amount: 6000, method: "upi", reference: "UPI-1" }), 201);
+    expect(second.bill).toMatchObject({ status: "paid", amount_paid: 10000, balance_due: 0 });
+    expect(await balanceOf(owner, customer.id)).toBe(0);
+    const entries = await testCtx()
+      .db.select()
+      .from(customerLedger)
+      .where(and(eq(customerLedger.customerId, customer.id), eq(customerLedger.kind, "payment")));
+    expect(entries.map((e) => e.amount).sort((x, y) => x - y)).toEqual([-6000, -4000]);
+    await expectProblem(await pay(owner, bill.id, { amount: 1, method: "cash" }), 409);
+  });
+
+  it("keeps an excess as customer credit only when asked to", async () => {
+    const owner = await signUp("bill-excess");
+    const customer = await createCustomer(owner);
+    const bill = await createBill(owner, { customer_id: customer.id, items: [line("1", 1000)], issue: true });
+    await expectProblem(await pay(owner, bill.id, { amount: 1500, method: "cash" }), 409);
+    const paid = await expectJson<{ payment: Payment; bill: Bill }>(await pay(owner, bill.id, { amount: 1500, method: "cash", excess_to_credit: true }), 201);
+    expect(paid.bill).toMatchObject({ status: "paid", amount_paid: 1000 });
+    expect(paid.payment.amount).toBe(1500);
+    expect(await balanceOf(owner, customer.id)).toBe(-500);
+  });
+
+  it("answers a repeated Idempotency-Key with the first payment and records it once", async () => {
+    const owner = await signUp("bill-idem");
+    const bill = await createBill(owner, { items: [line("1", 5000)], issue: true });
+    const first = await expectJson<{ payment: Payment }>(await pay(owner, bill.id, { amount: 1000, method: "card" }, "pay-1"), 201);
+    const again = await expectJson<{ payment: Payment; bill: Bill }>(await pay(owner, bill.id, { amount: 1000, method: "card" }, "pay-1"), 201);
+    expect(again.payment.id).toBe(first.payment.id);
+    expect(again.bill.amount_paid).toBe(1000);
+    expect(await testCtx().db.select().from(billPayments).where(eq(billPayments.billId, bill.id))).toHaveLength(1);
+  });
+
+  it("refuses a payment on a draft", async () => {
+    const owner = await signUp("bill-pay-draft");
+    const bill = await createBill(owner, { items: [line("1", 5000)] });
+    await expectProblem(await pay(owner, bill.id, { amount: 1000, method: "cash" }), 409);
+  });
+});
+
+describe("voiding bills", () => {
+  it("returns the stock and takes the charge off the customer's ledger", async () => {
+    const owner = await signUp("bill-void");
+    const product = await createProduct(owner, { name: "Tea 250g", price: 400, stock_quantity: 5 });
+    const customer = await createCustomer(owner);
+    const bill = await createBill(owner, { customer_id: customer.id, items: [{ product_id: product.id, quantity: 3 }], issue: true });
+    await pay(owner, bill.id, { amount: 200, method: "cash" });
+    expect(await stockOf(product.id)).toBe("2.000");
+    const voided = await expectJson<Bill>(await call(`/v1/bills/${bill.id}/void`, { token: owner.access_token, method: "POST" }), 200);
+    expect(voided).toMatchObject({ status: "void", balance_due: 0 });
+    expect(voided.voided_at).not.toBeNull();
+    expect(await stockOf(product.id)).toBe("5.000");
+    // The 200 already paid stays with the customer as credit.
+    expect(await balanceOf(owner, customer.id)).toBe(-200);
+    await expectProblem(await call(`/v1/bills/${bill.id}/void`, { token: owner.access_token, method: "POST" }), 409);
+  });
+
+  it("refuses to void a paid bill: it is refunded instead", async () => {
+    const owner = await signUp("bill-void-paid");
+    const bill = await createBill(owner, { items: [line("1", 1000)], issue: true });
+    await pay(owner, bill.id, { amount: 1000, method: "cash" });
+    const refused = await expectProblem(await call(`/v1/bills/${bill.id}/void`, { token: owner.access_token, method: "POST" }), 409);
+    expect(refused.detail).toContain("refund");
+  });
+});
+
+describe("reading bills", () => {
+  it("lists bills newest first, filtered by status, customer and text", async () => {
+    const owner = await signUp("bill-list");
+    const customer = await createCustomer(owner);
+    const a = await createBill(owner, { items: [line("1", 100)], notes: "first visit" });
+    const b = await createBill(owner, { customer_id: customer.id, items: [line("1", 100)], issue: true });
+    const all = await expectJson<{ data: Bill[]; next_cursor: string | null }>(await call("/v1/bills?limit=1", { token: owner.access_token }), 200);
+    expect(all.data.map((x) => x.id)).toEqual([b.id]);
+    const next = await expectJson<{ data: Bill[] }>(await call(`/v1/bills?limit=1&cursor=${all.next_cursor}`, { token: owner.access_token }), 200);
+    expect(next.data.map((x) => x.id)).toEqual([a.id]);
+    expect(next.data[0]?.items).toHaveLength(1);
+    const drafts = await expectJson<{ data: Bill[] }>(await call("/v1/bills?status=draft", { token: owner.access_token }), 200);
+    expect(drafts.data.map((x) => x.id)).toEqual([a.id]);
+    const theirs = await expectJson<{ data: Bill[] }>(await call(`/v1/bills?customer_id=${customer.id}`, { token: owner.access_token }), 200);
+    expect(theirs.data.map((x) => x.id)).toEqual([b.id]);
+    const found = await expectJson<{ data: Bill[] }>(await call("/v1/bills?q=BILL-000001", { token: owner.access_token }), 200);
+    expect(found.data.map((x) => x.id)).toEqual([b.id]);
+  });
+
+  it("lets a viewer read bills but not create them", async () => {
+    const owner = await signUp("bill-owner");
+    const viewer = { ...(await joinOrgAs(owner, "viewer", "bill-viewer")), orgId: owner.orgId };
+    const bill = await createBill(owner, { items: [line("1", 100)] });
+    await expectJson<Bill>(await call(`/v1/bills/${bill.id}`, { token: viewer.access_token, orgId: owner.orgId }), 200);
+    await expectProblem(await postBill(viewer, { items: [line("1", 100)] }), 403);
+    await expectProblem(await call(`/v1/bills/${bill.id}/issue`, { token: viewer.access_token, orgId: owner.orgId, method: "POST" }), 403);
+  });
+
+  it("hides another organisation's bill", async () => {
+    const owner = await signUp("bill-org-a");
+    const other = await signUp("bill-org-b");
+    const bill = await createBill(owner, { items: [line("1", 100)] });
+    await expectProblem(await call(`/v1/bills/${bill.id}`, { token: other.access_token }), 404);
+    await expectProblem(await pay(other, bill.id, { amount: 100, method: "cash" }), 404);
+  });
+});
