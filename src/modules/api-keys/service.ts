@@ -7,15 +7,11 @@ import { newId } from "../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../lib/pagination";
 import { recordAudit } from "../audit/service";
 import { expandGrants, grants, knownPermissions } from "../auth/permissions";
-import { API_KEY_PREFIX, requireOrgId } from "../auth/principal";
+import { API_KEY_PREFIX, assertCan, requireOrgId } from "../auth/principal";
 import type { ApiKeyView, CreateApiKeyInput, CreatedApiKeyView } from "./schemas";
 
 /** Characters of the key kept in clear (`bx_` plus 9), enough to tell keys apart in a list. */
 const PREFIX_LENGTH = 12;
-
-function assertCan(ctx: ServiceCtx, permission: string): void {
-  if (!ctx.actor?.can(permission)) throw new Forbidden(`This needs the ${permission} permission`);
-}
 
 /**
  * The concrete permissions a requested list stands for. The rule, kept deliberately simple:

@@ -2,7 +2,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { apiKeys, memberships, organizations, roles, sessions, users } from "../../db/schema";
 import type { Actor, ServiceCtx } from "../../lib/context";
 import { sha256Hex } from "../../lib/crypto";
-import { BadRequest, NotFound, Unauthorized } from "../../lib/errors";
+import { BadRequest, Forbidden, NotFound, Unauthorized } from "../../lib/errors";
 import { grants, roleGrants } from "./permissions";
 import { verifyAccessToken } from "./tokens";
 
@@ -98,4 +98,9 @@ export function requireOrgId(ctx: ServiceCtx): string {
   const orgId = ctx.actor?.orgId;
   if (!orgId) throw new BadRequest("Choose an organisation with the X-Org-Id header: this user belongs to none or several");
   return orgId;
+}
+
+/** 403 unless the actor holds `permission` in the active organisation (for services also called outside routes). */
+export function assertCan(ctx: ServiceCtx, permission: string): void {
+  if (!ctx.actor?.can(permission)) throw new Forbidden(`This needs the ${permission} permission`);
 }

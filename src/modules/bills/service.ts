@@ -3,11 +3,12 @@ import { type Database, type Transaction, withTransaction } from "../../db/clien
 import { isUniqueViolation } from "../../db/errors";
 import { billItems, billNumberSequences, billPayments, bills } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
-import { AppError, Conflict, Forbidden, NotFound, Unprocessable } from "../../lib/errors";
+import { AppError, Conflict, NotFound, Unprocessable } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { type Page, toPage } from "../../lib/pagination";
+import { quantityText } from "../../lib/quantity";
 import { recordAudit } from "../audit/service";
-import { requireOrgId } from "../auth/principal";
+import { assertCan, requireOrgId } from "../auth/principal";
 import { chargeWithinLimit, getCustomerBalance, lockCustomerForCredit, recordCustomerLedgerEntry } from "../customers/service";
 import { loadOrg } from "../orgs/service";
 import { adjustStock, getProduct } from "../products/service";
@@ -17,10 +18,6 @@ import type { BillItemView, BillListInput, BillPaymentView, BillView, CreateBill
 type BillRow = typeof bills.$inferSelect;
 type ItemRow = typeof billItems.$inferSelect;
 type PaymentRow = typeof billPayments.$inferSelect;
-
-function assertCan(ctx: ServiceCtx, permission: string): void {
-  if (!ctx.actor?.can(permission)) throw new Forbidden(`This needs the ${permission} permission`);
-}
 
 /**
  * The context a bill uses to read products and move their stock. Selling is what bills:write
@@ -32,11 +29,6 @@ function sellingCtx(ctx: ServiceCtx, db: Database | Transaction): ServiceCtx {
   if (!actor) return { ...ctx, db };
   const can = (permission: string) => permission === "products:read" || permission === "products:write" || actor.can(permission);
   return { ...ctx, db, actor: { ...actor, can } };
-}
-
-/** Postgres prints numeric(14,3) with its three decimals; this only guards a bare value. */
-function quantityText(value: string): string {
-  return value.includes(".") ? value : `${value}.000`;
 }
 
 function itemView(row: ItemRow): BillItemView {

@@ -2,19 +2,15 @@ import { and, arrayContains, asc, desc, eq, gt, ilike, isNull, lt, or, type SQL,
 import { type Transaction, withTransaction } from "../../db/client";
 import { type CustomerLedgerKind, customerLedger, customers } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
-import { Conflict, Forbidden, NotFound } from "../../lib/errors";
+import { Conflict, NotFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../lib/pagination";
 import { recordAudit } from "../audit/service";
-import { requireOrgId } from "../auth/principal";
+import { assertCan, requireOrgId } from "../auth/principal";
 import { loadOrg } from "../orgs/service";
 import type { CreateCustomerInput, CustomerLedgerEntryView, CustomerListInput, CustomerView, UpdateCustomerInput } from "./schemas";
 
 type CustomerRow = typeof customers.$inferSelect;
-
-function assertCan(ctx: ServiceCtx, permission: string): void {
-  if (!ctx.actor?.can(permission)) throw new Forbidden(`This needs the ${permission} permission`);
-}
 
 async function orgCurrency(ctx: ServiceCtx, orgId: string): Promise<string> {
   return (await loadOrg(ctx.db, orgId, null)).currency;

@@ -1,18 +1,14 @@
 import { and, asc, eq, gt, ilike, isNull, or, type SQL } from "drizzle-orm";
 import { merchants } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
-import { Forbidden, NotFound } from "../../lib/errors";
+import { NotFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { type Page, toPage } from "../../lib/pagination";
 import { recordAudit } from "../audit/service";
-import { requireOrgId } from "../auth/principal";
+import { assertCan, requireOrgId } from "../auth/principal";
 import type { CreateMerchantInput, MerchantListInput, MerchantView, UpdateMerchantInput } from "./schemas";
 
 type MerchantRow = typeof merchants.$inferSelect;
-
-function assertCan(ctx: ServiceCtx, permission: string): void {
-  if (!ctx.actor?.can(permission)) throw new Forbidden(`This needs the ${permission} permission`);
-}
 
 function merchantView(row: MerchantRow): MerchantView {
   return {

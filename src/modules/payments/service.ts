@@ -7,19 +7,15 @@ import { and, eq, inArray } from "drizzle-orm";
 import { stripeCustomers, subscriptions } from "../../db/schema";
 import { stripePriceVariable } from "../../env";
 import type { ServiceCtx } from "../../lib/context";
-import { AppError, BadGateway, Conflict, Forbidden, ProviderUnavailable } from "../../lib/errors";
+import { AppError, BadGateway, Conflict, ProviderUnavailable } from "../../lib/errors";
 import { type Stripe, stripeClient, toProviderError } from "../../providers/stripe";
 import { recordAudit } from "../audit/service";
-import { requireOrgId } from "../auth/principal";
+import { assertCan, requireOrgId } from "../auth/principal";
 import { loadOrg } from "../orgs/service";
 import type { CheckoutInput, CheckoutSessionView, PortalSessionView } from "./schemas";
 
 /** Subscription statuses in which an organisation still has its plan (or is about to lose it for non-payment). */
 const LIVE_SUBSCRIPTION = ["active", "trialing", "past_due", "unpaid", "incomplete"] as const;
-
-function assertCan(ctx: ServiceCtx, permission: string): void {
-  if (!ctx.actor?.can(permission)) throw new Forbidden(`This needs the ${permission} permission`);
-}
 
 /** Runs one Stripe call; what Stripe refuses or a failed connection becomes a 502 saying so. */
 async function callStripe<T>(what: string, call: () => Promise<T>): Promise<T> {

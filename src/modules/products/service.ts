@@ -3,11 +3,12 @@ import { type Database, withTransaction } from "../../db/client";
 import { isUniqueViolation } from "../../db/errors";
 import { productCategories, products, stockMovements } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
-import { Conflict, Forbidden, NotFound, Unprocessable } from "../../lib/errors";
+import { Conflict, NotFound, Unprocessable } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../lib/pagination";
+import { quantityText } from "../../lib/quantity";
 import { recordAudit } from "../audit/service";
-import { requireOrgId } from "../auth/principal";
+import { assertCan, requireOrgId } from "../auth/principal";
 import { loadOrg } from "../orgs/service";
 import type {
   CategoryView,
@@ -30,15 +31,6 @@ import type {
 type CategoryRow = typeof productCategories.$inferSelect;
 type ProductRow = typeof products.$inferSelect;
 type MovementRow = typeof stockMovements.$inferSelect;
-
-function assertCan(ctx: ServiceCtx, permission: string): void {
-  if (!ctx.actor?.can(permission)) throw new Forbidden(`This needs the ${permission} permission`);
-}
-
-/** Postgres prints numeric(14,3) with its three decimals already; this only guards a bare default. */
-function quantityText(value: string): string {
-  return value.includes(".") ? value : `${value}.000`;
-}
 
 function categoryView(row: CategoryRow): CategoryView {
   return {
