@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { BILL_PAYMENT_METHODS, BILL_STATUSES, type BillPaymentMethod, type BillStatus } from "../../db/schema";
+import { BILL_PAYMENT_METHODS, BILL_PAYMENT_SOURCES, BILL_STATUSES, type BillPaymentMethod, type BillStatus } from "../../db/schema";
 import { pageQuery, pageSchema } from "../../lib/pagination";
 
 const BILL_ID_EXAMPLE = "bill_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -108,7 +108,7 @@ export const Bill = z
   .object({
     id: z.string().openapi({ description: "Bill id", example: BILL_ID_EXAMPLE }),
     number: z.string().nullable().openapi({ description: "`BILL-000001`, gap-free per organisation; null while a draft", example: "BILL-000001" }),
-    status: z.enum(BILL_STATUSES).openapi({ description: "draft, issued, partially_paid, paid or void", example: "issued" }),
+    status: z.enum(BILL_STATUSES).openapi({ description: "draft, issued, partially_paid, paid, refunded (fully) or void", example: "issued" }),
     customer_id: z.string().nullable().openapi({ description: "The customer billed, or null", example: CUSTOMER_ID_EXAMPLE }),
     currency: z.string().openapi({ description: "ISO 4217 currency of the amounts", example: "USD" }),
     subtotal: Money("Sum of line subtotals", 4625),
@@ -116,7 +116,11 @@ export const Bill = z
     tax: Money("Sum of line taxes", 833),
     total: Money("subtotal − discount + tax", 5458),
     amount_paid: Money("Paid so far", 0),
+    amount_refunded: Money("Given back so far (refunds of a paid bill)", 0),
     balance_due: Money("total − amount_paid (0 once void)", 5458),
+    prices_include_tax: z
+      .boolean()
+      .openapi({ description: "Whether unit prices included tax when the bill was priced (the organisation's setting then)", example: false }),
     due_date: z.string().nullable().openapi({ description: "When payment is due (YYYY-MM-DD), or null", example: "2026-06-30" }),
     notes: z.string().nullable().openapi({ description: "Free text printed on the bill", example: "Thank you!" }),
     issued_at: z.string().nullable().openapi({ description: "When the bill was issued", example: "2026-05-01T12:00:00.000Z" }),
@@ -166,8 +170,14 @@ export const BillPayment = z
     id: z.string().openapi({ description: "Payment id", example: PAYMENT_ID_EXAMPLE }),
     bill_id: z.string().openapi({ description: "The bill paid", example: BILL_ID_EXAMPLE }),
     amount: Money("Amount received (any excess over the balance due went to the customer's credit)", 2000),
-    method: z.enum(BILL_PAYMENT_METHODS).openapi({ description: "How it was paid", example: "cash" }),
+    method: z
+      .enum(BILL_PAYMENT_SOURCES)
+      .openapi({ description: "How it was paid; `credit` is the customer's credit on account applied when the bill was issued", example: "cash" }),
     reference: z.string().nullable().openapi({ description: "Receipt, card slip or transfer reference", example: "UPI-123456" }),
+    customer_payment_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The payment on account this was allocated from, if any", example: "cpy_01JD3X6W6X8Q3M1B0V4T2Y9ZKF" }),
     created_at: z.string().openapi({ description: "When the payment was recorded", example: "2026-05-01T12:00:00.000Z" }),
   })
   .openapi("BillPayment");

@@ -60,7 +60,9 @@ function billView(row: BillRow, items: ItemRow[]): BillView {
     tax: row.tax,
     total: row.total,
     amount_paid: row.amountPaid,
+    amount_refunded: row.amountRefunded,
     balance_due: row.status === "void" ? 0 : row.total - row.amountPaid,
+    prices_include_tax: row.pricesIncludeTax,
     due_date: row.dueDate,
     notes: row.notes,
     issued_at: row.issuedAt?.toISOString() ?? null,
@@ -78,6 +80,7 @@ function paymentView(row: PaymentRow): BillPaymentView {
     amount: row.amount,
     method: row.method,
     reference: row.reference,
+    customer_payment_id: row.customerPaymentId,
     created_at: row.createdAt.toISOString(),
   };
 }
@@ -417,25 +420,15 @@ export async function recordBillPayment(
         .returning();
       if (!updated) throw new Error("paid bill disappeared");
       if (bill.customerId) {
-        const reference = { type: "bill_payment", id: payment.id };
-        if (applied > 0) {
-          await recordCustomerLedgerEntry(ledger(ctx, tx), {
-            customerId: bill.customerId,
-            kind: "payment",
-            amount: -applied,
-            reference,
-            note: `Payment for ${bill.number}`,
-          });
-        }
-        if (input.amount > applied) {
-          await recordCustomerLedgerEntry(ledger(ctx, tx), {
-            customerId: bill.customerId,
-            kind: "payment",
-            amount: -(input.amount - applied),
-            reference,
-            note: `Paid above ${bill.number}, kept as credit`,
-          });
-        }
+        // One entry for all the money received: any excess over the bill simply leaves the
+        // customer's balance below zero, which is their credit for the next bill.
+        await recordCustomerLedgerEntry(ledger(ctx, tx), {
+          customerId: bill.customerId,
+          kind: "payment",
+          amount: -input.amount,
+          reference: { type: "bill_payment", id: payment.id },
+          note: input.amount > applied ? `Payment for ${bill.number}, ${input.amount - applied} kept as credit` : `Payment for ${bill.number}`,
+        });
       }
       await recordAudit(ledger(ctx, tx), {
         orgId,
