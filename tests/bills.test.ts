@@ -30,7 +30,9 @@ interface Bill {
   tax: number;
   total: number;
   amount_paid: number;
+  amount_refunded: number;
   balance_due: number;
+  prices_include_tax: boolean;
   due_date: string | null;
   notes: string | null;
   issued_at: string | null;
@@ -133,6 +135,31 @@ const MONEY_FIXTURES: {
   },
 ];
 
+/**
+ * Tax-inclusive, hand-computed: net = round_half_up(quantity × unit_price) − line discount is what
+ * the customer pays; tax = round_half_up(net × bps / (10000 + bps)); line_subtotal = net − tax.
+ */
+const INCLUSIVE_FIXTURES: typeof MONEY_FIXTURES = [
+  // 1180 at 18%: tax = 1180 × 1800 / 11800 = 180 exactly
+  { name: "an exact inclusive price", items: [line("1", 1180, { tax_rate_bps: 1800 })], lines: [[1000, 180, 1180]], totals: [1000, 0, 180, 1180] },
+  // 3 × 333 = 999 at 5%: 999 × 500 / 10500 = 47.57 -> 48
+  { name: "inclusive tax rounded to the nearest unit", items: [line("3", 333, { tax_rate_bps: 500 })], lines: [[951, 48, 999]], totals: [951, 0, 48, 999] },
+  // 3 at 100%: 3 × 10000 / 20000 = 1.5 -> 2 (half up)
+  { name: "an inclusive half unit rounding up", items: [line("1", 3, { tax_rate_bps: 10000 })], lines: [[1, 2, 3]], totals: [1, 0, 2, 3] },
+  // 0.75 × 2001 = 1500.75 -> 1501 − 101 = 1400 at 12%: 1400 × 1200 / 11200 = 150; 2 × 550 = 1100 untaxed;
+  // bill discount 300 comes off the total only: 2350 − 300 + 150 = 2200 = 1400 + 1100 − 300
+  {
+    name: "an inclusive fractional line with a discount, an untaxed line and a bill discount",
+    items: [line("0.75", 2001, { discount: 101, tax_rate_bps: 1200, unit: "kg" }), line("2", 550)],
+    discount: 300,
+    lines: [
+      [1250, 150, 1400],
+      [1100, 0, 1100],
+    ],
+    totals: [2350, 300, 150, 2200],
+  },
+];
+
 describe("bill totals", () => {
   it.each(MONEY_FIXTURES)("computes $name", async (fixture) => {
     const owner = await signUp("bill-money");
@@ -142,6 +169,27 @@ describe("bill totals", () => {
     expect(bill).toMatchObject({ status: "draft", number: null, subtotal, discount, tax, total, amount_paid: 0, balance_due: total });
     const [row] = await testCtx().db.select().from(bills).where(eq(bills.id, bill.id));
     expect(row).toMatchObject({ subtotal, discount, tax, total });
+  });
+
+  it.each(INCLUSIVE_FIXTURES)("computes $name with tax-inclusive prices", async (fixture) => {
+    const owner = await signUp("bill-money-inclusive");
+    await expectJson(await call(`/v1/orgs/${owner.orgId}`, { method: "PATCH", token: owner.access_token, body: { prices_include_tax: true } }), 200);
+    const bill = await createBill(owner, { items: fixture.items, discount: fixture.discount });
+    expect(bill.items.map((i) => [i.line_subtotal, i.line_tax, i.line_total])).toEqual(fixture.lines);
+    const [subtotal, discount, tax, total] = fixture.totals;
+    expect(bill).toMatchObject({ prices_include_tax: true, subtotal, discount, tax, total, balance_due: total });
+  });
+
+  it("keeps the pricing rule a bill was created with when the organisation changes it", async () => {
+    const owner = await signUp("bill-money-setting");
+    const before = await createBill(owner, { items: [line("1", 1180, { tax_rate_bps: 1800 })] });
+    await expectJson(await call(`/v1/orgs/${owner.orgId}`, { method: "PATCH", token: owner.access_token, body: { prices_include_tax: true } }), 200);
+    const after = await createBill(owner, { items: [line("1", 1180, { tax_rate_bps: 1800 })] });
+    // 1180 + 18% = 212.4 -> 212 on top before; 180 inside after.
+    expect(before).toMatchObject({ prices_include_tax: false, subtotal: 1180, tax: 212, total: 1392 });
+    expect(after).toMatchObject({ prices_include_tax: true, subtotal: 1000, tax: 180, total: 1180 });
+    const reread = await expectJson<Bill>(await call(`/v1/bills/${before.id}`, { token: owner.access_token }), 200);
+    expect(reread).toMatchObject({ prices_include_tax: false, total: 1392 });
   });
 
   it("takes name, unit, price and tax rate from a product, and lets unit_price override the price", async () => {

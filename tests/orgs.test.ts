@@ -64,6 +64,8 @@ describe("organisations", () => {
       id: expect.stringMatching(/^org_/),
       name: "Ada's Second Shop",
       currency: "EUR",
+      prices_include_tax: false,
+      allow_negative_stock: false,
       role: "owner",
       created_at: expect.any(String),
       updated_at: expect.any(String),

@@ -223,6 +223,22 @@ describe("adjusting stock", () => {
     expect(await movementRows(product.id)).toHaveLength(1);
   });
 
+  it("lets stock go below zero once the organisation allows it, and only for that organisation", async () => {
+    const owner = await signUp("stock-allow-negative");
+    const other = await signUp("stock-allow-negative-other");
+    const product = await createProduct(owner, { name: "Bread", stock_quantity: 1 });
+    const otherProduct = await createProduct(other, { name: "Bread", stock_quantity: 1 });
+    const settings = await call(`/v1/orgs/${owner.orgId}`, { method: "PATCH", token: owner.access_token, body: { allow_negative_stock: true } });
+    expect(await expectJson<{ allow_negative_stock: boolean }>(settings, 200)).toMatchObject({ allow_negative_stock: true });
+
+    const sold = await expectJson<{ product: Product; movement: Movement }>(await adjust(owner, product.id, { change: -2.5, reason: "sale" }), 201);
+    expect(sold.product.stock_quantity).toBe("-1.500");
+    expect(sold.movement.quantity_after).toBe("-1.500");
+    expect(await stockRow(product.id)).toBe("-1.500");
+    await expectProblem(await adjust(other, otherProduct.id, { change: -2, reason: "sale" }), 409);
+    expect(await stockRow(otherProduct.id)).toBe("1.000");
+  });
+
   it("refuses a purchase with a negative change", async () => {
     const owner = await signUp("stock-reason");
     const product = await createProduct(owner, { name: "Milk", stock_quantity: 5 });

@@ -4,15 +4,22 @@
  * Per line, in integer minor units of the bill's currency:
  *   gross        = round_half_up(quantity × unit_price)   quantity has 3 decimals; computed with
  *                                                          BigInt on quantity × 1000, never floats
- *   line_subtotal = gross − line discount                 (a discount larger than gross is refused)
- *   line_tax      = round_half_up(line_subtotal × tax_rate_bps / 10000)
+ *   net          = gross − line discount                  (a discount larger than gross is refused)
+ * Tax-exclusive prices (the default):
+ *   line_subtotal = net
+ *   line_tax      = round_half_up(net × tax_rate_bps / 10000)
  *   line_total    = line_subtotal + line_tax
+ * Tax-inclusive prices (organisation setting `prices_include_tax`; unit prices and discounts
+ * already contain the tax, so the customer pays exactly `net`):
+ *   line_tax      = round_half_up(net × tax_rate_bps / (10000 + tax_rate_bps))
+ *   line_subtotal = net − line_tax
+ *   line_total    = net
  * Per bill:
  *   subtotal = Σ line_subtotal,  tax = Σ line_tax
  *   discount = the optional bill-level discount, at most `subtotal`. It is applied after the
  *              lines and reduces the total only: line taxes are NOT recomputed or spread.
  *   total    = subtotal − discount + tax
- * Prices are tax-exclusive; a tax-inclusive organisation setting does not exist yet.
+ * A bill keeps the setting it was priced with (`bills.prices_include_tax`).
  */
 
 /** A non-negative decimal string with at most 3 decimals, as thousandths: "2.5" -> 2500n. */
@@ -41,10 +48,16 @@ export interface LineAmounts {
   lineTotal: number;
 }
 
-export function lineAmounts(line: LineInput): LineAmounts {
+export function lineAmounts(line: LineInput, pricesIncludeTax: boolean): LineAmounts {
   const gross = divideHalfUp(thousandths(line.quantity) * BigInt(line.unitPrice), 1000n);
   const net = gross - BigInt(line.discount);
-  const tax = net > 0n ? divideHalfUp(net * BigInt(line.taxRateBps), 10000n) : 0n;
+  const rate = BigInt(line.taxRateBps);
+  if (net <= 0n) return { gross: Number(gross), lineSubtotal: Number(net), lineTax: 0, lineTotal: Number(net) };
+  if (pricesIncludeTax) {
+    const tax = divideHalfUp(net * rate, 10000n + rate);
+    return { gross: Number(gross), lineSubtotal: Number(net - tax), lineTax: Number(tax), lineTotal: Number(net) };
+  }
+  const tax = divideHalfUp(net * rate, 10000n);
   return { gross: Number(gross), lineSubtotal: Number(net), lineTax: Number(tax), lineTotal: Number(net + tax) };
 }
 

@@ -11,10 +11,11 @@ const CUSTOMER_ID_EXAMPLE = "cus_01JD3X6W6X8Q3M1B0V4T2Y9ZKE";
 /** Shown once in the OpenAPI document; src/modules/bills/money.ts implements it. */
 export const MONEY_RULE =
   "Totals are computed by the server. Per line: gross = round_half_up(quantity × unit_price) in minor units; " +
-  "line_subtotal = gross − line discount; line_tax = round_half_up(line_subtotal × tax_rate_bps / 10000); " +
-  "line_total = line_subtotal + line_tax. Per bill: subtotal = Σ line_subtotal, tax = Σ line_tax, " +
-  "total = subtotal − discount + tax, where the bill-level discount reduces the total only and does not change line taxes. " +
-  "Prices are tax-exclusive (there is no tax-inclusive setting yet).";
+  "net = gross − line discount. Tax-exclusive prices (default): line_subtotal = net, " +
+  "line_tax = round_half_up(net × tax_rate_bps / 10000), line_total = line_subtotal + line_tax. " +
+  "Tax-inclusive prices (organisation setting prices_include_tax): line_tax = round_half_up(net × tax_rate_bps / (10000 + tax_rate_bps)), " +
+  "line_subtotal = net − line_tax, line_total = net. Per bill: subtotal = Σ line_subtotal, tax = Σ line_tax, " +
+  "total = subtotal − discount + tax, where the bill-level discount reduces the total only and does not change line taxes.";
 
 const Money = (description: string, example: number) =>
   z
@@ -98,8 +99,8 @@ export const BillItem = z
     unit_price: Money("Price per unit", 1850),
     discount: Money("Discount on this line", 0),
     tax_rate_bps: z.number().int().openapi({ description: "Tax rate in basis points (1800 = 18%)", example: 1800 }),
-    line_subtotal: Money("round_half_up(quantity × unit_price) − discount", 4625),
-    line_tax: Money("round_half_up(line_subtotal × tax_rate_bps / 10000)", 833),
+    line_subtotal: Money("The line's amount before tax (see the bill's money rule)", 4625),
+    line_tax: Money("The line's tax (see the bill's money rule)", 833),
     line_total: Money("line_subtotal + line_tax", 5458),
   })
   .openapi("BillItem");

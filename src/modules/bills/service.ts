@@ -178,8 +178,9 @@ export async function createBill(ctx: ServiceCtx, input: CreateBillInput): Promi
     });
   }
   const lines = await priceLines(ctx, input);
+  const org = await loadOrg(ctx.db, orgId, null);
   const amounts = lines.map((line, index) => {
-    const computed = lineAmounts(line);
+    const computed = lineAmounts(line, org.prices_include_tax);
     if (line.discount > computed.gross) {
       throw new Unprocessable([{ path: `items.${index}.discount`, message: `The discount is more than the line's amount of ${computed.gross}` }]);
     }
@@ -189,7 +190,6 @@ export async function createBill(ctx: ServiceCtx, input: CreateBillInput): Promi
   if (totals.discount > totals.subtotal) {
     throw new Unprocessable([{ path: "discount", message: `The discount is more than the subtotal of ${totals.subtotal}` }]);
   }
-  const currency = (await loadOrg(ctx.db, orgId, null)).currency;
   const id = newId("bill");
   const now = ctx.now();
   return withTransaction(ctx, async (tx) => {
@@ -202,7 +202,8 @@ export async function createBill(ctx: ServiceCtx, input: CreateBillInput): Promi
       orgId,
       customerId: input.customer_id ?? null,
       status: "draft",
-      currency,
+      currency: org.currency,
+      pricesIncludeTax: org.prices_include_tax,
       ...totals,
       dueDate: input.due_date ?? null,
       notes: input.notes ?? null,

@@ -29,12 +29,25 @@ export const CreateOrgBody = z
   })
   .openapi("CreateOrganizationRequest");
 
+const PricesIncludeTax = z.boolean().openapi({
+  description: "Retail: product and line prices already include their tax (bills then extract the tax instead of adding it). Bills keep the rule they were priced with.",
+  example: false,
+});
+const AllowNegativeStock = z.boolean().openapi({
+  description: "Retail: a sale may take stock below zero (sell first, count later) instead of being refused with 409",
+  example: false,
+});
+
 export const UpdateOrgBody = z
   .object({
     name: OrgName.optional(),
     currency: Currency.optional(),
+    prices_include_tax: PricesIncludeTax.optional(),
+    allow_negative_stock: AllowNegativeStock.optional(),
   })
-  .refine((body) => body.name !== undefined || body.currency !== undefined, { message: "Send name, currency or both" })
+  .refine((body) => Object.values(body).some((value) => value !== undefined), {
+    message: "Send at least one of name, currency, prices_include_tax, allow_negative_stock",
+  })
   .openapi("UpdateOrganizationRequest");
 
 export const Org = z
@@ -42,6 +55,8 @@ export const Org = z
     id: z.string().openapi({ description: "Organisation id", example: ORG_ID_EXAMPLE }),
     name: z.string().openapi({ description: "Display name", example: "Ada's Bakery" }),
     currency: z.string().openapi({ description: "ISO 4217 currency", example: "USD" }),
+    prices_include_tax: PricesIncludeTax,
+    allow_negative_stock: AllowNegativeStock,
     role: z
       .string()
       .nullable()
@@ -63,4 +78,5 @@ export const OrgStats = z
   .openapi("OrganizationStats");
 
 export type OrgView = z.infer<typeof Org>;
+export type UpdateOrgInput = z.infer<typeof UpdateOrgBody>;
 export type OrgStatsView = z.infer<typeof OrgStats>;

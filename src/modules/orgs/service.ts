@@ -9,7 +9,7 @@ import { countActiveApiKeys } from "../api-keys/service";
 import { recordAudit } from "../audit/service";
 import { requireOrgId } from "../auth/principal";
 import { countCustomRoles } from "../roles/service";
-import type { OrgStatsView, OrgView } from "./schemas";
+import type { OrgStatsView, OrgView, UpdateOrgInput } from "./schemas";
 
 type OrgRow = typeof organizations.$inferSelect;
 
@@ -18,6 +18,8 @@ function toOrgView(row: OrgRow, role: string | null): OrgView {
     id: row.id,
     name: row.name,
     currency: row.currency,
+    prices_include_tax: row.pricesIncludeTax,
+    allow_negative_stock: row.allowNegativeStock,
     role,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
@@ -86,19 +88,28 @@ export async function getOrg(ctx: ServiceCtx, orgId: string): Promise<OrgView> {
   return loadOrg(ctx.db, orgId, ctx.actor?.role ?? null);
 }
 
-export async function updateOrg(ctx: ServiceCtx, orgId: string, patch: { name?: string; currency?: string }): Promise<OrgView> {
+export async function updateOrg(ctx: ServiceCtx, orgId: string, patch: UpdateOrgInput): Promise<OrgView> {
   requireActiveOrg(ctx, orgId);
   return withTransaction(ctx, async (tx) => {
     const [before] = await tx.select().from(organizations).where(eq(organizations.id, orgId)).for("update");
     if (!before) throw new NotFound("organization", orgId);
     const [after] = await tx
       .update(organizations)
-      .set({ ...patch, updatedAt: ctx.now() })
+      .set({
+        name: patch.name,
+        currency: patch.currency,
+        pricesIncludeTax: patch.prices_include_tax,
+        allowNegativeStock: patch.allow_negative_stock,
+        updatedAt: ctx.now(),
+      })
       .where(eq(organizations.id, orgId))
       .returning();
-    const changes: Record<string, { from: string; to: string }> = {};
-    if (patch.name !== undefined && patch.name !== before.name) changes.name = { from: before.name, to: patch.name };
-    if (patch.currency !== undefined && patch.currency !== before.currency) changes.currency = { from: before.currency, to: patch.currency };
+    const changes: Record<string, { from: string | boolean; to: string | boolean }> = {};
+    const compare = { name: before.name, currency: before.currency, prices_include_tax: before.pricesIncludeTax, allow_negative_stock: before.allowNegativeStock };
+    for (const [field, from] of Object.entries(compare)) {
+      const to = patch[field as keyof UpdateOrgInput];
+      if (to !== undefined && to !== from) changes[field] = { from, to };
+    }
     await recordAudit({ ...ctx, db: tx }, { orgId, action: "org.updated", targetType: "organization", targetId: orgId, metadata: { changes } });
     return toOrgView(after as OrgRow, ctx.actor?.role ?? null);
   });

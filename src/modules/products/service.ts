@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, ilike, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
 import { type Database, withTransaction } from "../../db/client";
 import { isUniqueViolation } from "../../db/errors";
-import { productCategories, products, stockMovements } from "../../db/schema";
+import { organizations, productCategories, products, stockMovements } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
 import { Conflict, NotFound, Unprocessable } from "../../lib/errors";
 import { newId } from "../../lib/ids";
@@ -338,7 +338,8 @@ export async function archiveProduct(ctx: ServiceCtx, id: string): Promise<void>
 /**
  * Changes a product's stock by `change` (a decimal string, signed) and records the movement, in
  * one transaction. Bills call this when they are issued. A change that would take the stock
- * below zero is a 409 naming the current stock, and nothing changes.
+ * below zero is a 409 naming the current stock, and nothing changes, unless the organisation
+ * allows negative stock.
  */
 export async function adjustStock(ctx: ServiceCtx, input: StockAdjustmentInput): Promise<{ movement: StockMovementView; product: ProductView }> {
   assertCan(ctx, "products:write");
@@ -350,7 +351,16 @@ export async function adjustStock(ctx: ServiceCtx, input: StockAdjustmentInput):
     const [updated] = await tx
       .update(products)
       .set({ stockQuantity: sql`${products.stockQuantity} + ${input.change}::numeric`, updatedAt: ctx.now() })
-      .where(and(eq(products.id, input.productId), eq(products.orgId, orgId), sql`${products.stockQuantity} + ${input.change}::numeric >= 0`))
+      .where(
+        and(
+          eq(products.id, input.productId),
+          eq(products.orgId, orgId),
+          or(
+            sql`${products.stockQuantity} + ${input.change}::numeric >= 0`,
+            sql`exists (select 1 from ${organizations} where ${organizations.id} = ${orgId} and ${organizations.allowNegativeStock})`,
+          ),
+        ),
+      )
       .returning();
     if (!updated) {
       const current = await getProductRow(tx, orgId, input.productId);
