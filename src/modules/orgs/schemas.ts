@@ -30,7 +30,8 @@ export const CreateOrgBody = z
   .openapi("CreateOrganizationRequest");
 
 const PricesIncludeTax = z.boolean().openapi({
-  description: "Retail: product and line prices already include their tax (bills then extract the tax instead of adding it). Bills keep the rule they were priced with.",
+  description:
+    "Retail: product and line prices already include their tax (bills then extract the tax instead of adding it). Bills keep the rule they were priced with.",
   example: false,
 });
 const AllowNegativeStock = z.boolean().openapi({

@@ -105,7 +105,12 @@ export async function updateOrg(ctx: ServiceCtx, orgId: string, patch: UpdateOrg
       .where(eq(organizations.id, orgId))
       .returning();
     const changes: Record<string, { from: string | boolean; to: string | boolean }> = {};
-    const compare = { name: before.name, currency: before.currency, prices_include_tax: before.pricesIncludeTax, allow_negative_stock: before.allowNegativeStock };
+    const compare = {
+      name: before.name,
+      currency: before.currency,
+      prices_include_tax: before.pricesIncludeTax,
+      allow_negative_stock: before.allowNegativeStock,
+    };
     for (const [field, from] of Object.entries(compare)) {
       const to = patch[field as keyof UpdateOrgInput];
       if (to !== undefined && to !== from) changes[field] = { from, to };
