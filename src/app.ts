@@ -29,6 +29,7 @@ import { messagingWebhookRoutes } from "./modules/messaging/webhooks";
 import { orgsRoutes } from "./modules/orgs/routes";
 import { paymentsRoutes } from "./modules/payments/routes";
 import { productsRoutes } from "./modules/products/routes";
+import { receivablesRoutes } from "./modules/receivables/routes";
 import { rolesRoutes } from "./modules/roles/routes";
 
 export const app = new OpenAPIHono<AppEnv>();
@@ -97,6 +98,7 @@ app.route("/", productsRoutes);
 app.route("/", creditsRoutes);
 app.route("/", aiRoutes);
 app.route("/", customersRoutes);
+app.route("/", receivablesRoutes);
 app.route("/", billsRoutes);
 app.route("/", merchantsRoutes);
 app.route("/", docsRoutes);

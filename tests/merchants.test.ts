@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents, merchants } from "../src/db/schema";
+import { auditEvents, merchantLedger, merchants } from "../src/db/schema";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
@@ -12,6 +12,8 @@ interface Merchant {
   address: string | null;
   tax_id: string | null;
   notes: string | null;
+  balance_owed: number;
+  currency: string;
   archived_at: string | null;
   created_at: string;
   updated_at: string;
@@ -49,6 +51,8 @@ describe("merchants", () => {
       address: "APMC Yard",
       tax_id: "29ABCDE1234F1Z5",
       notes: "Delivers Mondays",
+      balance_owed: 0,
+      currency: "USD",
       archived_at: null,
       created_at: expect.stringMatching(/Z$/),
       updated_at: expect.stringMatching(/Z$/),
@@ -107,6 +111,41 @@ describe("merchants", () => {
     expect((await listMerchants(b)).data).toEqual([]);
     const [row] = await testCtx().db.select().from(merchants).where(eq(merchants.id, created.id));
     expect(row).toMatchObject({ name: "A's supplier", archivedAt: null });
+  });
+
+  it("writes an opening balance as the first ledger entry and lists only merchants we owe with owing=true", async () => {
+    const owner = await signUp("mer-owing");
+    const owed = await createMerchant(owner, { name: "Fresh Farms", opening_balance: 50000 });
+    const advance = await createMerchant(owner, { name: "Dairy Co", opening_balance: -1500 });
+    const settled = await createMerchant(owner, { name: "Grain Hub" });
+    expect([owed.balance_owed, advance.balance_owed, settled.balance_owed]).toEqual([50000, -1500, 0]);
+    const fetched = await expectJson<Merchant>(await call(`/v1/merchants/${owed.id}`, { token: owner.access_token }), 200);
+    expect(fetched).toMatchObject({ balance_owed: 50000, currency: "USD" });
+    const ledger = await expectJson<Page<{ kind: string; amount: number; balance_after: number; reference_id: string | null }>>(
+      await call(`/v1/merchants/${owed.id}/ledger`, { token: owner.access_token }),
+      200,
+    );
+    expect(ledger).toEqual({
+      data: [expect.objectContaining({ kind: "opening_balance", amount: 50000, balance_after: 50000, reference_id: null })],
+      next_cursor: null,
+    });
+    const all = await listMerchants(owner);
+    expect(all.data.map((m) => [m.name, m.balance_owed])).toEqual([
+      ["Fresh Farms", 50000],
+      ["Dairy Co", -1500],
+      ["Grain Hub", 0],
+    ]);
+    expect((await listMerchants(owner, "?owing=true")).data.map((m) => m.id)).toEqual([owed.id]);
+    expect((await listMerchants(owner, "?owing=true&q=dairy")).data).toEqual([]);
+    expect((await listMerchants(owner, "?owing=false")).data).toHaveLength(3);
+    await expectProblem(await call("/v1/merchants?owing=yes", { token: owner.access_token }), 422);
+    const rows = await testCtx().db.select().from(merchantLedger).where(eq(merchantLedger.orgId, owner.orgId));
+    expect(rows.map((r) => [r.merchantId, r.kind, r.amount]).sort()).toEqual(
+      [
+        [owed.id, "opening_balance", 50000],
+        [advance.id, "opening_balance", -1500],
+      ].sort(),
+    );
   });
 
   it("lets a viewer read but not write", async () => {

@@ -29,7 +29,13 @@ export type IdPrefix =
   | "mer"
   | "bill"
   | "bli"
-  | "bpy";
+  | "bpy"
+  | "brf"
+  | "cpy"
+  | "mpu"
+  | "mpi"
+  | "mpy"
+  | "mel";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

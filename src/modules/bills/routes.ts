@@ -2,7 +2,19 @@ import { createRoute } from "@hono/zod-openapi";
 import { createRouter, idempotencyHeader, jsonBody, jsonResponse, problemResponses } from "../../lib/openapi";
 import { declarePermission } from "../auth/permissions";
 import { authed } from "../auth/route-security";
-import { Bill, BillIdParam, BillList, BillListQuery, CreateBillBody, CreatePaymentBody, MONEY_RULE, PaymentResult } from "./schemas";
+import { refundBill } from "./refunds";
+import {
+  Bill,
+  BillIdParam,
+  BillList,
+  BillListQuery,
+  CreateBillBody,
+  CreatePaymentBody,
+  CreateRefundBody,
+  MONEY_RULE,
+  PaymentResult,
+  RefundResult,
+} from "./schemas";
 import { createBill, getBill, issueBill, listBills, recordBillPayment, voidBill } from "./service";
 
 // Checked inside the issuing service rather than by a route: it lets bills:write go over a limit.
@@ -75,6 +87,18 @@ const voidBillRoute = createRoute({
   responses: { 200: jsonResponse(Bill, "The voided bill"), ...problemResponses },
 });
 
+const refundBillRoute = createRoute({
+  method: "post",
+  path: "/v1/bills/{id}/refunds",
+  summary: "Give money back on a paid bill, in part or in full",
+  description:
+    "At most what was paid and not yet refunded (409 otherwise). The refund that makes the bill fully refunded may put its goods back in stock (`restock`); the bill is then `refunded`.",
+  tags,
+  ...authed("bills:write"),
+  request: { params: BillIdParam, headers: idempotencyHeader("the first refund back instead of a second one", "refund-2b81"), ...jsonBody(CreateRefundBody) },
+  responses: { 201: jsonResponse(RefundResult, "The refund and the bill after it"), ...problemResponses },
+});
+
 export const billsRoutes = createRouter()
   .openapi(createBillRoute, async (c) => c.json(await createBill(c.var.ctx, c.req.valid("json")), 201))
   .openapi(listBillsRoute, async (c) => c.json(await listBills(c.var.ctx, c.req.valid("query")), 200))
@@ -84,4 +108,8 @@ export const billsRoutes = createRouter()
     const key = c.req.valid("header")["idempotency-key"];
     return c.json(await recordBillPayment(c.var.ctx, c.req.valid("param").id, c.req.valid("json"), key), 201);
   })
-  .openapi(voidBillRoute, async (c) => c.json(await voidBill(c.var.ctx, c.req.valid("param").id), 200));
+  .openapi(voidBillRoute, async (c) => c.json(await voidBill(c.var.ctx, c.req.valid("param").id), 200))
+  .openapi(refundBillRoute, async (c) => {
+    const key = c.req.valid("header")["idempotency-key"];
+    return c.json(await refundBill(c.var.ctx, c.req.valid("param").id, c.req.valid("json"), key), 201);
+  });

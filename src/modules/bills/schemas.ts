@@ -190,6 +190,32 @@ export const PaymentResult = z
   })
   .openapi("BillPaymentResult");
 
+export const CreateRefundBody = z
+  .object({
+    amount: z.number().int().min(1).max(1_000_000_000_000).openapi({ description: "Amount given back, in minor units", example: 1500 }),
+    method: z.enum(BILL_PAYMENT_METHODS).openapi({ description: "How it was given back", example: "cash" }),
+    reason: z.string().trim().min(1).max(500).optional().openapi({ description: "Why, printed on the customer's statement", example: "Damaged on delivery" }),
+    restock: z
+      .boolean()
+      .optional()
+      .openapi({ description: "Put every product line back in stock; only with the refund that makes the bill fully refunded", example: false }),
+  })
+  .openapi("CreateBillRefundRequest");
+
+export const BillRefund = z
+  .object({
+    id: z.string().openapi({ description: "Refund id", example: "brf_01JD3X6W6X8Q3M1B0V4T2Y9ZKG" }),
+    bill_id: z.string().openapi({ description: "The bill refunded", example: BILL_ID_EXAMPLE }),
+    amount: Money("Amount given back", 1500),
+    method: z.enum(BILL_PAYMENT_METHODS).openapi({ description: "How it was given back", example: "cash" }),
+    reason: z.string().nullable().openapi({ description: "Why", example: "Damaged on delivery" }),
+    restocked: z.boolean().openapi({ description: "Whether the goods went back into stock", example: false }),
+    created_at: z.string().openapi({ description: "When it was recorded", example: "2026-05-02T12:00:00.000Z" }),
+  })
+  .openapi("BillRefund");
+
+export const RefundResult = z.object({ refund: BillRefund, bill: Bill }).openapi("BillRefundResult");
+
 export type CreateBillInput = z.infer<typeof CreateBillBody>;
 export type BillItemInputValue = z.infer<typeof BillItemInput>;
 export type BillView = z.infer<typeof Bill>;
@@ -197,4 +223,6 @@ export type BillItemView = z.infer<typeof BillItem>;
 export type BillListInput = z.infer<typeof BillListQuery>;
 export type CreatePaymentInput = z.infer<typeof CreatePaymentBody>;
 export type BillPaymentView = z.infer<typeof BillPayment>;
+export type CreateRefundInput = z.infer<typeof CreateRefundBody>;
+export type BillRefundView = z.infer<typeof BillRefund>;
 export type { BillPaymentMethod, BillStatus };

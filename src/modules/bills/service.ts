@@ -12,24 +12,13 @@ import { assertCan, requireOrgId } from "../auth/principal";
 import { chargeWithinLimit, getCustomerBalance, lockCustomerForCredit, recordCustomerLedgerEntry } from "../customers/service";
 import { loadOrg } from "../orgs/service";
 import { adjustStock, getProduct } from "../products/service";
+import { withStockRights } from "../products/stock-access";
 import { billAmounts, lineAmounts, thousandths } from "./money";
 import type { BillItemView, BillListInput, BillPaymentView, BillView, CreateBillInput, CreatePaymentInput } from "./schemas";
 
 type BillRow = typeof bills.$inferSelect;
 type ItemRow = typeof billItems.$inferSelect;
 type PaymentRow = typeof billPayments.$inferSelect;
-
-/**
- * The context a bill uses to read products and move their stock. Selling is what bills:write
- * allows, so a role with bills:write but no products permissions can still sell a product;
- * everything else about the actor stays as it is.
- */
-function sellingCtx(ctx: ServiceCtx, db: Database | Transaction): ServiceCtx {
-  const actor = ctx.actor;
-  if (!actor) return { ...ctx, db };
-  const can = (permission: string) => permission === "products:read" || permission === "products:write" || actor.can(permission);
-  return { ...ctx, db, actor: { ...actor, can } };
-}
 
 function itemView(row: ItemRow): BillItemView {
   return {
@@ -48,7 +37,7 @@ function itemView(row: ItemRow): BillItemView {
   };
 }
 
-function billView(row: BillRow, items: ItemRow[]): BillView {
+export function billView(row: BillRow, items: ItemRow[]): BillView {
   return {
     id: row.id,
     number: row.number,
@@ -85,12 +74,12 @@ function paymentView(row: PaymentRow): BillPaymentView {
   };
 }
 
-async function itemsOf(db: Database | Transaction, billId: string): Promise<ItemRow[]> {
+export async function itemsOf(db: Database | Transaction, billId: string): Promise<ItemRow[]> {
   return db.select().from(billItems).where(eq(billItems.billId, billId)).orderBy(asc(billItems.position));
 }
 
 /** The bill of the organisation, optionally locked for the rest of the transaction; else 404. */
-async function getBillRow(db: Database | Transaction, orgId: string, id: string, lock = false): Promise<BillRow> {
+export async function getBillRow(db: Database | Transaction, orgId: string, id: string, lock = false): Promise<BillRow> {
   const query = db
     .select()
     .from(bills)
@@ -123,7 +112,7 @@ interface PricedLine {
 }
 
 async function priceLines(ctx: ServiceCtx, input: CreateBillInput): Promise<PricedLine[]> {
-  const products = sellingCtx(ctx, ctx.db);
+  const products = withStockRights(ctx, ctx.db);
   const lines: PricedLine[] = [];
   for (const [index, item] of input.items.entries()) {
     const path = `items.${index}`;
@@ -297,9 +286,9 @@ async function issueInTransaction(ctx: ServiceCtx, tx: Transaction, orgId: strin
   if (bill.status !== "draft") throw new Conflict(`Bill ${bill.number ?? id} is ${bill.status}; only a draft can be issued`);
   // Locks always go customer, then products in id order, then the number sequence: one order
   // for every issue, so two issues can wait on each other but never deadlock.
-  if (bill.customerId) await lockCustomerForCredit(tx, orgId, bill.customerId);
+  const customer = bill.customerId ? await lockCustomerForCredit(tx, orgId, bill.customerId) : null;
   const items = await itemsOf(tx, id);
-  const inner = sellingCtx(ctx, tx);
+  const inner = withStockRights(ctx, tx);
 
   // Products are taken in id order, so two bills selling the same two products lock them in the
   // same order and cannot deadlock. adjustStock's conditional UPDATE refuses to go below zero.
@@ -352,7 +341,18 @@ async function issueInTransaction(ctx: ServiceCtx, tx: Transaction, orgId: strin
     { ...ctx, db: tx },
     { orgId, action: "bill.issued", targetType: "bill", targetId: id, metadata: { number: issued.number, total: issued.total } },
   );
-  return billView(issued, items);
+  // Credit the customer already had (a balance below zero, from a payment on account or a
+  // voided bill) pays this bill first. It is already on the ledger, so no new entry is written.
+  const credit = customer ? Math.min(Math.max(0, -customer.balance), issued.total) : 0;
+  if (credit === 0) return billView(issued, items);
+  await tx.insert(billPayments).values({ id: newId("bpy"), billId: id, amount: credit, method: "credit", reference: null, createdAt: now });
+  const [paid] = await tx
+    .update(bills)
+    .set({ amountPaid: credit, status: credit >= issued.total ? "paid" : "partially_paid" })
+    .where(eq(bills.id, id))
+    .returning();
+  if (!paid) throw new Error("issued bill disappeared");
+  return billView(paid, items);
 }
 
 /** Issues a draft: numbers it, takes stock and charges the customer, all or nothing. */
@@ -465,7 +465,7 @@ export async function voidBill(ctx: ServiceCtx, id: string): Promise<BillView> {
     // Same lock order as issuing (customer, then products), so a void and an issue never deadlock.
     if (bill.customerId) await lockCustomerForCredit(tx, orgId, bill.customerId);
     const items = await itemsOf(tx, id);
-    const inner = sellingCtx(ctx, tx);
+    const inner = withStockRights(ctx, tx);
     const productIds = [...new Set(items.flatMap((i) => (i.productId ? [i.productId] : [])))].sort();
     for (const productId of productIds) {
       const quantity = items.filter((i) => i.productId === productId).reduce((sum, i) => sum + thousandths(quantityText(i.quantity)), 0n);
