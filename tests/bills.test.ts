@@ -326,6 +326,7 @@ describe("bill payments", () => {
     const again = await expectJson<{ payment: Payment; bill: Bill }>(await pay(owner, bill.id, { amount: 1000, method: "card" }, "pay-1"), 201);
     expect(again.payment.id).toBe(first.payment.id);
     expect(again.bill.amount_paid).toBe(1000);
+    await expectProblem(await pay(owner, bill.id, { amount: 2000, method: "card" }, "pay-1"), 409);
     expect(await testCtx().db.select().from(billPayments).where(eq(billPayments.billId, bill.id))).toHaveLength(1);
   });
 

@@ -386,7 +386,12 @@ export async function recordBillPayment(
           .select()
           .from(billPayments)
           .where(and(eq(billPayments.billId, id), eq(billPayments.idempotencyKey, idempotencyKey)));
-        if (existing) return { payment: paymentView(existing), bill: billView(bill, await itemsOf(tx, id)) };
+        if (existing) {
+          if (existing.amount !== input.amount || existing.method !== input.method) {
+            throw new Conflict("This Idempotency-Key was used for a different payment; use a new key for a new payment");
+          }
+          return { payment: paymentView(existing), bill: billView(bill, await itemsOf(tx, id)) };
+        }
       }
       if (bill.status !== "issued" && bill.status !== "partially_paid") {
         throw new Conflict(`Bill ${bill.number ?? id} is ${bill.status}; only an issued, unpaid bill takes payments`);
