@@ -17,9 +17,12 @@ import { auditRoutes } from "./modules/audit/routes";
 import { googleAuthRoutes } from "./modules/auth/google-routes";
 import { recoveryRoutes } from "./modules/auth/recovery-routes";
 import { authRoutes } from "./modules/auth/routes";
+import { billDeliveryRoutes } from "./modules/bills/delivery-routes";
+import { billPublicRoutes } from "./modules/bills/public-routes";
 import { billsRoutes } from "./modules/bills/routes";
 import { creditsRoutes } from "./modules/credits/routes";
 import { customersRoutes } from "./modules/customers/routes";
+import { databasesRoutes } from "./modules/databases/routes";
 import { docsRoutes } from "./modules/docs/routes";
 import { healthRoutes } from "./modules/health/routes";
 import { membersRoutes } from "./modules/members/routes";
@@ -100,7 +103,10 @@ app.route("/", aiRoutes);
 app.route("/", customersRoutes);
 app.route("/", receivablesRoutes);
 app.route("/", billsRoutes);
+app.route("/", billDeliveryRoutes);
+app.route("/", billPublicRoutes);
 app.route("/", merchantsRoutes);
+app.route("/", databasesRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

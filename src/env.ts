@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { CallSession } from "../durable-objects/CallSession";
 import type { KnowledgeBase } from "../durable-objects/KnowledgeBase";
 import type { SalesConversation } from "../durable-objects/SalesConversation";
+import { type KeyRing, parseKeyRing } from "./lib/secret-box";
 import type { QueueJob } from "./queues/jobs";
 
 /** Bindings, vars and secrets the Worker receives (wrangler.toml + secrets). */
@@ -57,6 +58,19 @@ export interface Env {
   STRIPE_PRICE_CREDITS_1000?: string;
   STRIPE_PRICE_CREDITS_10000?: string;
   STRIPE_PRICE_CREDITS_100000?: string;
+  /** How long a bill's public link (`/b/{token}`) works, in days (default 30). */
+  BILL_LINK_TTL_DAYS?: string;
+  /** The overdue-bill cron reminds a customer at most once per this many days (default 7). */
+  BILL_REMINDER_INTERVAL_DAYS?: string;
+  /** AES-256 keys sealing linked database URLs: `kid:base64[,kid:base64...]`, the first seals new ones. */
+  DATA_ENCRYPTION_KEYS?: string;
+  /** `true` lets linked databases live on private addresses (local development and tests only). */
+  LINKED_DATABASE_ALLOW_PRIVATE_HOSTS?: string;
+  QUERY_TIMEOUT_MS?: string;
+  QUERY_MAX_ROWS?: string;
+  QUERY_MAX_BYTES?: string;
+  /** The model that writes SQL (any OpenAI-compatible provider at OPENAI_BASE_URL). */
+  SQL_MODEL?: string;
   // Bindings
   RATE_LIMIT_AUTH: RateLimit;
   RATE_LIMIT_API: RateLimit;
@@ -136,6 +150,25 @@ const ConfigSchema = z.object({
   STRIPE_PRICE_CREDITS_1000: stripePriceId,
   STRIPE_PRICE_CREDITS_10000: stripePriceId,
   STRIPE_PRICE_CREDITS_100000: stripePriceId,
+  BILL_LINK_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  BILL_REMINDER_INTERVAL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  DATA_ENCRYPTION_KEYS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === "") return undefined;
+      const ring = parseKeyRing(text);
+      if (typeof ring === "string") {
+        ctx.addIssue({ code: "custom", message: ring });
+        return z.NEVER;
+      }
+      return ring;
+    }),
+  LINKED_DATABASE_ALLOW_PRIVATE_HOSTS: z.enum(["true", "false"]).default("false"),
+  QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
+  QUERY_MAX_ROWS: z.coerce.number().int().min(1).max(100_000).default(1000),
+  QUERY_MAX_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(1_000_000),
+  SQL_MODEL: z.string().min(1).default("gpt-4o-mini"),
 });
 
 /** A JSON Web Key as stored in configuration. */
@@ -168,6 +201,9 @@ export interface Config {
   telegram: { botToken?: string; baseUrl: string };
   email: { resendApiKey?: string; baseUrl: string; from: string };
   stripe: StripeConfig;
+  bills: { linkTtlDays: number; reminderIntervalDays: number };
+  dataEncryption?: KeyRing;
+  linkedDatabases: { allowPrivateHosts: boolean; timeoutMs: number; maxRows: number; maxBytes: number; sqlModel: string };
 }
 
 /** Stripe: keys, where the API is, the price id of each thing Checkout sells, where Checkout returns. */
@@ -270,6 +306,15 @@ export function loadConfig(env: Env): Config {
       successUrl: `${vars.APP_URL.replace(/\/+$/, "")}/billing/success?session_id={CHECKOUT_SESSION_ID}`,
       cancelUrl: `${vars.APP_URL.replace(/\/+$/, "")}/billing/cancel`,
       portalReturnUrl: `${vars.APP_URL.replace(/\/+$/, "")}/billing`,
+    },
+    bills: { linkTtlDays: vars.BILL_LINK_TTL_DAYS, reminderIntervalDays: vars.BILL_REMINDER_INTERVAL_DAYS },
+    dataEncryption: vars.DATA_ENCRYPTION_KEYS,
+    linkedDatabases: {
+      allowPrivateHosts: vars.LINKED_DATABASE_ALLOW_PRIVATE_HOSTS === "true",
+      timeoutMs: vars.QUERY_TIMEOUT_MS,
+      maxRows: vars.QUERY_MAX_ROWS,
+      maxBytes: vars.QUERY_MAX_BYTES,
+      sqlModel: vars.SQL_MODEL,
     },
   };
   parsed.set(env, config);

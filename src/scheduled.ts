@@ -1,6 +1,7 @@
 import type { Env } from "./env";
 import type { ServiceCtx } from "./lib/context";
 import { createServiceCtx } from "./lib/service-ctx";
+import { sendOverdueReminders } from "./modules/bills/reminders";
 import { reclaimExpiredReservations } from "./modules/credits/reservations";
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/operations/service";
 
@@ -8,7 +9,7 @@ type CronJob = { name: string; run: (ctx: ServiceCtx) => Promise<string | undefi
 
 /**
  * Jobs per cron expression; the expressions must match `[triggers] crons` in wrangler.toml.
- * Later modules add monthly invoices, overdue-bill reminders, low-stock alerts, quota resets.
+ * Later modules add monthly invoices, low-stock alerts, quota resets.
  */
 export const cronJobs: Record<string, CronJob[]> = {
   // Holds of work that never settled (a crashed request) go back to the balance within minutes.
@@ -22,6 +23,16 @@ export const cronJobs: Record<string, CronJob[]> = {
     {
       name: "dead-letters.purge",
       run: async (ctx) => `${await purgeOldDeadLetters(ctx)} purged`,
+    },
+  ],
+  // Morning in much of the world; a bill is reminded at most once per BILL_REMINDER_INTERVAL_DAYS.
+  "0 9 * * *": [
+    {
+      name: "bills.overdue-reminders",
+      run: async (ctx) => {
+        const run = await sendOverdueReminders(ctx);
+        return `${run.sent} sent, ${run.failed} failed`;
+      },
     },
   ],
 };

@@ -20,3 +20,20 @@ export async function localSigningKey(dataDir: string): Promise<string> {
     return key;
   }
 }
+
+/**
+ * The local key ring that seals linked database URLs (`DATA_ENCRYPTION_KEYS`), made once and
+ * kept under .data/ so links made yesterday still open.
+ */
+export async function localDataEncryptionKeys(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, "data-encryption-keys");
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    const ring = `local1:${key}`;
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(file, ring, { mode: 0o600 });
+    return ring;
+  }
+}

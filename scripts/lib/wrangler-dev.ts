@@ -24,6 +24,9 @@ export function startWranglerDev(options: {
     NEON_LOCAL_GATEWAY: options.stack.gateway.address,
     ENVIRONMENT: "development",
     JWT_PRIVATE_KEY: options.stack.signingKey,
+    DATA_ENCRYPTION_KEYS: options.stack.dataEncryptionKeys,
+    // Local linked databases (the embedded Postgres itself, say) live on 127.0.0.1.
+    LINKED_DATABASE_ALLOW_PRIVATE_HOSTS: "true",
     ...options.vars,
   };
   const varArgs = Object.entries(vars).flatMap(([name, value]) => (value === undefined ? [] : ["--var", `${name}:${value}`]));

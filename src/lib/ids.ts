@@ -35,7 +35,12 @@ export type IdPrefix =
   | "mpu"
   | "mpi"
   | "mpy"
-  | "mel";
+  | "mel"
+  | "ldb"
+  | "qrn"
+  | "qcv"
+  | "qex"
+  | "tool";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

@@ -19,6 +19,7 @@ import { startFakeTelegram } from "../fakes/telegram.ts";
 import { startFakeTwilio } from "../fakes/twilio.ts";
 import { startFakeWhatsApp } from "../fakes/whatsapp.ts";
 import { startControlServer, TEMPLATE_DATABASE } from "./control-server.ts";
+import { loadChinook } from "./sample-databases.ts";
 
 export default async function setup(project: TestProject) {
   const postgres = await startPostgres({
@@ -33,6 +34,7 @@ export default async function setup(project: TestProject) {
   await ensureDatabase(postgres.adminUrl, TEMPLATE_DATABASE);
   await applyMigrations(postgres.urlFor(TEMPLATE_DATABASE));
   const control = await startControlServer(postgres.adminUrl, postgres.urlFor);
+  const chinook = await loadChinook(postgres.adminUrl, postgres.urlFor);
   const openai = await startFakeOpenAI();
   const google = await startFakeGoogle();
   const telegram = await startFakeTelegram();
@@ -52,6 +54,8 @@ export default async function setup(project: TestProject) {
   project.provide("whatsappBaseUrl", whatsapp.url);
   project.provide("stripeBaseUrl", stripe.url);
   project.provide("jwtPrivateKey", await generateSigningKey("test-key-1"));
+  project.provide("chinookOwnerUrl", chinook.ownerUrl);
+  project.provide("chinookReaderUrl", chinook.readerUrl);
 
   return async () => {
     await openai.close();
@@ -91,5 +95,7 @@ declare module "vitest" {
     whatsappBaseUrl: string;
     stripeBaseUrl: string;
     jwtPrivateKey: string;
+    chinookOwnerUrl: string;
+    chinookReaderUrl: string;
   }
 }

@@ -3,6 +3,7 @@ export * from "./bills";
 export * from "./catalog";
 export * from "./credits";
 export * from "./customers";
+export * from "./data-access";
 export * from "./messaging";
 export * from "./operations";
 export * from "./payments";
