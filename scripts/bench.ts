@@ -9,11 +9,14 @@
  *   p50/p99 from queued to sent;
  * - credit debits per second straight against Postgres (the debit statement, N clients): all on
  *   one organisation's balance row (the hot-row case), and spread over 100 organisations;
+ * - create-and-issue of a 10-line bill over HTTP: bills/s and p50/p99, one client and N clients;
+ * - `GET /v1/dashboard/summary` for a year, p50/p99, in an organisation seeded with 100,000 bills;
  * - the gzip size of the bundle from `wrangler deploy --dry-run`.
  */
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../tests/fakes/telegram.ts";
+import { benchShop, measureBillIssue, measureSummary, removeShop, seedBills } from "./lib/bench-bills.ts";
 import { measureDebits } from "./lib/bench-credits.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
 import { ROOT, startLocalStack } from "./lib/local-stack.ts";
@@ -32,6 +35,13 @@ const SIGN_IN_REQUESTS = 20;
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200);
 // Concurrent Postgres connections issuing credit debits.
 const DEBIT_CLIENTS = Number(process.env.BENCH_DEBIT_CLIENTS ?? 16);
+// Bills created and issued by the N concurrent clients (each with its own API key, so each stays
+// under the 600/min limit), and by one client alone for the uncontended latency.
+const BILLS = Number(process.env.BENCH_BILLS ?? 300);
+const BILLS_ONE_CLIENT = Number(process.env.BENCH_BILLS_ONE_CLIENT ?? 30);
+// Bills seeded for the dashboard figure, and summary requests (one client, then N clients).
+const SEEDED_BILLS = Number(process.env.BENCH_SEEDED_BILLS ?? 100_000);
+const SUMMARY_REQUESTS = Number(process.env.BENCH_SUMMARY_REQUESTS ?? 100);
 const BENCH_PASSWORD = "bench-password-42-horse";
 // Declared before the top-level awaits below use them.
 let benchClient = 0;
@@ -99,6 +109,31 @@ try {
   const manyOrgs = await measureDebits(stack.databaseUrl, { orgs: 100, clients: DEBIT_CLIENTS, seconds: SECONDS });
   console.log(`debits_per_s_100_orgs ${Math.round(manyOrgs.debitsPerSecond)}`);
   console.log(`debits_refused ${oneOrg.refused + manyOrgs.refused}`);
+
+  const till = await benchShop(base, (await signUpBenchUser(base)).accessToken, CONNECTIONS);
+  const oneTill = await measureBillIssue(base, { ...till, keys: till.keys.slice(0, 1) }, BILLS_ONE_CLIENT);
+  console.log(`bill_issue_10_lines_1_client_per_s ${round(oneTill.perSecond)}`);
+  console.log(`bill_issue_10_lines_1_client_latency_p50_ms ${round(oneTill.p50Ms)}`);
+  console.log(`bill_issue_10_lines_1_client_latency_p99_ms ${round(oneTill.p99Ms)}`);
+  const tills = await measureBillIssue(base, till, BILLS);
+  console.log(`bill_issue_10_lines_per_s ${round(tills.perSecond)}`);
+  console.log(`bill_issue_10_lines_latency_p50_ms ${round(tills.p50Ms)}`);
+  console.log(`bill_issue_10_lines_latency_p99_ms ${round(tills.p99Ms)}`);
+  console.log(`bill_issue_non_2xx ${oneTill.failures + tills.failures}`);
+
+  const shop = await benchShop(base, (await signUpBenchUser(base)).accessToken, CONNECTIONS);
+  const seeded = await seedBills(stack.databaseUrl, shop.orgId, SEEDED_BILLS);
+  console.log(`dashboard_seeded_bills ${seeded.bills}`);
+  console.log(`dashboard_seed_seconds ${round(seeded.seconds)}`);
+  const summaryOne = await measureSummary(base, shop.keys.slice(0, 1), SUMMARY_REQUESTS);
+  console.log(`dashboard_summary_1y_latency_p50_ms ${round(summaryOne.p50Ms)}`);
+  console.log(`dashboard_summary_1y_latency_p99_ms ${round(summaryOne.p99Ms)}`);
+  const summaryMany = await measureSummary(base, shop.keys, SUMMARY_REQUESTS * 2);
+  console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_per_s ${round(summaryMany.perSecond)}`);
+  console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_latency_p50_ms ${round(summaryMany.p50Ms)}`);
+  console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_latency_p99_ms ${round(summaryMany.p99Ms)}`);
+  console.log(`dashboard_summary_non_2xx ${summaryOne.failures + summaryMany.failures}`);
+  await removeShop(stack.databaseUrl, shop.orgId);
 
   const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: OFFLINE_ENV, encoding: "utf8" });
   const size = dryRun.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);

@@ -22,6 +22,7 @@ import { billPublicRoutes } from "./modules/bills/public-routes";
 import { billsRoutes } from "./modules/bills/routes";
 import { creditsRoutes } from "./modules/credits/routes";
 import { customersRoutes } from "./modules/customers/routes";
+import { dashboardRoutes } from "./modules/dashboard/routes";
 import { databasesRoutes } from "./modules/databases/routes";
 import { docsRoutes } from "./modules/docs/routes";
 import { healthRoutes } from "./modules/health/routes";
@@ -106,6 +107,7 @@ app.route("/", billsRoutes);
 app.route("/", billDeliveryRoutes);
 app.route("/", billPublicRoutes);
 app.route("/", merchantsRoutes);
+app.route("/", dashboardRoutes);
 app.route("/", databasesRoutes);
 app.route("/", docsRoutes);
 

@@ -32,7 +32,7 @@ function link(who: SignedUp, body: Record<string, unknown>): Promise<Response> {
   return call("/v1/databases", { token: who.access_token, orgId: who.orgId, body: { name: "Chinook", url: readerUrl, ...body } });
 }
 
-const limits = { timeoutMs: 2000, maxRows: 1000, maxBytes: 1_000_000 };
+const limits = { timeoutMs: 2000, maxRows: 1000, maxBytes: 1_000_000, searchPath: "public" };
 
 afterEach(() => {
   vi.restoreAllMocks();

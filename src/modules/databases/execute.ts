@@ -6,6 +6,11 @@ export interface ExecutionLimits {
   maxRows: number;
   /** Of the JSON the rows become; a wide text column cannot blow up the response. */
   maxBytes: number;
+  /**
+   * The only schema on `search_path`: the SQL guard resolved unqualified table names to this
+   * schema, so Postgres must read the same tables.
+   */
+  searchPath: string;
 }
 
 export interface ExecutionResult {
@@ -36,6 +41,7 @@ export async function runReadOnly(sql: LinkedSql, text: string, params: unknown[
   await sql
     .begin("read only", async (tx) => {
       await tx.unsafe(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(limits.timeoutMs))}`);
+      await tx.unsafe(`SET LOCAL search_path = "${limits.searchPath.replaceAll('"', '""')}"`);
       const query = tx.unsafe(text, params as never[]).values();
       reading: for await (const batch of query.cursor(BATCH_ROWS)) {
         if (result.columns.length === 0) {
