@@ -135,8 +135,8 @@ export async function seedBills(databaseUrl: string, orgId: string, count: numbe
       [run, count, SEED_PRODUCTS, SEED_LINES_PER_BILL],
     );
     const payments = await client.query(
-      `INSERT INTO bill_payments (id, bill_id, amount, method, created_at)
-       SELECT $2::text || '_bpy_' || b.id, b.id, b.amount_paid, CASE WHEN b.total % 2 = 0 THEN 'cash' ELSE 'card' END,
+      `INSERT INTO bill_payments (id, bill_id, org_id, amount, method, created_at)
+       SELECT $2::text || '_bpy_' || b.id, b.id, b.org_id, b.amount_paid, CASE WHEN b.total % 2 = 0 THEN 'cash' ELSE 'card' END,
               b.issued_at + interval '1 day'
          FROM bills b WHERE b.org_id = $1 AND b.id LIKE $2::text || '_bill_%' AND b.amount_paid > 0`,
       [orgId, run],

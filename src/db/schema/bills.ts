@@ -57,6 +57,8 @@ export const bills = pgTable(
     index("bills_org_customer_idx").on(t.orgId, t.customerId),
     index("bills_org_issued_idx").on(t.orgId, t.issuedAt),
     index("bills_overdue_idx").on(t.dueDate).where(sql`${t.status} in ('issued', 'partially_paid')`),
+    // What an organisation is owed now (the dashboard's outstanding) reads only its open bills.
+    index("bills_org_open_idx").on(t.orgId).where(sql`${t.status} in ('issued', 'partially_paid')`),
     check("bills_amount_paid_non_negative", sql`${t.amountPaid} >= 0`),
     check("bills_amount_paid_within_total", sql`${t.amountPaid} <= ${t.total}`),
     check("bills_amount_refunded_within_paid", sql`${t.amountRefunded} >= 0 AND ${t.amountRefunded} <= ${t.amountPaid}`),
@@ -94,6 +96,10 @@ export const billPayments = pgTable(
     billId: text("bill_id")
       .notNull()
       .references(() => bills.id, { onDelete: "cascade" }),
+    /** The bill's organisation, copied so money received is summed per organisation without a join. */
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     amount: bigint("amount", { mode: "number" }).notNull(),
     method: text("method", { enum: BILL_PAYMENT_SOURCES }).notNull(),
     reference: text("reference"),
@@ -106,7 +112,7 @@ export const billPayments = pgTable(
   (t) => [
     uniqueIndex("bill_payments_bill_idempotency_key").on(t.billId, t.idempotencyKey),
     index("bill_payments_bill_idx").on(t.billId, t.id),
-    index("bill_payments_created_idx").on(t.createdAt),
+    index("bill_payments_org_created_idx").on(t.orgId, t.createdAt),
     check("bill_payments_amount_positive", sql`${t.amount} > 0`),
   ],
 );
@@ -134,6 +140,9 @@ export const billRefunds = pgTable(
     billId: text("bill_id")
       .notNull()
       .references(() => bills.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     amount: bigint("amount", { mode: "number" }).notNull(),
     method: text("method", { enum: BILL_PAYMENT_METHODS }).notNull(),
     reason: text("reason"),
@@ -145,6 +154,7 @@ export const billRefunds = pgTable(
   (t) => [
     uniqueIndex("bill_refunds_bill_idempotency_key").on(t.billId, t.idempotencyKey),
     index("bill_refunds_bill_idx").on(t.billId, t.id),
+    index("bill_refunds_org_created_idx").on(t.orgId, t.createdAt),
     check("bill_refunds_amount_positive", sql`${t.amount} > 0`),
   ],
 );

@@ -82,6 +82,7 @@ export async function refundBill(
         .values({
           id: newId("brf"),
           billId: id,
+          orgId,
           amount: input.amount,
           method: input.method,
           reason: input.reason ?? null,

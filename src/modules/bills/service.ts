@@ -345,7 +345,7 @@ async function issueInTransaction(ctx: ServiceCtx, tx: Transaction, orgId: strin
   // voided bill) pays this bill first. It is already on the ledger, so no new entry is written.
   const credit = customer ? Math.min(Math.max(0, -customer.balance), issued.total) : 0;
   if (credit === 0) return billView(issued, items);
-  await tx.insert(billPayments).values({ id: newId("bpy"), billId: id, amount: credit, method: "credit", reference: null, createdAt: now });
+  await tx.insert(billPayments).values({ id: newId("bpy"), billId: id, orgId, amount: credit, method: "credit", reference: null, createdAt: now });
   const [paid] = await tx
     .update(bills)
     .set({ amountPaid: credit, status: credit >= issued.total ? "paid" : "partially_paid" })
@@ -409,6 +409,7 @@ export async function recordBillPayment(
         .values({
           id: newId("bpy"),
           billId: id,
+          orgId,
           amount: input.amount,
           method: input.method,
           reference: input.reference ?? null,

@@ -83,12 +83,12 @@ export async function getSummary(ctx: ServiceCtx, input: PeriodInput): Promise<S
            pb.bill_count::text AS bill_count,
            -- numeric round() takes halves away from zero; revenue is never negative, so that is half up.
            (CASE WHEN pb.bill_count = 0 THEN 0 ELSE round(pb.revenue::numeric / pb.bill_count) END)::text AS average_bill,
-           (SELECT coalesce(sum(p.amount), 0) FROM bill_payments p JOIN bills b ON b.id = p.bill_id
-             WHERE b.org_id = ${orgId} AND p.method <> 'credit' AND ${inPeriod(sql`p.created_at`, period)})::text AS bill_payments,
+           (SELECT coalesce(sum(p.amount), 0) FROM bill_payments p
+             WHERE p.org_id = ${orgId} AND p.method <> 'credit' AND ${inPeriod(sql`p.created_at`, period)})::text AS bill_payments,
            (SELECT coalesce(sum(cp.amount - cp.allocated), 0) FROM customer_payments cp
              WHERE cp.org_id = ${orgId} AND ${inPeriod(sql`cp.created_at`, period)})::text AS unallocated,
-           (SELECT coalesce(sum(r.amount), 0) FROM bill_refunds r JOIN bills b ON b.id = r.bill_id
-             WHERE b.org_id = ${orgId} AND ${inPeriod(sql`r.created_at`, period)})::text AS refunds,
+           (SELECT coalesce(sum(r.amount), 0) FROM bill_refunds r
+             WHERE r.org_id = ${orgId} AND ${inPeriod(sql`r.created_at`, period)})::text AS refunds,
            (SELECT coalesce(sum(b.total - b.amount_paid), 0) FROM bills b
              WHERE b.org_id = ${orgId} AND b.status IN ('issued', 'partially_paid'))::text AS outstanding,
            (SELECT count(*) FROM customers c WHERE c.org_id = ${orgId} AND ${inPeriod(sql`c.created_at`, period)})::text AS new_customers

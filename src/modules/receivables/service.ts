@@ -159,6 +159,7 @@ export async function receiveCustomerPayment(
         await tx.insert(billPayments).values({
           id: newId("bpy"),
           billId: bill.id,
+          orgId,
           amount,
           method: input.method,
           reference: input.reference ?? null,
