@@ -11,6 +11,8 @@
  *   one organisation's balance row (the hot-row case), and spread over 100 organisations;
  * - create-and-issue of a 10-line bill over HTTP: bills/s and p50/p99, one client and N clients;
  * - `GET /v1/dashboard/summary` for a year, p50/p99, in an organisation seeded with 100,000 bills;
+ * - the SQL guard in workerd: statements/s and per-statement p50/p99 over the defog gold corpus, and
+ *   `POST /v1/sql/check` requests/s and p50/p99 (scripts/lib/bench-sql-guard.ts);
  * - the gzip size of the bundle from `wrangler deploy --dry-run`.
  */
 import { execFileSync } from "node:child_process";
@@ -19,6 +21,7 @@ import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../tests/fakes/teleg
 import { benchShop, measureBillIssue, measureSummary, removeShop, seedBills } from "./lib/bench-bills.ts";
 import { measureDebits } from "./lib/bench-credits.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
+import { formatSqlGuardFigures, measureSqlGuard } from "./lib/bench-sql-guard.ts";
 import { ROOT, startLocalStack } from "./lib/local-stack.ts";
 import { freePort } from "./lib/ports.ts";
 import { OFFLINE_ENV, startWranglerDev } from "./lib/wrangler-dev.ts";
@@ -134,6 +137,10 @@ try {
   console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_latency_p99_ms ${round(summaryMany.p99Ms)}`);
   console.log(`dashboard_summary_non_2xx ${summaryOne.failures + summaryMany.failures}`);
   await removeShop(stack.databaseUrl, shop.orgId);
+
+  console.log(
+    formatSqlGuardFigures(await measureSqlGuard({ stack, baseUrl: base, accessToken: (await signUpBenchUser(base)).accessToken, connections: CONNECTIONS })),
+  );
 
   const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: OFFLINE_ENV, encoding: "utf8" });
   const size = dryRun.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);

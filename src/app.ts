@@ -33,8 +33,11 @@ import { messagingWebhookRoutes } from "./modules/messaging/webhooks";
 import { orgsRoutes } from "./modules/orgs/routes";
 import { paymentsRoutes } from "./modules/payments/routes";
 import { productsRoutes } from "./modules/products/routes";
+import { queryRoutes } from "./modules/query/routes";
 import { receivablesRoutes } from "./modules/receivables/routes";
 import { rolesRoutes } from "./modules/roles/routes";
+import { sqlGuardRoutes } from "./modules/sql-guard/routes";
+import { toolsRoutes } from "./modules/tools/routes";
 
 export const app = new OpenAPIHono<AppEnv>();
 
@@ -109,6 +112,9 @@ app.route("/", billPublicRoutes);
 app.route("/", merchantsRoutes);
 app.route("/", dashboardRoutes);
 app.route("/", databasesRoutes);
+app.route("/", queryRoutes);
+app.route("/", toolsRoutes);
+app.route("/", sqlGuardRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

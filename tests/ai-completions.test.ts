@@ -1,11 +1,10 @@
 import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { apiUsage, creditLedger, creditReservations, usageEvents } from "../src/db/schema";
-import { newId } from "../src/lib/ids";
-import { getBalance, grantCredits } from "../src/modules/credits/ledger";
+import { getBalance } from "../src/modules/credits/ledger";
 import { PLANS, periodOf } from "../src/modules/credits/plans";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
-import { expectProblem, fakeOpenAI, testCtx } from "./harness/helpers";
+import { expectProblem, fakeOpenAI, setCreditBalance, testCtx } from "./harness/helpers";
 
 // The fake keys scripts and recorded requests by model: every test uses its own model names.
 const tag = Math.floor(Math.random() * 0xffffff).toString(16);
@@ -24,12 +23,6 @@ function complete(caller: SignedUp, body: Record<string, unknown>) {
 }
 
 const ask = (text: string) => [{ role: "user", content: text }];
-
-async function setBalance(orgId: string, target: number) {
-  const ctx = testCtx();
-  const current = await getBalance(ctx, orgId);
-  if (current !== target) await grantCredits(ctx, { orgId, kind: "adjustment", amount: target - current, reference: { type: "test", id: newId("cle") } });
-}
 
 async function ledgerKinds(orgId: string) {
   const rows = await testCtx()
@@ -116,7 +109,7 @@ describe("POST /v1/ai/completions", () => {
   it("out of credits: 402 with balance and needed, and the model is never called", async () => {
     const owner = await signUp("ai-broke");
     const model = `gpt-4o-broke-${tag}`;
-    await setBalance(owner.orgId, 2);
+    await setCreditBalance(owner.orgId, 2);
     const problem = await expectProblem(await complete(owner, { model, messages: ask("Summarise my sales"), max_tokens: 4_000 }), 402);
     // gpt-4o: 4000 output tokens at 12,000 credits a million are 48 credits, plus the prompt.
     expect(problem).toMatchObject({ balance: 2, needed: 49, title: "Payment required" });
@@ -175,7 +168,7 @@ describe("POST /v1/ai/completions", () => {
   it("50 concurrent calls with 20 credits: exactly 20 answers, 30 get 402, the model is called 20 times", async () => {
     const owner = await signUp("ai-race");
     const model = `gpt-4o-mini-race-${tag}`;
-    await setBalance(owner.orgId, 20);
+    await setCreditBalance(owner.orgId, 20);
     const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => complete(owner, { model, messages: ask(`hi ${i}`), max_tokens: 8 })));
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(20);

@@ -2,13 +2,12 @@ import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, creditBalances, creditLedger, users } from "../src/db/schema";
 import { PaymentRequired } from "../src/lib/errors";
-import { newId } from "../src/lib/ids";
 import { debitCredits, getBalance, grantCredits } from "../src/modules/credits/ledger";
 import { PLANS, periodOf } from "../src/modules/credits/plans";
 import { creditsFor, lookupPrice } from "../src/modules/credits/prices";
 import { releaseReservation, reserveCredits, settleReservation } from "../src/modules/credits/reservations";
 import { call, expectJson, signUp } from "./harness/api";
-import { expectProblem, testCtx } from "./harness/helpers";
+import { expectProblem, setCreditBalance, testCtx } from "./harness/helpers";
 
 interface LedgerEntry {
   id: string;
@@ -20,13 +19,6 @@ interface LedgerEntry {
 }
 
 const FREE_CREDITS = PLANS.free.monthlyCredits;
-
-/** Moves an organisation's balance to exactly `target`, through the ledger. */
-async function setBalance(orgId: string, target: number) {
-  const ctx = testCtx();
-  const current = await getBalance(ctx, orgId);
-  if (current !== target) await grantCredits(ctx, { orgId, kind: "adjustment", amount: target - current, reference: { type: "test", id: newId("cle") } });
-}
 
 async function ledgerSum(orgId: string): Promise<number> {
   const [row] = await testCtx()
@@ -97,7 +89,7 @@ describe("grantCredits", () => {
 
   it("an expiry never takes the balance below zero and records what it actually removed", async () => {
     const owner = await signUp("expiry-clamp");
-    await setBalance(owner.orgId, 300);
+    await setCreditBalance(owner.orgId, 300);
     const result = await grantCredits(testCtx(), { orgId: owner.orgId, amount: 5_000, kind: "expiry", reference: { type: "plan_period", id: "free:2026-04" } });
     expect(result).toMatchObject({ balance: 0, created: true });
     const [entry] = await testCtx().db.select().from(creditLedger).where(eq(creditLedger.id, result.entryId));
@@ -117,7 +109,7 @@ describe("grantCredits", () => {
 describe("debits", () => {
   it("50 concurrent debits of 1 credit against a balance of 20: exactly 20 succeed and the balance ends at 0", async () => {
     const owner = await signUp("debit-race");
-    await setBalance(owner.orgId, 20);
+    await setCreditBalance(owner.orgId, 20);
     const outcomes = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) => debitCredits(testCtx(), { orgId: owner.orgId, amount: 1, reference: { type: "test_call", id: `call-${i}` } })),
     );

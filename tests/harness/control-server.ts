@@ -4,10 +4,12 @@
  *   a template is a file copy in Postgres, far faster than running the migrations again.
  * - `POST /openapi/validate` → the verdict of an OpenAPI validator library on the posted document
  *   (the validator compiles schemas to code, which workerd does not allow, so it runs here).
+ * - `/sql-data/*`: real-world SQL for the SQL guard's tests (see sql-data.ts).
  */
 import { createServer, type IncomingMessage } from "node:http";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import pg from "pg";
+import { startSqlData } from "./sql-data.ts";
 
 export const TEMPLATE_DATABASE = "billx_template";
 
@@ -27,6 +29,8 @@ export async function startControlServer(adminUrl: string, urlFor: (database: st
     return urlFor(name);
   };
 
+  const handleSqlData = startSqlData(adminUrl, urlFor);
+
   const server = createServer(async (req, res) => {
     const reply = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
     try {
@@ -39,6 +43,7 @@ export async function startControlServer(adminUrl: string, urlFor: (database: st
         const result = await new Validator().validate(JSON.parse(await readBody(req)));
         return reply(200, { valid: result.valid, errors: result.errors ?? [] });
       }
+      if (await handleSqlData(req, res, () => readBody(req))) return;
       reply(404, { message: "not found" });
     } catch (error) {
       reply(500, { message: error instanceof Error ? error.message : String(error) });

@@ -4,13 +4,22 @@ import { inject } from "vitest";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import type { ServiceCtx } from "../../src/lib/context";
+import { newId } from "../../src/lib/ids";
 import { createServiceCtx } from "../../src/lib/service-ctx";
+import { getBalance, grantCredits } from "../../src/modules/credits/ledger";
 
 export const testEnv = env as unknown as Env;
 
 /** A service context on this file's database, for arranging data and reading rows back. */
 export function testCtx(): ServiceCtx {
   return createServiceCtx(testEnv, () => {});
+}
+
+/** Moves an organisation's credit balance to exactly `target`, through the ledger. */
+export async function setCreditBalance(orgId: string, target: number): Promise<void> {
+  const ctx = testCtx();
+  const current = await getBalance(ctx, orgId);
+  if (current !== target) await grantCredits(ctx, { orgId, kind: "adjustment", amount: target - current, reference: { type: "test", id: newId("cle") } });
 }
 
 /** Sends a request to the Worker with a different environment (e.g. the database down). */

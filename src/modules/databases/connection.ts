@@ -63,3 +63,8 @@ export function connectionProblem(error: unknown): Unprocessable {
   const message = error instanceof Error ? error.message : String(error);
   return new Unprocessable([{ path: "url", message: `Could not connect to the database: ${message}` }], "Cannot reach this database");
 }
+
+/** An error Postgres raised about the statement (it has a SQLSTATE), as opposed to reaching the server. */
+export function isStatementError(error: unknown): error is Error & { code: string } {
+  return error instanceof Error && error.name === "PostgresError" && typeof (error as { code?: unknown }).code === "string";
+}
