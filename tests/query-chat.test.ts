@@ -1,7 +1,8 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
-import { queryExamples, queryRuns } from "../src/db/schema";
+import { type IntrospectedTable, queryExamples, queryRuns } from "../src/db/schema";
 import { getBalance } from "../src/modules/credits/ledger";
+import { MAX_TABLES_IN_PROMPT, relevantTables } from "../src/modules/query/schema-context";
 import { askDatabase } from "../src/modules/query/service";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
 import { expectProblem, fakeOpenAI, setCreditBalance, testCtx } from "./harness/helpers";
@@ -188,5 +189,33 @@ describe("asking a linked database", () => {
     };
     const result = await askDatabase(ctx, { database_id, prompt: "How many genres?", model });
     expect(result.rows).toEqual([[25]]);
+  });
+});
+
+describe("choosing the schema the model sees", () => {
+  const table = (name: string, columns: string[], references: string[] = []): IntrospectedTable => ({
+    schema: "public",
+    name,
+    kind: "table",
+    comment: null,
+    row_estimate: 10,
+    columns: columns.map((c) => ({ name: c, type: "integer", nullable: true, comment: null })),
+    primary_key: ["id"],
+    foreign_keys: references.map((target) => ({ columns: [`${target}_id`], references: { schema: "public", table: target, columns: ["id"] } })),
+  });
+
+  it("shows every table of a small schema", () => {
+    const small = [table("artist", ["id"]), table("album", ["id", "artist_id"], ["artist"])];
+    expect(relevantTables(small, "anything").map((t) => t.name)).toEqual(["artist", "album"]);
+  });
+
+  it("shows a large schema's tables that match the question, and the tables they join to", () => {
+    const filler = Array.from({ length: 40 }, (_, i) => table(`audit_${i}`, ["id", "payload"]));
+    const tables = [...filler, table("customer", ["id", "country"]), table("invoice", ["id", "customer_id", "total"], ["customer"]), table("employee", ["id"])];
+    const chosen = relevantTables(tables, "Total of invoices per country").map((t) => t.name);
+    expect(chosen).toContain("invoice");
+    expect(chosen).toContain("customer");
+    expect(chosen.length).toBeLessThanOrEqual(MAX_TABLES_IN_PROMPT);
+    expect(chosen.indexOf("invoice")).toBeLessThan(chosen.indexOf("customer"));
   });
 });
