@@ -13,14 +13,21 @@
  * - `GET /v1/dashboard/summary` for a year, p50/p99, in an organisation seeded with 100,000 bills;
  * - the SQL guard in workerd: statements/s and per-statement p50/p99 over the defog gold corpus, and
  *   `POST /v1/sql/check` requests/s and p50/p99 (scripts/lib/bench-sql-guard.ts);
+ * - `POST /v1/query/chat` against Chinook with a fake model in this process: p50/p99, requests/s,
+ *   and the overhead once the model's time is taken off, one client and N (scripts/lib/bench-query.ts);
  * - the gzip size of the bundle from `wrangler deploy --dry-run`.
+ *
+ * `BENCH_ONLY=query,sql_guard` runs only those sections (http, signin, messaging, credits, bills,
+ * dashboard, sql_guard, query, bundle); the start-up figures are always printed.
  */
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
+import { startFakeOpenAI } from "../tests/fakes/openai.ts";
 import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../tests/fakes/telegram.ts";
 import { benchShop, measureBillIssue, measureSummary, removeShop, seedBills } from "./lib/bench-bills.ts";
 import { measureDebits } from "./lib/bench-credits.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
+import { benchModelVars, formatQueryChatFigures, measureQueryChat } from "./lib/bench-query.ts";
 import { formatSqlGuardFigures, measureSqlGuard } from "./lib/bench-sql-guard.ts";
 import { ROOT, startLocalStack } from "./lib/local-stack.ts";
 import { freePort } from "./lib/ports.ts";
@@ -46,6 +53,8 @@ const BILLS_ONE_CLIENT = Number(process.env.BENCH_BILLS_ONE_CLIENT ?? 30);
 const SEEDED_BILLS = Number(process.env.BENCH_SEEDED_BILLS ?? 100_000);
 const SUMMARY_REQUESTS = Number(process.env.BENCH_SUMMARY_REQUESTS ?? 100);
 const BENCH_PASSWORD = "bench-password-42-horse";
+const ONLY = process.env.BENCH_ONLY?.split(",").map((name) => name.trim());
+const runs = (section: string) => !ONLY || ONLY.includes(section);
 // Declared before the top-level awaits below use them.
 let benchClient = 0;
 
@@ -55,11 +64,13 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 // Messages leave through a fake Telegram Bot API on loopback: the queue and consumer are real.
 const telegram = await startFakeTelegram(FAKE_TELEGRAM_BOT_TOKEN);
+// The model writing SQL is a fake OpenAI on loopback too, so its time can be measured and taken off.
+const openai = await startFakeOpenAI();
 const wrangler = startWranglerDev({
   port,
   stack,
   persistTo: ".data/wrangler-bench",
-  vars: { LOG_LEVEL: "error", TELEGRAM_BOT_TOKEN: FAKE_TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL: telegram.url },
+  vars: { LOG_LEVEL: "error", TELEGRAM_BOT_TOKEN: FAKE_TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL: telegram.url, ...benchModelVars(openai.url) },
   quiet: true,
 });
 const wranglerStarted = performance.now();
@@ -70,85 +81,107 @@ try {
   console.log(`start_to_first_200_ms ${Math.round(ready - started)}`);
   console.log(`wrangler_dev_to_first_200_ms ${Math.round(ready - wranglerStarted)}`);
 
-  const p50 = new Map<string, number>();
-  for (const target of await targets(base)) {
-    const result = await autocannon({
-      url: `${base}${target.path}`,
-      connections: CONNECTIONS,
-      ...(target.amount ? { amount: target.amount } : { duration: SECONDS }),
-      headers: target.headers,
-    });
-    const name = target.name;
-    const tooMany = result.statusCodeStats?.["429"]?.count ?? 0;
-    // A bounded run may last under a second, where autocannon's per-second average says little.
-    const elapsedSeconds = (result.finish.getTime() - result.start.getTime()) / 1000;
-    const perSecond = target.amount ? result.requests.total / elapsedSeconds : result.requests.average;
-    p50.set(name, result.latency.p50);
-    console.log(`${name}_requests_per_s ${Math.round(perSecond)}`);
-    console.log(`${name}_latency_p50_ms ${result.latency.p50}`);
-    console.log(`${name}_latency_p99_ms ${result.latency.p99}`);
-    console.log(`${name}_non_2xx ${result.non2xx - tooMany + result.errors}`);
-    console.log(`${name}_429 ${tooMany}`);
+  if (runs("http")) {
+    const p50 = new Map<string, number>();
+    for (const target of await targets(base)) {
+      const result = await autocannon({
+        url: `${base}${target.path}`,
+        connections: CONNECTIONS,
+        ...(target.amount ? { amount: target.amount } : { duration: SECONDS }),
+        headers: target.headers,
+      });
+      const name = target.name;
+      const tooMany = result.statusCodeStats?.["429"]?.count ?? 0;
+      // A bounded run may last under a second, where autocannon's per-second average says little.
+      const elapsedSeconds = (result.finish.getTime() - result.start.getTime()) / 1000;
+      const perSecond = target.amount ? result.requests.total / elapsedSeconds : result.requests.average;
+      p50.set(name, result.latency.p50);
+      console.log(`${name}_requests_per_s ${Math.round(perSecond)}`);
+      console.log(`${name}_latency_p50_ms ${result.latency.p50}`);
+      console.log(`${name}_latency_p99_ms ${result.latency.p99}`);
+      console.log(`${name}_non_2xx ${result.non2xx - tooMany + result.errors}`);
+      console.log(`${name}_429 ${tooMany}`);
+    }
+    const authMe = p50.get("auth_me");
+    const healthz = p50.get("healthz");
+    if (authMe !== undefined && healthz !== undefined) console.log(`auth_overhead_p50_ms ${round(authMe - healthz)}`);
   }
-  const authMe = p50.get("auth_me");
-  const healthz = p50.get("healthz");
-  if (authMe !== undefined && healthz !== undefined) console.log(`auth_overhead_p50_ms ${round(authMe - healthz)}`);
 
-  const signIn = await measureSignIn(base);
-  console.log(`signin_requests ${signIn.count}`);
-  console.log(`signin_latency_p50_ms ${round(signIn.p50)}`);
-  console.log(`signin_latency_p99_ms ${round(signIn.p99)}`);
-  console.log(`signin_non_2xx ${signIn.failures}`);
+  if (runs("signin")) {
+    const signIn = await measureSignIn(base);
+    console.log(`signin_requests ${signIn.count}`);
+    console.log(`signin_latency_p50_ms ${round(signIn.p50)}`);
+    console.log(`signin_latency_p99_ms ${round(signIn.p99)}`);
+    console.log(`signin_non_2xx ${signIn.failures}`);
+  }
 
-  const messaging = await measureMessaging(base, (await signUpBenchUser(base)).accessToken, stack.databaseUrl, MESSAGES);
-  console.log(`messages_sent ${messaging.sent}`);
-  console.log(`messages_failed ${messaging.failed}`);
-  console.log(`messages_per_s ${round(messaging.messagesPerSecond)}`);
-  console.log(`message_send_to_sent_p50_ms ${round(messaging.sendToSentP50Ms)}`);
-  console.log(`message_send_to_sent_p99_ms ${round(messaging.sendToSentP99Ms)}`);
+  if (runs("messaging")) {
+    const messaging = await measureMessaging(base, (await signUpBenchUser(base)).accessToken, stack.databaseUrl, MESSAGES);
+    console.log(`messages_sent ${messaging.sent}`);
+    console.log(`messages_failed ${messaging.failed}`);
+    console.log(`messages_per_s ${round(messaging.messagesPerSecond)}`);
+    console.log(`message_send_to_sent_p50_ms ${round(messaging.sendToSentP50Ms)}`);
+    console.log(`message_send_to_sent_p99_ms ${round(messaging.sendToSentP99Ms)}`);
+  }
 
-  const oneOrg = await measureDebits(stack.databaseUrl, { orgs: 1, clients: DEBIT_CLIENTS, seconds: SECONDS });
-  console.log(`debits_per_s_one_org ${Math.round(oneOrg.debitsPerSecond)}`);
-  const manyOrgs = await measureDebits(stack.databaseUrl, { orgs: 100, clients: DEBIT_CLIENTS, seconds: SECONDS });
-  console.log(`debits_per_s_100_orgs ${Math.round(manyOrgs.debitsPerSecond)}`);
-  console.log(`debits_refused ${oneOrg.refused + manyOrgs.refused}`);
+  if (runs("credits")) {
+    const oneOrg = await measureDebits(stack.databaseUrl, { orgs: 1, clients: DEBIT_CLIENTS, seconds: SECONDS });
+    console.log(`debits_per_s_one_org ${Math.round(oneOrg.debitsPerSecond)}`);
+    const manyOrgs = await measureDebits(stack.databaseUrl, { orgs: 100, clients: DEBIT_CLIENTS, seconds: SECONDS });
+    console.log(`debits_per_s_100_orgs ${Math.round(manyOrgs.debitsPerSecond)}`);
+    console.log(`debits_refused ${oneOrg.refused + manyOrgs.refused}`);
+  }
 
-  const till = await benchShop(base, (await signUpBenchUser(base)).accessToken, CONNECTIONS);
-  const oneTill = await measureBillIssue(base, { ...till, keys: till.keys.slice(0, 1) }, BILLS_ONE_CLIENT);
-  console.log(`bill_issue_10_lines_1_client_per_s ${round(oneTill.perSecond)}`);
-  console.log(`bill_issue_10_lines_1_client_latency_p50_ms ${round(oneTill.p50Ms)}`);
-  console.log(`bill_issue_10_lines_1_client_latency_p99_ms ${round(oneTill.p99Ms)}`);
-  const tills = await measureBillIssue(base, till, BILLS);
-  console.log(`bill_issue_10_lines_per_s ${round(tills.perSecond)}`);
-  console.log(`bill_issue_10_lines_latency_p50_ms ${round(tills.p50Ms)}`);
-  console.log(`bill_issue_10_lines_latency_p99_ms ${round(tills.p99Ms)}`);
-  console.log(`bill_issue_non_2xx ${oneTill.failures + tills.failures}`);
+  if (runs("bills")) {
+    const till = await benchShop(base, (await signUpBenchUser(base)).accessToken, CONNECTIONS);
+    const oneTill = await measureBillIssue(base, { ...till, keys: till.keys.slice(0, 1) }, BILLS_ONE_CLIENT);
+    console.log(`bill_issue_10_lines_1_client_per_s ${round(oneTill.perSecond)}`);
+    console.log(`bill_issue_10_lines_1_client_latency_p50_ms ${round(oneTill.p50Ms)}`);
+    console.log(`bill_issue_10_lines_1_client_latency_p99_ms ${round(oneTill.p99Ms)}`);
+    const tills = await measureBillIssue(base, till, BILLS);
+    console.log(`bill_issue_10_lines_per_s ${round(tills.perSecond)}`);
+    console.log(`bill_issue_10_lines_latency_p50_ms ${round(tills.p50Ms)}`);
+    console.log(`bill_issue_10_lines_latency_p99_ms ${round(tills.p99Ms)}`);
+    console.log(`bill_issue_non_2xx ${oneTill.failures + tills.failures}`);
+  }
 
-  const shop = await benchShop(base, (await signUpBenchUser(base)).accessToken, CONNECTIONS);
-  const seeded = await seedBills(stack.databaseUrl, shop.orgId, SEEDED_BILLS);
-  console.log(`dashboard_seeded_bills ${seeded.bills}`);
-  console.log(`dashboard_seed_seconds ${round(seeded.seconds)}`);
-  const summaryOne = await measureSummary(base, shop.keys.slice(0, 1), SUMMARY_REQUESTS);
-  console.log(`dashboard_summary_1y_latency_p50_ms ${round(summaryOne.p50Ms)}`);
-  console.log(`dashboard_summary_1y_latency_p99_ms ${round(summaryOne.p99Ms)}`);
-  const summaryMany = await measureSummary(base, shop.keys, SUMMARY_REQUESTS * 2);
-  console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_per_s ${round(summaryMany.perSecond)}`);
-  console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_latency_p50_ms ${round(summaryMany.p50Ms)}`);
-  console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_latency_p99_ms ${round(summaryMany.p99Ms)}`);
-  console.log(`dashboard_summary_non_2xx ${summaryOne.failures + summaryMany.failures}`);
-  await removeShop(stack.databaseUrl, shop.orgId);
+  if (runs("dashboard")) {
+    const shop = await benchShop(base, (await signUpBenchUser(base)).accessToken, CONNECTIONS);
+    const seeded = await seedBills(stack.databaseUrl, shop.orgId, SEEDED_BILLS);
+    console.log(`dashboard_seeded_bills ${seeded.bills}`);
+    console.log(`dashboard_seed_seconds ${round(seeded.seconds)}`);
+    const summaryOne = await measureSummary(base, shop.keys.slice(0, 1), SUMMARY_REQUESTS);
+    console.log(`dashboard_summary_1y_latency_p50_ms ${round(summaryOne.p50Ms)}`);
+    console.log(`dashboard_summary_1y_latency_p99_ms ${round(summaryOne.p99Ms)}`);
+    const summaryMany = await measureSummary(base, shop.keys, SUMMARY_REQUESTS * 2);
+    console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_per_s ${round(summaryMany.perSecond)}`);
+    console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_latency_p50_ms ${round(summaryMany.p50Ms)}`);
+    console.log(`dashboard_summary_1y_${CONNECTIONS}_clients_latency_p99_ms ${round(summaryMany.p99Ms)}`);
+    console.log(`dashboard_summary_non_2xx ${summaryOne.failures + summaryMany.failures}`);
+    await removeShop(stack.databaseUrl, shop.orgId);
+  }
 
-  console.log(
-    formatSqlGuardFigures(await measureSqlGuard({ stack, baseUrl: base, accessToken: (await signUpBenchUser(base)).accessToken, connections: CONNECTIONS })),
-  );
+  if (runs("sql_guard")) {
+    console.log(
+      formatSqlGuardFigures(await measureSqlGuard({ stack, baseUrl: base, accessToken: (await signUpBenchUser(base)).accessToken, connections: CONNECTIONS })),
+    );
+  }
 
-  const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: OFFLINE_ENV, encoding: "utf8" });
-  const size = dryRun.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);
-  console.log(`bundle_kib ${size?.[1] ?? "unknown"}`);
-  console.log(`bundle_gzip_kib ${size?.[2] ?? "unknown"}`);
+  if (runs("query")) {
+    const accessToken = (await signUpBenchUser(base)).accessToken;
+    console.log(formatQueryChatFigures(await measureQueryChat({ stack, baseUrl: base, accessToken, fakeOpenAiUrl: openai.url })));
+  }
+
+  if (runs("bundle")) {
+    const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: OFFLINE_ENV, encoding: "utf8" });
+    const size = dryRun.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);
+    console.log(`bundle_kib ${size?.[1] ?? "unknown"}`);
+    console.log(`bundle_gzip_kib ${size?.[2] ?? "unknown"}`);
+  }
 } finally {
   wrangler.stop();
   await telegram.close();
+  await openai.close();
   await stack.stop();
 }
 process.exit(0);
