@@ -40,7 +40,11 @@ export type IdPrefix =
   | "qrn"
   | "qcv"
   | "qex"
-  | "tool";
+  | "tool"
+  | "agt"
+  | "bmd"
+  | "ivc"
+  | "ivl";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

@@ -5,6 +5,7 @@ export * from "./credits";
 export * from "./customers";
 export * from "./data-access";
 export * from "./messaging";
+export * from "./monetisation";
 export * from "./operations";
 export * from "./payments";
 export * from "./tenancy";
