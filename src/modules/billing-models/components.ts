@@ -45,13 +45,10 @@ export const ActivityComponent = z
     free_units: z.number().int().min(0).default(0).openapi({ description: "Units per period that are not charged (taken before tiers)", example: 100 }),
     unit_amount: UnitAmount.optional(),
     tiers: z.array(Tier).min(1).max(20).optional().openapi({ description: "Tiers by units, ascending; the last has up_to null", example: [] }),
-    tier_mode: z
-      .enum(["graduated", "volume"])
-      .default("graduated")
-      .openapi({
-        description: "graduated: each unit at its tier's price; volume: every unit at the price of the tier the total falls in",
-        example: "graduated",
-      }),
+    tier_mode: z.enum(["graduated", "volume"]).default("graduated").openapi({
+      description: "graduated: each unit at its tier's price; volume: every unit at the price of the tier the total falls in",
+      example: "graduated",
+    }),
   })
   .refine((c) => (c.unit_amount === undefined) !== (c.tiers === undefined), { message: "Give either unit_amount or tiers", path: ["unit_amount"] })
   .refine((c) => !c.tiers || tiersAscending(c.tiers), {
