@@ -1,13 +1,13 @@
 /**
  * Sample customer databases for the "link your database" tests, loaded once per run into their
- * own databases on the test server: Chinook (../shared/data/sql) owned by the admin role, and a
+ * own databases on the test server: Chinook (tests/fixtures/sql) owned by the admin role, and a
  * login role that may only read it, as we tell customers to link.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 
-const DATA_DIR = path.resolve(import.meta.dirname, "../../../shared/data/sql");
+const DATA_DIR = path.resolve(import.meta.dirname, "../fixtures/sql");
 export const CHINOOK_DATABASE = "sample_chinook";
 const READER_ROLE = "chinook_reader";
 const READER_PASSWORD = "reader-secret-7d1f";

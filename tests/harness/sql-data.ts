@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import pg from "pg";
 
-const DATA_DIR = path.resolve(import.meta.dirname, "../../../shared/data/sql");
+const DATA_DIR = path.resolve(import.meta.dirname, "../fixtures/sql");
 const DEFOG_DIR = path.join(DATA_DIR, "defog");
 const ADVERSARIAL_DIR = path.join(DATA_DIR, "adversarial");
 
