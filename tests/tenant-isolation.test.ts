@@ -275,7 +275,8 @@ function mentionsAnyOf(body: string, ids: Iterable<string>): string | undefined 
 }
 
 describe("tenant isolation", () => {
-  it("org B cannot read, change or create anything of org A through any organisation-scoped operation", async () => {
+  // Walks every organisation-scoped operation several times over: it grows with the API.
+  it("org B cannot read, change or create anything of org A through any organisation-scoped operation", { timeout: 180_000 }, async () => {
     const { document, operations } = await orgScopedOperations();
     expect(operations.length, "organisation-scoped operations documented in /openapi.json").toBeGreaterThanOrEqual(MINIMUM_OPERATIONS);
     expect(operations.map((op) => op.label)).toEqual(expect.arrayContaining(["GET /v1/api-keys", "POST /v1/api-keys", "DELETE /v1/api-keys/{id}"]));
