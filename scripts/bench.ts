@@ -15,17 +15,23 @@
  *   `POST /v1/sql/check` requests/s and p50/p99 (scripts/lib/bench-sql-guard.ts);
  * - `POST /v1/query/chat` against Chinook with a fake model in this process: p50/p99, requests/s,
  *   and the overhead once the model's time is taken off, one client and N (scripts/lib/bench-query.ts);
+ * - `POST /v1/events` over HTTP: events/s and batch p50/p99 for batches of 1,000 mixed events from N
+ *   clients, then the same batches replayed as duplicates (scripts/lib/bench-events.ts);
+ * - `POST /v1/billing-models/{id}/calculate` p50/p99 for one agent and one month holding 1,000,000
+ *   events seeded through SQL (scripts/lib/bench-calculate.ts);
  * - the gzip size of the bundle from `wrangler deploy --dry-run`.
  *
  * `BENCH_ONLY=query,sql_guard` runs only those sections (http, signin, messaging, credits, bills,
- * dashboard, sql_guard, query, bundle); the start-up figures are always printed.
+ * dashboard, sql_guard, query, events, calculate, bundle); the start-up figures are always printed.
  */
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
 import { startFakeOpenAI } from "../tests/fakes/openai.ts";
 import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../tests/fakes/telegram.ts";
 import { benchShop, measureBillIssue, measureSummary, removeShop, seedBills } from "./lib/bench-bills.ts";
+import { formatCalculateFigures, measureCalculate } from "./lib/bench-calculate.ts";
 import { measureDebits } from "./lib/bench-credits.ts";
+import { formatEventIngestFigures, measureEventIngest } from "./lib/bench-events.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
 import { benchModelVars, formatQueryChatFigures, measureQueryChat } from "./lib/bench-query.ts";
 import { formatSqlGuardFigures, measureSqlGuard } from "./lib/bench-sql-guard.ts";
@@ -52,6 +58,12 @@ const BILLS_ONE_CLIENT = Number(process.env.BENCH_BILLS_ONE_CLIENT ?? 30);
 // Bills seeded for the dashboard figure, and summary requests (one client, then N clients).
 const SEEDED_BILLS = Number(process.env.BENCH_SEEDED_BILLS ?? 100_000);
 const SUMMARY_REQUESTS = Number(process.env.BENCH_SUMMARY_REQUESTS ?? 100);
+// Event batches of 1,000 for the ingestion figures, and the clients sending them (one API key each).
+const EVENT_BATCHES = Number(process.env.BENCH_EVENT_BATCHES ?? 100);
+const EVENT_CLIENTS = Number(process.env.BENCH_EVENT_CLIENTS ?? 4);
+// Events seeded for one agent for the calculate figure, and calculate requests timed.
+const CALCULATE_EVENTS = Number(process.env.BENCH_CALCULATE_EVENTS ?? 1_000_000);
+const CALCULATE_REQUESTS = Number(process.env.BENCH_CALCULATE_REQUESTS ?? 30);
 const BENCH_PASSWORD = "bench-password-42-horse";
 const ONLY = process.env.BENCH_ONLY?.split(",").map((name) => name.trim());
 const runs = (section: string) => !ONLY || ONLY.includes(section);
@@ -170,6 +182,24 @@ try {
   if (runs("query")) {
     const accessToken = (await signUpBenchUser(base)).accessToken;
     console.log(formatQueryChatFigures(await measureQueryChat({ stack, baseUrl: base, accessToken, fakeOpenAiUrl: openai.url })));
+  }
+
+  if (runs("events")) {
+    const accessToken = (await signUpBenchUser(base)).accessToken;
+    const figures = await measureEventIngest(base, accessToken, { batches: EVENT_BATCHES, eventsPerBatch: 1000, clients: EVENT_CLIENTS, agents: 20 });
+    console.log(formatEventIngestFigures(figures));
+  }
+
+  if (runs("calculate")) {
+    const accessToken = (await signUpBenchUser(base)).accessToken;
+    const figures = await measureCalculate({
+      baseUrl: base,
+      accessToken,
+      databaseUrl: stack.databaseUrl,
+      events: CALCULATE_EVENTS,
+      requests: CALCULATE_REQUESTS,
+    });
+    console.log(formatCalculateFigures(figures));
   }
 
   if (runs("bundle")) {

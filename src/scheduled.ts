@@ -3,6 +3,7 @@ import type { ServiceCtx } from "./lib/context";
 import { createServiceCtx } from "./lib/service-ctx";
 import { sendOverdueReminders } from "./modules/bills/reminders";
 import { reclaimExpiredReservations } from "./modules/credits/reservations";
+import { runMonthlyInvoicing } from "./modules/invoices/monthly";
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/operations/service";
 
 type CronJob = { name: string; run: (ctx: ServiceCtx) => Promise<string | undefined> };
@@ -32,6 +33,17 @@ export const cronJobs: Record<string, CronJob[]> = {
       run: async (ctx) => {
         const run = await sendOverdueReminders(ctx);
         return `${run.sent} sent, ${run.failed} failed`;
+      },
+    },
+  ],
+  // The 1st at 02:00 UTC: last month's usage invoices. Safe to repeat (a retried or doubled
+  // trigger skips customers already invoiced).
+  "0 2 1 * *": [
+    {
+      name: "invoices.monthly",
+      run: async (ctx) => {
+        const run = await runMonthlyInvoicing(ctx);
+        return `${run.created} created, ${run.skipped} skipped in ${run.organizations} organisations, ${run.failed} failed`;
       },
     },
   ],

@@ -19,6 +19,7 @@ import { AppError, BadRequest, ProviderUnavailable } from "../../lib/errors";
 import { constructStripeEvent, isSignatureError, type Stripe } from "../../providers/stripe";
 import { grantCredits } from "../credits/ledger";
 import { creditPackFor, DEFAULT_PLAN, isPlanId, PLANS, type PlanId } from "../credits/plans";
+import { INVOICE_CHECKOUT_KIND, settleInvoiceCheckout } from "../invoices/stripe";
 import { listOwnerEmails } from "../members/service";
 import { sendMessage } from "../messaging/service";
 import { loadOrg } from "../orgs/service";
@@ -114,6 +115,8 @@ async function checkoutPaid(ctx: ServiceCtx, session: Stripe.Checkout.Session, e
     return;
   }
   const metadata = session.metadata ?? {};
+  // An organisation's customer paying one of its usage invoices (src/modules/invoices/stripe.ts).
+  if (metadata.kind === INVOICE_CHECKOUT_KIND) return settleInvoiceCheckout(ctx, orgId, session);
   if (metadata.kind === "credit_pack") {
     const packId = metadata.credit_pack ?? "";
     const pack = creditPackFor(packId);
