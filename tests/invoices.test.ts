@@ -414,6 +414,7 @@ describe("the invoice document", () => {
     expect(html.headers.get("content-security-policy")).toContain("default-src 'none'");
     const page = await html.text();
     expect(page).toContain(open.number);
+    expect(page).toContain("<dt>Invoice</dt>");
     expect(page).toContain("Acme &lt;Robotics&gt; &amp; Co");
     expect(page).not.toContain("<Robotics>");
     expect(page).toContain("Usage from 2026-05-01 to 2026-06-01");

@@ -20,6 +20,8 @@ export interface BillDocumentLine {
  * units of `currency`; the customer's contact details decide where the bill can be sent.
  */
 export interface BillDocument {
+  /** What the document is called on the page: bills, and usage invoices drawn the same way. */
+  noun?: "Bill" | "Invoice";
   id: string;
   orgId: string;
   orgName: string;

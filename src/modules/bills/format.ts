@@ -40,3 +40,8 @@ const STATUS_LABELS: Record<string, string> = {
 export function statusLabel(status: string): string {
   return STATUS_LABELS[status] ?? status;
 }
+
+/** The document's heading: its number, or "Draft bill" / "Draft invoice" before it has one. */
+export function documentHeading(document: { number: string | null; noun?: "Bill" | "Invoice" }): string {
+  return document.number ?? `Draft ${(document.noun ?? "Bill").toLowerCase()}`;
+}

@@ -1,5 +1,5 @@
 import type { BillDocument } from "./document";
-import { formatMoney, formatQuantity, formatTaxRate, statusLabel, utcDate } from "./format";
+import { documentHeading, formatMoney, formatQuantity, formatTaxRate, statusLabel, utcDate } from "./format";
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
@@ -49,9 +49,9 @@ function row(label: string, value: string, className = ""): string {
  */
 export function renderBillHtml(bill: BillDocument): string {
   const money = (amount: number) => formatMoney(amount, bill.currency);
-  const title = `${bill.number ?? "Draft bill"} from ${bill.orgName}`;
+  const title = `${documentHeading(bill)} from ${bill.orgName}`;
   const details: [string, string][] = [
-    ["Bill", bill.number ?? "Draft"],
+    [bill.noun ?? "Bill", bill.number ?? "Draft"],
     ["Issued", bill.issuedAt ? utcDate(bill.issuedAt) : "Not issued"],
     ...(bill.dueDate ? ([["Due", bill.dueDate]] as [string, string][]) : []),
     ...(bill.customer ? ([["Billed to", bill.customer.name]] as [string, string][]) : []),
@@ -85,7 +85,7 @@ export function renderBillHtml(bill: BillDocument): string {
 <body>
 <main>
 <h1>${escapeHtml(bill.orgName)}</h1>
-<h2>${escapeHtml(bill.number ?? "Draft bill")} <span class="status ${escapeHtml(bill.status)}">${escapeHtml(statusLabel(bill.status))}</span></h2>
+<h2>${escapeHtml(documentHeading(bill))} <span class="status ${escapeHtml(bill.status)}">${escapeHtml(statusLabel(bill.status))}</span></h2>
 <dl>
 ${details.map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`).join("\n")}
 </dl>

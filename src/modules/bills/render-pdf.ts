@@ -1,6 +1,6 @@
 import { PDFDocument, type PDFFont, type PDFPage, rgb, StandardFonts } from "pdf-lib";
 import type { BillDocument } from "./document";
-import { formatMoney, formatQuantity, formatTaxRate, statusLabel, utcDate } from "./format";
+import { documentHeading, formatMoney, formatQuantity, formatTaxRate, statusLabel, utcDate } from "./format";
 
 const A4: [number, number] = [595.28, 841.89];
 const MARGIN = 48;
@@ -124,7 +124,7 @@ function tableHeader(writer: PageWriter): void {
  */
 export async function renderBillPdf(bill: BillDocument): Promise<Uint8Array<ArrayBuffer>> {
   const pdf = await PDFDocument.create();
-  const title = `${bill.number ?? "Draft bill"} from ${bill.orgName}`;
+  const title = `${documentHeading(bill)} from ${bill.orgName}`;
   pdf.setTitle(title.replace(/[^\x20-\x7e]/g, "?"));
   pdf.setProducer("Billx");
   pdf.setCreator("Billx");
@@ -137,7 +137,7 @@ export async function renderBillPdf(bill: BillDocument): Promise<Uint8Array<Arra
     writer.text(line, MARGIN, { size: 18, bold: true });
     writer.y -= 22;
   }
-  writer.text(bill.number ?? "Draft bill", MARGIN, { size: 12, grey: true });
+  writer.text(documentHeading(bill), MARGIN, { size: 12, grey: true });
   writer.y -= 26;
 
   const details: [string, string][] = [

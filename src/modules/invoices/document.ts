@@ -23,6 +23,7 @@ function asBillDocument(invoice: InvoiceRow, orgName: string, customer: BillDocu
     orgId: invoice.orgId,
     orgName,
     number: invoice.number,
+    noun: "Invoice",
     status: DOCUMENT_STATUS[invoice.status],
     currency: invoice.currency,
     issuedAt: invoice.issuedAt,
