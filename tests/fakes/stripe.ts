@@ -374,6 +374,19 @@ export async function startFakeStripe(secretKey = FAKE_STRIPE_SECRET_KEY, prices
     }
     const lineItems: { price: FakePrice; quantity: number }[] = [];
     for (const [index, item] of rawItems.entries()) {
+      // Inline prices (`price_data`) are one-time prices made for this session, as Stripe makes them.
+      const inline = item.price_data as { currency?: string; unit_amount?: string; product_data?: { name?: string } } | undefined;
+      if (inline) {
+        const unitAmount = Number(inline.unit_amount);
+        if (!inline.currency || !Number.isInteger(unitAmount) || unitAmount < 0 || !inline.product_data?.name) {
+          return [400, stripeError("invalid_request_error", "Invalid price_data.", { param: `line_items[${index}][price_data]` })];
+        }
+        if (unitAmount * Number(item.quantity ?? 1) < 50) {
+          return [400, stripeError("invalid_request_error", `The Checkout Session's total amount due must add up to at least $0.50 ${inline.currency}`)];
+        }
+        lineItems.push({ price: { ...price(stripeId("price"), unitAmount, "one_time"), currency: inline.currency }, quantity: Number(item.quantity ?? 1) });
+        continue;
+      }
       const found = priceById.get(String(item.price));
       if (!found) {
         return [
