@@ -9,7 +9,7 @@ import { quantityText } from "../../lib/quantity";
 import { recordAudit } from "../audit/service";
 import { assertCan, requireOrgId } from "../auth/principal";
 import { recordCustomerLedgerEntry } from "../customers/service";
-import { adjustStock } from "../products/service";
+import { moveStock } from "../products/service";
 import { withStockRights } from "../products/stock-access";
 import type { BillRefundView, BillView, CreateRefundInput } from "./schemas";
 import { billView, getBillRow, itemsOf } from "./service";
@@ -73,7 +73,7 @@ export async function refundBill(
         const inner = withStockRights(ctx, tx);
         for (const item of [...items].sort((a, b) => (a.productId ?? "").localeCompare(b.productId ?? ""))) {
           if (!item.productId) continue;
-          await adjustStock(inner, { productId: item.productId, change: quantityText(item.quantity), reason: "return", note: `Bill ${bill.number} refunded` });
+          await moveStock(inner, { productId: item.productId, change: quantityText(item.quantity), reason: "return", note: `Bill ${bill.number} refunded` });
         }
       }
       const now = ctx.now();

@@ -11,7 +11,7 @@ import { recordAudit } from "../audit/service";
 import { assertCan, requireOrgId } from "../auth/principal";
 import { chargeWithinLimit, getCustomerBalance, lockCustomerForCredit, recordCustomerLedgerEntry } from "../customers/service";
 import { loadOrg } from "../orgs/service";
-import { adjustStock, getProduct } from "../products/service";
+import { getProducts, moveStock } from "../products/service";
 import { withStockRights } from "../products/stock-access";
 import { billAmounts, lineAmounts, thousandths } from "./money";
 import type { BillItemView, BillListInput, BillPaymentView, BillView, CreateBillInput, CreatePaymentInput } from "./schemas";
@@ -112,15 +112,13 @@ interface PricedLine {
 }
 
 async function priceLines(ctx: ServiceCtx, input: CreateBillInput): Promise<PricedLine[]> {
-  const products = withStockRights(ctx, ctx.db);
+  const productIds = input.items.flatMap((item) => (item.product_id ? [item.product_id] : []));
+  const products = await getProducts(withStockRights(ctx, ctx.db), productIds);
   const lines: PricedLine[] = [];
   for (const [index, item] of input.items.entries()) {
     const path = `items.${index}`;
     if (item.product_id) {
-      const product = await getProduct(products, item.product_id).catch((error: unknown) => {
-        if (error instanceof AppError && error.status === 404) return null;
-        throw error;
-      });
+      const product = products.get(item.product_id);
       if (!product) throw new Unprocessable([{ path: `${path}.product_id`, message: `No product ${item.product_id} in this organisation` }]);
       if (product.archived_at) throw new Unprocessable([{ path: `${path}.product_id`, message: `${product.name} is archived` }]);
       lines.push({
@@ -291,7 +289,7 @@ async function issueInTransaction(ctx: ServiceCtx, tx: Transaction, orgId: strin
   const inner = withStockRights(ctx, tx);
 
   // Products are taken in id order, so two bills selling the same two products lock them in the
-  // same order and cannot deadlock. adjustStock's conditional UPDATE refuses to go below zero.
+  // same order and cannot deadlock. moveStock's conditional UPDATE refuses to go below zero.
   const perProduct = new Map<string, { quantity: bigint; description: string }>();
   for (const item of items) {
     if (!item.productId) continue;
@@ -304,7 +302,7 @@ async function issueInTransaction(ctx: ServiceCtx, tx: Transaction, orgId: strin
     if (!entry) continue;
     const change = `-${entry.quantity / 1000n}.${String(entry.quantity % 1000n).padStart(3, "0")}`;
     try {
-      await adjustStock(inner, { productId, change, reason: "sale", note: `Bill ${id}` });
+      await moveStock(inner, { productId, change, reason: "sale", note: `Bill ${id}` });
     } catch (error) {
       if (error instanceof Conflict) throw new Conflict(`Not enough stock of ${entry.description} (${productId}): ${error.detail ?? ""}`);
       throw error;
@@ -476,7 +474,7 @@ export async function voidBill(ctx: ServiceCtx, id: string): Promise<BillView> {
     for (const productId of productIds) {
       const quantity = items.filter((i) => i.productId === productId).reduce((sum, i) => sum + thousandths(quantityText(i.quantity)), 0n);
       const change = `${quantity / 1000n}.${String(quantity % 1000n).padStart(3, "0")}`;
-      await adjustStock(inner, { productId, change, reason: "return", note: `Bill ${bill.number} voided` });
+      await moveStock(inner, { productId, change, reason: "return", note: `Bill ${bill.number} voided` });
     }
     if (bill.customerId && bill.total > 0) {
       await recordCustomerLedgerEntry(ledger(ctx, tx), {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, ilike, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, ilike, inArray, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
 import { type Database, withTransaction } from "../../db/client";
 import { isUniqueViolation } from "../../db/errors";
 import { organizations, productCategories, products, stockMovements } from "../../db/schema";
@@ -226,6 +226,21 @@ export async function getProduct(ctx: ServiceCtx, id: string): Promise<ProductVi
   return productView(row, await orgCurrency(ctx, orgId));
 }
 
+/** Several products of the active organisation by id, in one read (bills price all their lines at once). */
+export async function getProducts(ctx: ServiceCtx, ids: string[]): Promise<Map<string, ProductView>> {
+  assertCan(ctx, "products:read");
+  const orgId = requireOrgId(ctx);
+  if (ids.length === 0) return new Map();
+  const [rows, currency] = await Promise.all([
+    ctx.db
+      .select()
+      .from(products)
+      .where(and(eq(products.orgId, orgId), inArray(products.id, [...new Set(ids)]))),
+    orgCurrency(ctx, orgId),
+  ]);
+  return new Map(rows.map((row) => [row.id, productView(row, currency)]));
+}
+
 function duplicateSku(sku: string | null | undefined): Conflict {
   return new Conflict(`A product with SKU ${sku} already exists`);
 }
@@ -342,9 +357,19 @@ export async function archiveProduct(ctx: ServiceCtx, id: string): Promise<void>
  * allows negative stock.
  */
 export async function adjustStock(ctx: ServiceCtx, input: StockAdjustmentInput): Promise<{ movement: StockMovementView; product: ProductView }> {
+  const { row, movement } = await changeStock(ctx, input);
+  return { movement: movementView(movement), product: productView(row, await orgCurrency(ctx, requireOrgId(ctx))) };
+}
+
+/** The same stock change for services that do not show the product afterwards (bills): no view, one read less. */
+export async function moveStock(ctx: ServiceCtx, input: StockAdjustmentInput): Promise<void> {
+  await changeStock(ctx, input);
+}
+
+async function changeStock(ctx: ServiceCtx, input: StockAdjustmentInput): Promise<{ row: ProductRow; movement: typeof stockMovements.$inferSelect }> {
   assertCan(ctx, "products:write");
   const orgId = requireOrgId(ctx);
-  const { row, movement } = await withTransaction(ctx, async (tx) => {
+  return withTransaction(ctx, async (tx) => {
     // One statement checks and changes the stock: two sales of the last unit read "1 left" at
     // the same time, and a read-then-write would let both through. Here the second one's UPDATE
     // waits on the row lock, re-evaluates the condition against the new stock and matches nothing.
@@ -383,7 +408,6 @@ export async function adjustStock(ctx: ServiceCtx, input: StockAdjustmentInput):
     if (!created) throw new Error("insert returned no row");
     return { row: updated, movement: created };
   });
-  return { movement: movementView(movement), product: productView(row, await orgCurrency(ctx, orgId)) };
 }
 
 /** A product's movements, newest first. */
