@@ -1,5 +1,6 @@
-import { and, arrayContains, asc, desc, eq, gt, ilike, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, arrayContains, asc, eq, gt, ilike, isNull, or, type SQL, sql } from "drizzle-orm";
 import { type Transaction, withTransaction } from "../../db/client";
+import { runningLedgerPage } from "../../db/ledger-page";
 import { type CustomerLedgerKind, customerLedger, customers } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
 import { Conflict, NotFound } from "../../lib/errors";
@@ -268,42 +269,11 @@ export async function listCustomerLedger(ctx: ServiceCtx, customerId: string, pa
   const orgId = requireOrgId(ctx);
   await getCustomerRow(ctx, orgId, customerId);
   const currency = await orgCurrency(ctx, orgId);
-  // The window runs over the whole ledger before the page is cut, so the running balance of an
-  // old page still counts every entry before it.
-  const running = ctx.db
-    .select({
-      id: customerLedger.id,
-      kind: customerLedger.kind,
-      amount: customerLedger.amount,
-      referenceType: customerLedger.referenceType,
-      referenceId: customerLedger.referenceId,
-      note: customerLedger.note,
-      createdAt: customerLedger.createdAt,
-      balanceAfter: sql<string>`sum(${customerLedger.amount}) over (order by ${customerLedger.id})`.as("balance_after"),
-    })
-    .from(customerLedger)
-    .where(and(eq(customerLedger.orgId, orgId), eq(customerLedger.customerId, customerId)))
-    .as("running");
-  const rows = await ctx.db
-    .select()
-    .from(running)
-    .where(page.cursor ? lt(running.id, page.cursor) : undefined)
-    .orderBy(desc(running.id))
-    .limit(page.limit + 1);
-  return toPage(
-    rows,
-    page.limit,
-    (r) => r.id,
-    (r) => ({
-      id: r.id,
-      kind: r.kind,
-      amount: Number(r.amount),
-      balance_after: Number(r.balanceAfter),
-      currency,
-      reference_type: r.referenceType,
-      reference_id: r.referenceId,
-      note: r.note,
-      created_at: new Date(r.createdAt).toISOString(),
-    }),
+  return runningLedgerPage<CustomerLedgerKind>(
+    ctx.db,
+    customerLedger,
+    and(eq(customerLedger.orgId, orgId), eq(customerLedger.customerId, customerId)),
+    page,
+    currency,
   );
 }

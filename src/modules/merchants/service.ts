@@ -1,5 +1,6 @@
-import { and, asc, desc, eq, gt, ilike, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, ilike, isNull, or, type SQL, sql } from "drizzle-orm";
 import { type Database, type Transaction, withTransaction } from "../../db/client";
+import { runningLedgerPage } from "../../db/ledger-page";
 import { type MerchantLedgerKind, merchantLedger, merchants } from "../../db/schema";
 import type { ServiceCtx } from "../../lib/context";
 import { NotFound } from "../../lib/errors";
@@ -223,42 +224,11 @@ export async function listMerchantLedger(ctx: ServiceCtx, merchantId: string, pa
   const orgId = requireOrgId(ctx);
   await getMerchantInOrg(ctx.db, orgId, merchantId);
   const currency = await orgCurrency(ctx, orgId);
-  // The window runs over the whole ledger before the page is cut, so the running balance on an
-  // older page still counts every entry before it.
-  const running = ctx.db
-    .select({
-      id: merchantLedger.id,
-      kind: merchantLedger.kind,
-      amount: merchantLedger.amount,
-      referenceType: merchantLedger.referenceType,
-      referenceId: merchantLedger.referenceId,
-      note: merchantLedger.note,
-      createdAt: merchantLedger.createdAt,
-      balanceAfter: sql<string>`sum(${merchantLedger.amount}) over (order by ${merchantLedger.id})`.as("balance_after"),
-    })
-    .from(merchantLedger)
-    .where(and(eq(merchantLedger.orgId, orgId), eq(merchantLedger.merchantId, merchantId)))
-    .as("running");
-  const rows = await ctx.db
-    .select()
-    .from(running)
-    .where(page.cursor ? lt(running.id, page.cursor) : undefined)
-    .orderBy(desc(running.id))
-    .limit(page.limit + 1);
-  return toPage(
-    rows,
-    page.limit,
-    (r) => r.id,
-    (r) => ({
-      id: r.id,
-      kind: r.kind,
-      amount: Number(r.amount),
-      balance_after: Number(r.balanceAfter),
-      currency,
-      reference_type: r.referenceType,
-      reference_id: r.referenceId,
-      note: r.note,
-      created_at: new Date(r.createdAt).toISOString(),
-    }),
+  return runningLedgerPage<MerchantLedgerKind>(
+    ctx.db,
+    merchantLedger,
+    and(eq(merchantLedger.orgId, orgId), eq(merchantLedger.merchantId, merchantId)),
+    page,
+    currency,
   );
 }
