@@ -77,6 +77,13 @@ export default defineConfig({
     globalSetup: ["./tests/harness/global-setup.ts"],
     setupFiles: ["./tests/harness/setup.ts"],
     include: ["tests/**/*.test.ts"],
+    // One workerd isolate per vitest worker, reused by every file it runs: the Worker and its
+    // dependencies load once per worker instead of once per file (about 3-5 s each on 2 cores).
+    // Each file still gets its own database (tests/harness/setup.ts). Two workers even on a
+    // 2-core machine: the tests mostly wait on Postgres round trips, not on the CPU.
+    // This relies on patches/@cloudflare+vitest-pool-workers+0.15.1.patch (workers-sdk#15092).
+    isolate: false,
+    maxWorkers: 2,
     testTimeout: 20_000,
     // postgres.js (linked customer databases) rejects a read on a socket it has just closed with
     // "Stream was cancelled" after the query finished; it is noise, not a failure (DESIGN.md §3).

@@ -246,6 +246,15 @@ function splitList(text: string): string[] {
 }
 
 /**
+ * Drops the configuration parsed from `env`, so the next `loadConfig` reads its variables again.
+ * Only the test harness needs it: one isolate runs many test files, and each file points the
+ * shared `env` at its own database before its first request.
+ */
+export function forgetConfig(env: Env): void {
+  parsed.delete(env);
+}
+
+/**
  * Validates the environment once per `env` object (an isolate reuses it across requests)
  * and returns typed configuration. Throws `ConfigError` naming the first bad variable.
  */
