@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../src/env";
+import type { DurableObjectEnv } from "./env";
 import { migrate } from "./sqlite";
 
 /** Flat event fields; nested structures stay out of the hot path of a live call. */
@@ -26,8 +26,8 @@ const MIGRATIONS = [
  * Realtime API; for now it keeps the call's ordered event log, which the transcript and usage
  * records are built from when the call ends.
  */
-export class CallSession extends DurableObject<Env> {
-  constructor(ctx: DurableObjectState, env: Env) {
+export class CallSession extends DurableObject<DurableObjectEnv> {
+  constructor(ctx: DurableObjectState, env: DurableObjectEnv) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql, MIGRATIONS);

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../src/env";
+import type { DurableObjectEnv } from "./env";
 import { migrate } from "./sqlite";
 
 export interface ChunkInput {
@@ -30,8 +30,8 @@ const MIGRATIONS = [
  * chunk text as the source of truth; this index can always be rebuilt from it. Lexical search
  * (FTS5, BM25) now; embeddings and hybrid ranking come with the knowledge-base issue.
  */
-export class KnowledgeBase extends DurableObject<Env> {
-  constructor(ctx: DurableObjectState, env: Env) {
+export class KnowledgeBase extends DurableObject<DurableObjectEnv> {
+  constructor(ctx: DurableObjectState, env: DurableObjectEnv) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql, MIGRATIONS);

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../src/env";
+import type { DurableObjectEnv } from "./env";
 import { migrate } from "./sqlite";
 
 export type Stage = "greeting" | "opening" | "consultation" | "testimony" | "promo" | "closing" | "farewell";
@@ -24,8 +24,8 @@ const MIGRATIONS = [
  * memory; a Durable Object handles one call at a time per input gate, which serialises the
  * messages of one chat. The planner and channel replies arrive with the sales-chat issue.
  */
-export class SalesConversation extends DurableObject<Env> {
-  constructor(ctx: DurableObjectState, env: Env) {
+export class SalesConversation extends DurableObject<DurableObjectEnv> {
+  constructor(ctx: DurableObjectState, env: DurableObjectEnv) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql, MIGRATIONS);

@@ -1,12 +1,13 @@
 import { z } from "zod";
 import type { CallSession } from "../durable-objects/CallSession";
+import type { DurableObjectEnv } from "../durable-objects/env";
 import type { KnowledgeBase } from "../durable-objects/KnowledgeBase";
 import type { SalesConversation } from "../durable-objects/SalesConversation";
 import { type KeyRing, parseKeyRing } from "./lib/secret-box";
 import type { QueueJob } from "./queues/jobs";
 
 /** Bindings, vars and secrets the Worker receives (wrangler.toml + secrets). */
-export interface Env {
+export interface Env extends DurableObjectEnv {
   // Secrets and vars
   DATABASE_URL?: string;
   /** Local development and tests only: host:port of scripts/lib/neon-gateway.ts. */

@@ -1,10 +1,10 @@
 import type { Env } from "./env";
 import type { ServiceCtx } from "./lib/context";
 import { createServiceCtx } from "./lib/service-ctx";
-import { sendOverdueReminders } from "./modules/bills/reminders";
-import { reclaimExpiredReservations } from "./modules/credits/reservations";
-import { runMonthlyInvoicing } from "./modules/invoices/monthly";
-import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/operations/service";
+import { reclaimExpiredReservations } from "./modules/money/credits/reservations";
+import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/platform/operations/service";
+import { sendOverdueReminders } from "./modules/retail/bills/reminders";
+import { runMonthlyInvoicing } from "./modules/usage/invoices/monthly";
 
 type CronJob = { name: string; run: (ctx: ServiceCtx) => Promise<string | undefined> };
 

@@ -2,9 +2,9 @@ import { count, inArray, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Transaction, withTransaction } from "../src/db/client";
 import { customers } from "../src/db/schema";
-import { ANALYTICS_TABLES } from "../src/modules/analytics-sql/catalog";
-import { AnalyticsStatementError, runAsAnalyst } from "../src/modules/analytics-sql/execute";
-import { getBalance } from "../src/modules/credits/ledger";
+import { ANALYTICS_TABLES } from "../src/modules/data/analytics-sql/catalog";
+import { AnalyticsStatementError, runAsAnalyst } from "../src/modules/data/analytics-sql/execute";
+import { getBalance } from "../src/modules/money/credits/ledger";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
 import { expectProblem, fakeOpenAI, fetchWithEnv, setCreditBalance, testCtx } from "./harness/helpers";
 

@@ -3,7 +3,7 @@ import { PDFDocument } from "pdf-lib";
 import { describe, expect, it } from "vitest";
 import { auditEvents, bills, messages } from "../src/db/schema";
 import { loadConfig } from "../src/env";
-import { signBillLink, verifyBillLink } from "../src/modules/bills/links";
+import { signBillLink, verifyBillLink } from "../src/modules/retail/bills/links";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp, uniqueEmail, uniqueIp } from "./harness/api";
 import { fakeResend, fakeTwilio, fakeWhatsApp, messageRow } from "./harness/fakes";
 import { expectProblem, testCtx, testEnv } from "./harness/helpers";

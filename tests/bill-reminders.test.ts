@@ -6,7 +6,7 @@ import { bills, cronRuns, messages } from "../src/db/schema";
 import { loadConfig } from "../src/env";
 import worker from "../src/index";
 import type { ServiceCtx } from "../src/lib/context";
-import { type ReminderRun, sendOverdueReminders } from "../src/modules/bills/reminders";
+import { type ReminderRun, sendOverdueReminders } from "../src/modules/retail/bills/reminders";
 import { cronJobs } from "../src/scheduled";
 import { call, expectJson, type SignedUp, signUp, uniqueEmail } from "./harness/api";
 import { fakeResend, fakeTwilio, messageRow, outboundOnHold } from "./harness/fakes";

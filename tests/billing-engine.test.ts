@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Component, type ComponentValue } from "../src/modules/billing-models/components";
-import { computeCharges, type ModelTerms, type UsageTotals } from "../src/modules/billing-models/engine";
+import { Component, type ComponentValue } from "../src/modules/usage/billing-models/components";
+import { computeCharges, type ModelTerms, type UsageTotals } from "../src/modules/usage/billing-models/engine";
 
 function terms(components: unknown[], extra: Partial<ModelTerms> = {}): ModelTerms {
   return {

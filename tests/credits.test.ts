@@ -2,10 +2,10 @@ import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, creditBalances, creditLedger, users } from "../src/db/schema";
 import { PaymentRequired } from "../src/lib/errors";
-import { debitCredits, getBalance, grantCredits } from "../src/modules/credits/ledger";
-import { PLANS, periodOf } from "../src/modules/credits/plans";
-import { creditsFor, lookupPrice } from "../src/modules/credits/prices";
-import { releaseReservation, reserveCredits, settleReservation } from "../src/modules/credits/reservations";
+import { debitCredits, getBalance, grantCredits } from "../src/modules/money/credits/ledger";
+import { PLANS, periodOf } from "../src/modules/money/credits/plans";
+import { creditsFor, lookupPrice } from "../src/modules/money/credits/prices";
+import { releaseReservation, reserveCredits, settleReservation } from "../src/modules/money/credits/reservations";
 import { call, expectJson, signUp } from "./harness/api";
 import { expectProblem, setCreditBalance, testCtx } from "./harness/helpers";
 

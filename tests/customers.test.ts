@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, customerLedger, customers } from "../src/db/schema";
 import type { ServiceCtx } from "../src/lib/context";
-import { chargeWithinLimit, getCustomerBalance, recordCustomerLedgerEntry } from "../src/modules/customers/service";
+import { chargeWithinLimit, getCustomerBalance, recordCustomerLedgerEntry } from "../src/modules/retail/customers/service";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 

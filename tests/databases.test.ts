@@ -2,8 +2,8 @@ import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import { linkedDatabases } from "../src/db/schema";
 import { parseKeyRing, seal } from "../src/lib/secret-box";
-import { withLinkedDatabase } from "../src/modules/databases/connection";
-import { runReadOnly } from "../src/modules/databases/execute";
+import { withLinkedDatabase } from "../src/modules/data/databases/connection";
+import { runReadOnly } from "../src/modules/data/databases/execute";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 

@@ -3,7 +3,7 @@ import { and, desc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { cronRuns, invoices } from "../src/db/schema";
 import worker from "../src/index";
-import { runMonthlyInvoicing } from "../src/modules/invoices/monthly";
+import { runMonthlyInvoicing } from "../src/modules/usage/invoices/monthly";
 import { cronJobs } from "../src/scheduled";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
 import { expectProblem, testCtx, testEnv } from "./harness/helpers";

@@ -1,7 +1,7 @@
 import { base64url, decodeJwt, exportSPKI, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../src/env";
-import { verifyCompactJws } from "../src/modules/auth/jws";
+import { verifyCompactJws } from "../src/modules/identity/auth/jws";
 import rsa from "./fixtures/jose/4_1.rsa_v15_signature.json";
 import pss from "./fixtures/jose/4_2.rsa-pss_signature.json";
 import ecdsa from "./fixtures/jose/4_3.ecdsa_signature.json";

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { deadLetters, messages } from "../src/db/schema";
-import { sendMessage } from "../src/modules/messaging/service";
+import { sendMessage } from "../src/modules/messaging/outbound/service";
 import { deliverOutbound, fakeResend } from "./harness/fakes";
 import { testCtx } from "./harness/helpers";
 

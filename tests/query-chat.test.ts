@@ -1,9 +1,9 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import { type IntrospectedTable, queryExamples, queryRuns } from "../src/db/schema";
-import { getBalance } from "../src/modules/credits/ledger";
-import { MAX_TABLES_IN_PROMPT, relevantTables } from "../src/modules/query/schema-context";
-import { askDatabase } from "../src/modules/query/service";
+import { MAX_TABLES_IN_PROMPT, relevantTables } from "../src/modules/data/query/schema-context";
+import { askDatabase } from "../src/modules/data/query/service";
+import { getBalance } from "../src/modules/money/credits/ledger";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
 import { expectProblem, fakeOpenAI, setCreditBalance, testCtx } from "./harness/helpers";
 

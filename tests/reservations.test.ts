@@ -5,8 +5,8 @@ import { creditBalances, creditLedger, creditReservations, cronRuns, usageEvents
 import worker from "../src/index";
 import { PaymentRequired } from "../src/lib/errors";
 import { newId } from "../src/lib/ids";
-import { getBalance, grantCredits } from "../src/modules/credits/ledger";
-import { releaseReservation, reserveCredits, settleReservation } from "../src/modules/credits/reservations";
+import { getBalance, grantCredits } from "../src/modules/money/credits/ledger";
+import { releaseReservation, reserveCredits, settleReservation } from "../src/modules/money/credits/reservations";
 import { signUp } from "./harness/api";
 import { testCtx, testEnv } from "./harness/helpers";
 

@@ -2,8 +2,8 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { deadLetters, messages } from "../src/db/schema";
 import { QUEUES } from "../src/index";
-import { deliverMessage } from "../src/modules/messaging/consumer";
-import { type SendInput, sendMessage } from "../src/modules/messaging/service";
+import { deliverMessage } from "../src/modules/messaging/outbound/consumer";
+import { type SendInput, sendMessage } from "../src/modules/messaging/outbound/service";
 import { deliverOutbound, fakeTwilio, heldMessage, messageRow, twilioErrorBody } from "./harness/fakes";
 import { testCtx } from "./harness/helpers";
 

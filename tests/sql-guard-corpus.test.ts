@@ -5,7 +5,7 @@
  * The databases and files are served by the Node side of the harness (tests/harness/sql-data.ts).
  */
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { checkSql, type GuardReasonCode } from "../src/modules/sql-guard/check";
+import { checkSql, type GuardReasonCode } from "../src/modules/data/sql-guard/check";
 import { SQL_REJECTIONS } from "./fixtures/sql-rejections";
 
 interface GoldQuery {

@@ -4,7 +4,7 @@
  * injection payload lists) are in sql-guard-corpus.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { checkSql } from "../src/modules/sql-guard/check";
+import { checkSql } from "../src/modules/data/sql-guard/check";
 import { call, expectJson, joinOrgAs, signUp } from "./harness/api";
 import { expectProblem } from "./harness/helpers";
 

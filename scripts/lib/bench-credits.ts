@@ -1,7 +1,7 @@
 import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { newId } from "../../src/lib/ids.ts";
-import { debitStatement } from "../../src/modules/credits/ledger.ts";
+import { debitStatement } from "../../src/modules/money/credits/ledger.ts";
 
 export interface DebitFigures {
   debits: number;

@@ -2,8 +2,8 @@ import diagnostics from "node:diagnostics_channel";
 import type { IncomingMessage } from "node:http";
 import pg from "pg";
 import { newId } from "../../src/lib/ids.ts";
-import { withLinkedDatabase } from "../../src/modules/databases/connection.ts";
-import { type ExecutionLimits, runReadOnly } from "../../src/modules/databases/execute.ts";
+import { withLinkedDatabase } from "../../src/modules/data/databases/connection.ts";
+import { type ExecutionLimits, runReadOnly } from "../../src/modules/data/databases/execute.ts";
 import { loadChinook } from "../../tests/harness/sample-databases.ts";
 import type { LocalStack } from "./local-stack.ts";
 

@@ -118,7 +118,7 @@ export async function measureSqlGuard(options: {
 /** The guard-only worker: POST a JSON array of statements, get back how many were refused. */
 async function writeGuardWorker(): Promise<string> {
   await mkdir(BENCH_DIR, { recursive: true });
-  const guard = path.join(ROOT, "src/modules/sql-guard/check.ts");
+  const guard = path.join(ROOT, "src/modules/data/sql-guard/check.ts");
   await writeFile(
     path.join(BENCH_DIR, "worker.ts"),
     `import { checkSql } from ${JSON.stringify(guard)};

@@ -1,8 +1,8 @@
 import type { Env } from "../env";
 import type { ServiceCtx } from "../lib/context";
 import { createServiceCtx } from "../lib/service-ctx";
-import { deliverMessage, markMessageDead } from "../modules/messaging/consumer";
-import { recordDeadLetter } from "../modules/operations/service";
+import { deliverMessage, markMessageDead } from "../modules/messaging/outbound/consumer";
+import { recordDeadLetter } from "../modules/platform/operations/service";
 import { backoffSeconds, PermanentJobError, type QueueJob, RetryLater } from "./jobs";
 
 export type JobHandler = (ctx: ServiceCtx, job: QueueJob, attempt: number) => Promise<void>;

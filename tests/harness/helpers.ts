@@ -6,7 +6,7 @@ import worker from "../../src/index";
 import type { ServiceCtx } from "../../src/lib/context";
 import { newId } from "../../src/lib/ids";
 import { createServiceCtx } from "../../src/lib/service-ctx";
-import { getBalance, grantCredits } from "../../src/modules/credits/ledger";
+import { getBalance, grantCredits } from "../../src/modules/money/credits/ledger";
 
 export const testEnv = env as unknown as Env;
 

@@ -16,7 +16,7 @@ export const BILL_PAYMENT_SOURCES = [...BILL_PAYMENT_METHODS, "credit"] as const
 /**
  * Bills an organisation writes to its customers. Money is integer minor units of `currency`
  * (the organisation's currency when the bill was created); totals are computed by the server
- * only (see src/modules/bills/money.ts). `number` stays null until the bill is issued.
+ * only (see src/modules/retail/bills/money.ts). `number` stays null until the bill is issued.
  */
 export const bills = pgTable(
   "bills",

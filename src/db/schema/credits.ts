@@ -16,7 +16,7 @@ export type ReservationStatus = (typeof RESERVATION_STATUSES)[number];
 /**
  * One row per organisation: the sum of its ledger entries, kept beside the ledger so a debit is
  * one conditional UPDATE of one row. Created lazily with the free plan's allowance
- * (src/modules/credits/ledger.ts).
+ * (src/modules/money/credits/ledger.ts).
  */
 export const creditBalances = pgTable(
   "credit_balances",

@@ -100,7 +100,7 @@ export const billingModelVersions = pgTable(
     baseFee: bigint("base_fee", { mode: "number" }).notNull().default(0),
     minimumCommitment: bigint("minimum_commitment", { mode: "number" }).notNull().default(0),
     taxRateBps: integer("tax_rate_bps").notNull().default(0),
-    /** The components (seat, activity, outcome, cost_plus) as validated by src/modules/billing-models/schemas.ts. */
+    /** The components (seat, activity, outcome, cost_plus) as validated by src/modules/usage/billing-models/schemas.ts. */
     components: jsonb("components").$type<unknown[]>().notNull(),
     createdBy: text("created_by").references(() => users.id, { onDelete: "set null" }),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),

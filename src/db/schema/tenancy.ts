@@ -11,7 +11,7 @@ export const organizations = pgTable("organizations", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   currency: text("currency").notNull().default("USD"),
-  /** Retail: product prices already contain their tax (see src/modules/bills/money.ts). */
+  /** Retail: product prices already contain their tax (see src/modules/retail/bills/money.ts). */
   pricesIncludeTax: boolean("prices_include_tax").notNull().default(false),
   /** Retail: stock may go below zero (sell first, count later) instead of refusing the sale. */
   allowNegativeStock: boolean("allow_negative_stock").notNull().default(false),

@@ -1,0 +1,19 @@
+import { sql } from "drizzle-orm";
+import type { ServiceCtx } from "../../../lib/context";
+import { ServiceUnavailable } from "../../../lib/errors";
+
+export interface Health {
+  status: "ok";
+  db: "ok";
+}
+
+/** Checks that the database answers a trivial query. */
+export async function checkHealth(ctx: ServiceCtx): Promise<Health> {
+  try {
+    await ctx.db.execute(sql`select 1`);
+  } catch (error) {
+    ctx.log.error("health check: database unreachable", { error });
+    throw new ServiceUnavailable("The database is not reachable");
+  }
+  return { status: "ok", db: "ok" };
+}
