@@ -86,7 +86,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 20_000,
     // postgres.js (linked customer databases) rejects a read on a socket it has just closed with
-    // "Stream was cancelled" after the query finished; it is noise, not a failure (DESIGN.md §3).
+    // "Stream was cancelled" after the query finished; it is noise, not a failure.
     onUnhandledError: (error) => !(error.message ?? "").includes("Stream was cancelled"),
     hookTimeout: 60_000,
   },

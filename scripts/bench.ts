@@ -19,10 +19,16 @@
  *   clients, then the same batches replayed as duplicates (scripts/lib/bench-events.ts);
  * - `POST /v1/billing-models/{id}/calculate` p50/p99 for one agent and one month holding 1,000,000
  *   events seeded through SQL (scripts/lib/bench-calculate.ts);
- * - the gzip size of the bundle from `wrangler deploy --dry-run`.
+ * - the gzip size of the bundle from `wrangler deploy --dry-run`;
+ * - `suite`: the whole test suite as `npm test` runs it: wall time, files, tests, vitest's import
+ *   and tests phases, the fixed cost per file (import / files), the slowest files
+ *   (scripts/lib/bench-suite.ts). It runs first, before the local stack starts, so nothing else loads the machine;
+ * - `startup`: CPU of the production Worker's global scope, profiled by `wrangler check startup`
+ *   (scripts/lib/bench-startup.ts).
  *
- * `BENCH_ONLY=query,sql_guard` runs only those sections (http, signin, messaging, credits, bills,
- * dashboard, sql_guard, query, events, calculate, bundle); the start-up figures are always printed.
+ * `BENCH_ONLY=query,sql_guard` runs only those sections (suite, startup, http, signin, messaging,
+ * credits, bills, dashboard, sql_guard, query, events, calculate, bundle); the local stack's
+ * start-up figures are printed whenever a section needs the stack.
  */
 import { execFileSync } from "node:child_process";
 import autocannon from "autocannon";
@@ -35,6 +41,8 @@ import { formatEventIngestFigures, measureEventIngest } from "./lib/bench-events
 import { measureMessaging } from "./lib/bench-messaging.ts";
 import { benchModelVars, formatQueryChatFigures, measureQueryChat } from "./lib/bench-query.ts";
 import { formatSqlGuardFigures, measureSqlGuard } from "./lib/bench-sql-guard.ts";
+import { formatStartupFigures, measureStartup } from "./lib/bench-startup.ts";
+import { formatSuiteFigures, measureSuite } from "./lib/bench-suite.ts";
 import { ROOT, startLocalStack } from "./lib/local-stack.ts";
 import { freePort } from "./lib/ports.ts";
 import { OFFLINE_ENV, startWranglerDev } from "./lib/wrangler-dev.ts";
@@ -69,6 +77,12 @@ const ONLY = process.env.BENCH_ONLY?.split(",").map((name) => name.trim());
 const runs = (section: string) => !ONLY || ONLY.includes(section);
 // Declared before the top-level awaits below use them.
 let benchClient = 0;
+
+// Sections that bring their own processes run before the local stack, on an otherwise idle machine.
+if (runs("suite")) console.log(formatSuiteFigures(await measureSuite()));
+if (runs("startup")) console.log(formatStartupFigures(measureStartup()));
+const OWN_PROCESS_SECTIONS = ["suite", "startup"];
+if (ONLY?.every((section) => OWN_PROCESS_SECTIONS.includes(section))) process.exit(0);
 
 const started = performance.now();
 const stack = await startLocalStack();

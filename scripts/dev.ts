@@ -3,7 +3,10 @@
  * migrations applied and a demo organisation seeded, through the same Neon driver code as
  * production. Ctrl-C stops wrangler, the gateway and Postgres; nothing is left running.
  */
-import { startLocalStack } from "./lib/local-stack.ts";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { CONFIG_VARIABLES } from "../src/env.ts";
+import { ROOT, startLocalStack } from "./lib/local-stack.ts";
 import { seedDemo } from "./lib/seed.ts";
 import { startWranglerDev } from "./lib/wrangler-dev.ts";
 
@@ -28,12 +31,7 @@ const wrangler = startWranglerDev({
   port,
   stack,
   persistTo: ".data/wrangler",
-  vars: {
-    CORS_ORIGINS: process.env.CORS_ORIGINS ?? "http://localhost:5173,http://127.0.0.1:5173",
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-    OPENAI_API_KEY: process.env.OPENAI_API_KEY,
-    OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
-  },
+  vars: { ...localDefaults(), ...configFromEnvironment() },
   extraArgs: process.argv.slice(2),
 });
 say(`API on http://127.0.0.1:${port}  (docs: http://127.0.0.1:${port}/docs)`);
@@ -50,3 +48,28 @@ async function stop(code: number) {
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 wrangler.process.on("exit", (code) => void stop(code ?? 0));
+
+/**
+ * Every configuration variable set in this shell (provider keys and base URLs, limits, models),
+ * so `OPENAI_API_KEY=... TWILIO_AUTH_TOKEN=... npm run dev` reaches the Worker. Variables not set
+ * here are left out, so wrangler's own `.dev.vars` still applies to them. The database, gateway
+ * and signing keys come from the local stack instead (scripts/lib/wrangler-dev.ts).
+ */
+function configFromEnvironment(): Record<string, string> {
+  const fromStack = new Set(["DATABASE_URL", "NEON_LOCAL_GATEWAY", "JWT_PRIVATE_KEY", "DATA_ENCRYPTION_KEYS"]);
+  const vars: Record<string, string> = {};
+  for (const name of CONFIG_VARIABLES) {
+    const value = process.env[name];
+    if (value !== undefined && !fromStack.has(name)) vars[name] = value;
+  }
+  return vars;
+}
+
+/** Defaults for local runs, unless `.dev.vars` (which wrangler dev reads) sets them: a `--var` would win over it. */
+function localDefaults(): Record<string, string> {
+  const file = path.join(ROOT, ".dev.vars");
+  const devVars = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const defaults: Record<string, string> = { CORS_ORIGINS: "http://localhost:5173,http://127.0.0.1:5173", LOG_LEVEL: "info" };
+  for (const name of Object.keys(defaults)) if (new RegExp(`^\\s*${name}\\s*=`, "m").test(devVars)) delete defaults[name];
+  return defaults;
+}

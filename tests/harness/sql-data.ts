@@ -1,8 +1,9 @@
 /**
  * Real-world SQL for the guard's tests, served by the control server (test files run in workerd,
- * which cannot read ../shared):
+ * which cannot read files):
  * - `POST /sql-data/defog` → `{queries: [{db_name, question, sql}]}`: the 210 defog sql-eval gold
- *   queries, expanded as ../shared/data/README.md says, after loading each of the 11 defog
+ *   queries, expanded as sql-eval intends (the first `;`-separated alternative; the first `{a, b}`
+ *   becomes `a`, and every later `{}` that same `a`), after loading each of the 11 defog
  *   databases into its own database on the test server (once per run).
  * - `POST /sql-data/defog/run` `{runs: [{db_name, sql}]}` → `{results: [{ok, rows} | {ok, error}]}`:
  *   each statement run inside `BEGIN READ ONLY` with a statement timeout, then rolled back.
