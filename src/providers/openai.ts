@@ -1,4 +1,4 @@
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -32,10 +32,12 @@ export type ChatStreamEvent = { type: "text"; text: string } | { type: "done"; r
 /**
  * OpenAI (or any OpenAI-compatible endpoint) through the official SDK. Base URL and key come from
  * configuration; without a key every call raises `ProviderUnavailable("OPENAI_API_KEY")`.
+ * The SDK is loaded on the first call, not when an isolate starts.
  */
 export function openai(config: Config) {
-  const client = () => {
+  const client = async () => {
     if (!config.openai.apiKey) throw new ProviderUnavailable("OPENAI_API_KEY");
+    const OpenAI = await loadSdk();
     return new OpenAI({ apiKey: config.openai.apiKey, baseURL: config.openai.baseUrl, maxRetries: 2, timeout: 60_000 });
   };
 
@@ -43,7 +45,7 @@ export function openai(config: Config) {
     /** One completion, tool calls parsed. */
     async chat(params: ChatParams): Promise<ChatResult> {
       try {
-        const completion = await client().chat.completions.create({ ...params, stream: false });
+        const completion = await (await client()).chat.completions.create({ ...params, stream: false });
         return toResult(completion);
       } catch (error) {
         throw toProviderError(error);
@@ -54,7 +56,7 @@ export function openai(config: Config) {
     async *chatStream(params: ChatParams): AsyncGenerator<ChatStreamEvent> {
       let stream: AsyncIterable<ChatCompletionChunk>;
       try {
-        stream = await client().chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
+        stream = await (await client()).chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
       } catch (error) {
         throw toProviderError(error);
       }
@@ -91,6 +93,14 @@ export function openai(config: Config) {
   };
 }
 
+// A module cache, safe to share across requests: it holds code, no connection or key.
+let sdk: typeof OpenAI | undefined;
+
+async function loadSdk(): Promise<typeof OpenAI> {
+  sdk ??= (await import("openai")).default;
+  return sdk;
+}
+
 function toResult(completion: ChatCompletion): ChatResult {
   const choice = completion.choices[0];
   const toolCalls = (choice?.message.tool_calls ?? [])
@@ -116,7 +126,8 @@ function parseArguments(raw: string): Record<string, unknown> | undefined {
 
 function toProviderError(error: unknown): unknown {
   if (error instanceof ProviderUnavailable) return error;
-  if (error instanceof OpenAI.APIError) {
+  // Only the SDK throws its errors, so it is loaded whenever `error` can be one.
+  if (sdk !== undefined && error instanceof sdk.APIError) {
     const retryAfter = Number(error.headers?.get("retry-after"));
     return new ProviderError(
       "openai",

@@ -4,18 +4,30 @@
  * signatures are checked with SubtleCrypto, asynchronously (workerd has no synchronous HMAC).
  *
  * `STRIPE_API_BASE` moves the whole API elsewhere (tests point it at tests/fakes/stripe.ts).
+ *
+ * The SDK is loaded on first use: only payment routes and webhooks need it, and every cold isolate
+ * would otherwise evaluate it at start-up.
  */
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import type { StripeConfig } from "../env";
 import { ProviderUnavailable } from "../lib/errors";
 import { ProviderError } from "./errors";
 
 export type { Stripe };
 
+// A module cache, safe to share across requests: it holds code, no connection or key.
+let sdk: typeof Stripe | undefined;
+
+async function loadSdk(): Promise<typeof Stripe> {
+  sdk ??= (await import("stripe")).default;
+  return sdk;
+}
+
 /** The SDK's client for our account. Without `STRIPE_SECRET_KEY`: `ProviderUnavailable("STRIPE_SECRET_KEY")`. */
-export function stripeClient(config: { stripe: StripeConfig }): Stripe {
+export async function stripeClient(config: { stripe: StripeConfig }): Promise<Stripe> {
   const secretKey = config.stripe.secretKey;
   if (!secretKey) throw new ProviderUnavailable("STRIPE_SECRET_KEY");
+  const Stripe = await loadSdk();
   const base = new URL(config.stripe.apiBase);
   const protocol = base.protocol === "http:" ? "http" : "https";
   return new Stripe(secretKey, {
@@ -39,6 +51,7 @@ export function stripeClient(config: { stripe: StripeConfig }): Stripe {
  * `nowSeconds` stands in for the clock (for fixed test vectors).
  */
 export async function constructStripeEvent(rawBody: string, header: string, secret: string, nowSeconds?: number): Promise<Stripe.Event> {
+  const Stripe = await loadSdk();
   return Stripe.webhooks.constructEventAsync(
     rawBody,
     header,
@@ -51,7 +64,8 @@ export async function constructStripeEvent(rawBody: string, header: string, secr
 
 /** Whether `error` is the SDK's signature failure (bad header, wrong secret, tampered body, stale). */
 export function isSignatureError(error: unknown): boolean {
-  return error instanceof Stripe.errors.StripeSignatureVerificationError;
+  // Only the SDK throws it, so the SDK is loaded whenever `error` can be one.
+  return sdk !== undefined && error instanceof sdk.errors.StripeSignatureVerificationError;
 }
 
 /**
@@ -60,8 +74,8 @@ export function isSignatureError(error: unknown): boolean {
  * the reason.
  */
 export function toProviderError(error: unknown): ProviderError | undefined {
-  if (!(error instanceof Stripe.errors.StripeError)) return undefined;
+  if (sdk === undefined || !(error instanceof sdk.errors.StripeError)) return undefined;
   const status = error.statusCode;
-  const retryable = error instanceof Stripe.errors.StripeConnectionError || status === undefined || status === 409 || status === 429 || status >= 500;
+  const retryable = error instanceof sdk.errors.StripeConnectionError || status === undefined || status === 409 || status === 429 || status >= 500;
   return new ProviderError("stripe", status, error.code ?? error.type, retryable, error.message);
 }

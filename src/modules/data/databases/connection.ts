@@ -2,8 +2,9 @@
  * Connections to customers' own Postgres databases: any Postgres reachable over TCP, through
  * postgres.js (which uses `cloudflare:sockets` in workerd). One short-lived connection per
  * operation, closed when it is done: a Worker request must not leave sockets behind.
+ * postgres.js loads with the first linked-database operation, not with every cold isolate.
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { Unprocessable } from "../../../lib/errors";
 
 export type LinkedSql = postgres.Sql;
@@ -40,6 +41,7 @@ export function parseDatabaseUrl(url: string, allowPrivateHosts: boolean): Parse
 
 /** Opens a connection, runs `work`, and always closes it. */
 export async function withLinkedDatabase<T>(url: string, work: (sql: LinkedSql) => Promise<T>): Promise<T> {
+  const { default: postgres } = await import("postgres");
   const sql = postgres(url, {
     max: 1,
     // Types are fetched per connection otherwise: one round trip we do not need (values come as text).

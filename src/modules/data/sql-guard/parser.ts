@@ -1,4 +1,4 @@
-import createPgQueryModule, { type PgQueryRuntime } from "libpg-query/wasm/libpg-query.js";
+import type { PgQueryRuntime } from "libpg-query/wasm/libpg-query.js";
 import parserWasm from "libpg-query/wasm/libpg-query.wasm";
 
 /** One node of libpg-query's JSON parse tree: `{NodeType: {...fields}}`, lists and scalars below it. */
@@ -19,8 +19,9 @@ export type ParseOutcome =
 let runtime: Promise<PgQueryRuntime> | null = null;
 
 /**
- * The parser, loaded once per isolate on first use. workerd cannot compile WebAssembly from bytes
- * at run time, so the loader gets the module the bundler precompiled through `instantiateWasm`.
+ * The parser, loaded once per isolate on first use (its emscripten loader too, so a cold isolate
+ * that never checks SQL never evaluates it). workerd cannot compile WebAssembly from bytes at run
+ * time, so the loader gets the module the bundler precompiled through `instantiateWasm`.
  */
 function loadRuntime(): Promise<PgQueryRuntime> {
   runtime ??= instantiate().catch((error: unknown) => {
@@ -30,7 +31,8 @@ function loadRuntime(): Promise<PgQueryRuntime> {
   return runtime;
 }
 
-function instantiate(): Promise<PgQueryRuntime> {
+async function instantiate(): Promise<PgQueryRuntime> {
+  const { default: createPgQueryModule } = await import("libpg-query/wasm/libpg-query.js");
   return new Promise((resolve, reject) => {
     // The emscripten loader picks its environment synchronously, before its first await. With
     // nodejs_compat it would take workerd for Node and reach for `__dirname` and `fs`, which a

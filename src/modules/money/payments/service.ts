@@ -63,7 +63,7 @@ export async function createCheckoutSession(ctx: ServiceCtx, input: CheckoutInpu
   assertCan(ctx, "billing:write");
   const orgId = requireOrgId(ctx);
   const item = input.plan ? { kind: "plan" as const, name: input.plan } : { kind: "credit_pack" as const, name: input.credit_pack as string };
-  const stripe = stripeClient(ctx.config);
+  const stripe = await stripeClient(ctx.config);
   const price = ctx.config.stripe.prices[item.name];
   if (!price) throw new ProviderUnavailable(stripePriceVariable(item.name));
 
@@ -107,7 +107,7 @@ export async function createCheckoutSession(ctx: ServiceCtx, input: CheckoutInpu
 export async function createPortalSession(ctx: ServiceCtx): Promise<PortalSessionView> {
   assertCan(ctx, "billing:write");
   const orgId = requireOrgId(ctx);
-  const stripe = stripeClient(ctx.config);
+  const stripe = await stripeClient(ctx.config);
   const customer = await findStripeCustomer(ctx, orgId);
   if (!customer) {
     throw new AppError(404, "https://billx.dev/problems/not-found", "Not found", "This organisation has no Stripe customer yet: buy a plan or credits first");

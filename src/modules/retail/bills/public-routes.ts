@@ -6,7 +6,6 @@ import { enforceRateLimit } from "../../identity/auth/middleware";
 import { openBillLink } from "./delivery";
 import { BillLinkParam, BillLinkQuery } from "./delivery-schemas";
 import { billPageCsp, renderBillHtml } from "./render-html";
-import { renderBillPdf } from "./render-pdf";
 
 /**
  * Every answer on a bill link, the 404 and 429 included: the URL is a bearer credential for one
@@ -61,6 +60,8 @@ function pdfFilename(number: string | null): string {
 export const billPublicRoutes = createRouter().openapi(openBillLinkRoute, async (c) => {
   const bill = await openBillLink(c.var.ctx, c.req.valid("param").token);
   if (c.req.valid("query").format === "pdf") {
+    // pdf-lib loads with the first PDF, not with every cold isolate.
+    const { renderBillPdf } = await import("./render-pdf");
     return c.body(await renderBillPdf(bill), 200, {
       "Content-Type": "application/pdf",
       "Content-Disposition": `inline; filename="${pdfFilename(bill.number)}"`,

@@ -9,7 +9,6 @@ import { assertCan, requireOrgId } from "../../identity/auth/principal";
 import { loadOrg } from "../../identity/orgs/service";
 import type { BillDocument } from "../../retail/bills/document";
 import { billPageCsp, renderBillHtml } from "../../retail/bills/render-html";
-import { renderBillPdf } from "../../retail/bills/render-pdf";
 import { getInvoiceRow, type InvoiceRow, linesOf } from "./service";
 
 /** How each invoice status reads on a bill document ("open" is what bills call issued: unpaid). */
@@ -82,6 +81,8 @@ export async function renderInvoiceDocument(ctx: ServiceCtx, id: string, format:
   const privateCopy = { "Cache-Control": "private, no-store" };
   if (format === "pdf") {
     const filename = `${(document.number ?? `invoice-${document.id}`).replace(/[^\w-]/g, "_")}.pdf`;
+    // pdf-lib loads with the first PDF, not with every cold isolate.
+    const { renderBillPdf } = await import("../../retail/bills/render-pdf");
     return {
       body: await renderBillPdf(document),
       headers: { ...privateCopy, "Content-Type": "application/pdf", "Content-Disposition": `inline; filename="${filename}"` },

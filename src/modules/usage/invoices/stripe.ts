@@ -28,7 +28,7 @@ function appPage(ctx: ServiceCtx, path: string): string {
 export async function createInvoicePaymentLink(ctx: ServiceCtx, id: string, idempotencyKey: string | undefined): Promise<InvoiceView> {
   assertCan(ctx, "invoices:write");
   const orgId = requireOrgId(ctx);
-  const stripe = stripeClient(ctx.config);
+  const stripe = await stripeClient(ctx.config);
   const invoice = await getInvoiceRow(ctx.db, orgId, id);
   const name = invoice.number ?? invoice.id;
   if (invoice.status !== "open") throw new Conflict(`Invoice ${name} is ${invoice.status}; only an open invoice can be paid`);
