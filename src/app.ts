@@ -11,6 +11,7 @@ import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, Payloa
 import { createLogger } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
+import { assistantsRoutes } from "./modules/assistants/assistants/routes";
 import { aiRoutes } from "./modules/content/ai/routes";
 import { analyticsSqlRoutes } from "./modules/data/analytics-sql/routes";
 import { databasesRoutes } from "./modules/data/databases/routes";
@@ -113,6 +114,7 @@ app.route("/", aiRoutes);
 app.route("/", analyticsSqlRoutes);
 app.route("/", customersRoutes);
 app.route("/", agentsRoutes);
+app.route("/", assistantsRoutes);
 app.route("/", eventsRoutes);
 app.route("/", agentAnalyticsRoutes);
 app.route("/", billingModelsRoutes);

@@ -42,6 +42,7 @@ export type IdPrefix =
   | "qex"
   | "tool"
   | "agt"
+  | "ast"
   | "bmd"
   | "ivc"
   | "ivl";

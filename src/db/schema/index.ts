@@ -1,3 +1,4 @@
+export * from "./assistants";
 export * from "./auth";
 export * from "./bills";
 export * from "./catalog";

@@ -51,6 +51,14 @@ function duplicateExternalId(externalId: string | null | undefined): Conflict {
 /** Adds an agent; an `external_id` taken by another agent of the organisation is a 409. */
 export async function createAgent(ctx: ServiceCtx, input: CreateAgentInput): Promise<AgentView> {
   assertCan(ctx, "agents:write");
+  return createAgentInOrg(ctx, input);
+}
+
+/**
+ * `createAgent` for other modules that own an agent (an assistant is one); no permission check,
+ * the caller has made its own. Runs in the caller's transaction when `ctx.db` is one.
+ */
+export async function createAgentInOrg(ctx: ServiceCtx, input: CreateAgentInput): Promise<AgentView> {
   const orgId = requireOrgId(ctx);
   if (input.customer_id) await assertOwnCustomer(ctx, orgId, input.customer_id);
   const now = ctx.now();
@@ -128,6 +136,11 @@ export async function assertAgentInOrg(ctx: ServiceCtx, id: string): Promise<voi
 /** Changes the given fields; `null` clears description, external id or customer. */
 export async function updateAgent(ctx: ServiceCtx, id: string, patch: UpdateAgentInput): Promise<AgentView> {
   assertCan(ctx, "agents:write");
+  return updateAgentInOrg(ctx, id, patch);
+}
+
+/** `updateAgent` for other modules that own an agent; no permission check, the caller has made its own. */
+export async function updateAgentInOrg(ctx: ServiceCtx, id: string, patch: UpdateAgentInput): Promise<AgentView> {
   const orgId = requireOrgId(ctx);
   const changes: Partial<typeof agents.$inferInsert> = {};
   if (patch.name !== undefined) changes.name = patch.name;
@@ -136,7 +149,7 @@ export async function updateAgent(ctx: ServiceCtx, id: string, patch: UpdateAgen
   if (patch.customer_id !== undefined) changes.customerId = patch.customer_id;
   if (patch.metadata !== undefined) changes.metadata = patch.metadata;
   if (patch.status !== undefined) changes.status = patch.status;
-  if (Object.keys(changes).length === 0) return getAgent(ctx, id);
+  if (Object.keys(changes).length === 0) return agentView(await getAgentRow(ctx, orgId, id));
   // A missing agent is a 404 even when the body also names a foreign customer.
   await getAgentRow(ctx, orgId, id);
   if (patch.customer_id) await assertOwnCustomer(ctx, orgId, patch.customer_id);
@@ -162,6 +175,11 @@ export async function updateAgent(ctx: ServiceCtx, id: string, patch: UpdateAgen
  */
 export async function archiveAgent(ctx: ServiceCtx, id: string): Promise<void> {
   assertCan(ctx, "agents:write");
+  await archiveAgentInOrg(ctx, id);
+}
+
+/** `archiveAgent` for other modules that own an agent; no permission check, the caller has made its own. */
+export async function archiveAgentInOrg(ctx: ServiceCtx, id: string): Promise<void> {
   const orgId = requireOrgId(ctx);
   const archived = await ctx.db
     .update(agents)

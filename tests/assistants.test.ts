@@ -1,0 +1,302 @@
+import { and, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { agents, assistants, auditEvents, linkedDatabases } from "../src/db/schema";
+import { newId } from "../src/lib/ids";
+import type { Page } from "../src/lib/pagination";
+import type { Assistant } from "../src/modules/assistants/assistants/service";
+import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
+import { expectProblem, testCtx } from "./harness/helpers";
+
+const MINIMAL = { name: "Ava", business_name: "Bright Smile Dental", timezone: "America/Chicago" };
+
+function postAssistant(who: SignedUp, body: Record<string, unknown>): Promise<Response> {
+  return call("/v1/assistants", { token: who.access_token, orgId: who.orgId, body });
+}
+
+async function createAssistant(who: SignedUp, body: Record<string, unknown> = MINIMAL): Promise<Assistant> {
+  return expectJson<Assistant>(await postAssistant(who, body), 201);
+}
+
+async function listAssistants(who: SignedUp, query = ""): Promise<Page<Assistant>> {
+  return expectJson<Page<Assistant>>(await call(`/v1/assistants${query}`, { token: who.access_token, orgId: who.orgId }), 200);
+}
+
+function patchAssistant(who: SignedUp, id: string, body: Record<string, unknown>): Promise<Response> {
+  return call(`/v1/assistants/${id}`, { method: "PATCH", token: who.access_token, orgId: who.orgId, body });
+}
+
+/** A linked database row of `orgId`, written directly: assistants only check that it is the org's. */
+async function linkedDatabase(orgId: string): Promise<string> {
+  const id = newId("ldb");
+  await testCtx()
+    .db.insert(linkedDatabases)
+    .values({
+      id,
+      orgId,
+      name: `db-${id}`,
+      urlSealed: "sealed",
+      keyId: "k1",
+      host: "db.example.com",
+      databaseName: "shop",
+      schemaCache: [],
+      schemaRefreshedAt: new Date(),
+      roleCanWrite: false,
+    });
+  return id;
+}
+
+async function fieldPaths(response: Response): Promise<string[]> {
+  const problem = await expectProblem(response, 422);
+  return (problem.errors ?? []).map((e) => e.path).sort();
+}
+
+describe("adding an assistant", () => {
+  it("stores every field, creates its agent in the same organisation and audits both", async () => {
+    const owner = await signUp("ast-create");
+    const databaseId = await linkedDatabase(owner.orgId);
+    const full = {
+      business_name: "Bright Smile Dental",
+      business_description: "Family dentist",
+      timezone: "America/New_York",
+      weekly_hours: {
+        mon: [
+          ["09:00", "12:00"],
+          ["13:00", "17:30"],
+        ],
+        sat: [["10:00", "24:00"]],
+      },
+      slot_duration: 45,
+      buffer_minutes: 15,
+      min_notice_minutes: 0,
+      horizon_days: 14,
+      language: "en-US",
+      greeting: "Hello, this is Ava.",
+      instructions: "Be brief.",
+      voice: "coral",
+      tools: ["check_availability", "ask_database"],
+      database_id: databaseId,
+      business_phone: "+15125550123",
+    };
+    const created = await createAssistant(owner, { ...full, name: " Ava ", closed_dates: ["2026-12-25", "2026-01-01", "2026-12-25"] });
+    expect(created).toEqual({
+      ...full,
+      id: expect.stringMatching(/^ast_/),
+      name: "Ava",
+      closed_dates: ["2026-01-01", "2026-12-25"],
+      phone_numbers: [],
+      agent_id: expect.stringMatching(/^agt_/),
+      status: "active",
+      created_at: expect.stringMatching(/Z$/),
+      updated_at: expect.stringMatching(/Z$/),
+    });
+    const [row] = await testCtx().db.select().from(assistants).where(eq(assistants.id, created.id));
+    expect(row).toMatchObject({ orgId: owner.orgId, agentId: created.agent_id, slotDuration: 45 });
+    const [agent] = await testCtx().db.select().from(agents).where(eq(agents.id, created.agent_id));
+    expect(agent).toMatchObject({ orgId: owner.orgId, name: "Ava", status: "active" });
+    const audit = await testCtx().db.select().from(auditEvents).where(eq(auditEvents.orgId, owner.orgId));
+    expect(audit.map((a) => a.action).sort()).toEqual(expect.arrayContaining(["agent.created", "assistant.created"]));
+  });
+
+  it("fills defaults and accepts the seed's shorthand and voice_type", async () => {
+    const owner = await signUp("ast-shorthand");
+    const minimal = await createAssistant(owner);
+    expect(minimal).toMatchObject({
+      weekly_hours: {},
+      slot_duration: 30,
+      buffer_minutes: 0,
+      min_notice_minutes: 60,
+      horizon_days: 60,
+      closed_dates: [],
+      language: "en",
+      voice: "shimmer",
+      tools: ["check_availability", "book_appointment", "cancel_booking", "search_knowledge", "transfer_call", "end_call"],
+      database_id: null,
+      business_phone: null,
+      greeting: null,
+    });
+    const seed = await createAssistant(owner, {
+      receptionist_name: "Max",
+      business_name: "Corner Barber",
+      timezone: "UTC",
+      start_time: "09:00",
+      end_time: "17:00",
+      available_days: { monday: true, tuesday: false, friday: true },
+      booking_duration_minutes: 20,
+      voice_type: "male",
+    });
+    expect(seed).toMatchObject({ name: "Max", weekly_hours: { mon: [["09:00", "17:00"]], fri: [["09:00", "17:00"]] }, slot_duration: 20, voice: "ash" });
+  });
+
+  it("refuses bad fields with their paths and stores nothing", async () => {
+    const owner = await signUp("ast-bad");
+    expect(await fieldPaths(await postAssistant(owner, { ...MINIMAL, timezone: "Mars/Olympus" }))).toEqual(["timezone"]);
+    expect(
+      await fieldPaths(
+        await postAssistant(owner, {
+          ...MINIMAL,
+          weekly_hours: {
+            mon: [
+              ["09:00", "12:00"],
+              ["11:00", "13:00"],
+            ],
+          },
+        }),
+      ),
+    ).toEqual(["weekly_hours.mon.1"]);
+    expect(await fieldPaths(await postAssistant(owner, { ...MINIMAL, weekly_hours: { tue: [["12:00", "09:00"]] } }))).toEqual(["weekly_hours.tue.0"]);
+    expect(await fieldPaths(await postAssistant(owner, { ...MINIMAL, weekly_hours: { wed: [["9:00", "25:00"]] } }))).toEqual([
+      "weekly_hours.wed.0.0",
+      "weekly_hours.wed.0.1",
+    ]);
+    expect(await fieldPaths(await postAssistant(owner, { ...MINIMAL, closed_dates: ["2026-02-30", "soon"] }))).toEqual(["closed_dates.0", "closed_dates.1"]);
+    expect(await fieldPaths(await postAssistant(owner, { ...MINIMAL, receptionist_name: "Max" }))).toEqual(["receptionist_name"]);
+    expect(
+      await fieldPaths(await postAssistant(owner, { ...MINIMAL, weekly_hours: {}, start_time: "09:00", end_time: "10:00", available_days: { monday: true } })),
+    ).toEqual(["available_days", "end_time", "start_time"]);
+    expect(await fieldPaths(await postAssistant(owner, { ...MINIMAL, start_time: "09:00" }))).toEqual(["available_days", "end_time"]);
+    expect(
+      await fieldPaths(await postAssistant(owner, { ...MINIMAL, slot_duration: 4, business_phone: "555-1234", tools: ["fly"], language: "english!" })),
+    ).toEqual(["business_phone", "language", "slot_duration", "tools.0"]);
+    expect(await fieldPaths(await postAssistant(owner, { ...MINIMAL, name: "A\u0000va", greeting: "hi\u0000" }))).toEqual(["greeting", "name"]);
+    expect(await fieldPaths(await postAssistant(owner, { ...MINIMAL, voice: "ash", voice_type: "male" }))).toEqual(["voice_type"]);
+    expect((await listAssistants(owner)).data).toEqual([]);
+  });
+
+  it("refuses a database of another organisation or none at all with 422 on database_id", async () => {
+    const owner = await signUp("ast-db");
+    const other = await signUp("ast-db-other");
+    const foreign = await linkedDatabase(other.orgId);
+    for (const databaseId of [foreign, "ldb_01JD3X6W6X8Q3M1B0V4T2Y9ZZZ", "x\u0000y"]) {
+      expect(await fieldPaths(await postAssistant(owner, { ...MINIMAL, database_id: databaseId }))).toEqual(["database_id"]);
+    }
+    expect((await listAssistants(owner)).data).toEqual([]);
+    expect(await testCtx().db.select().from(agents).where(eq(agents.orgId, owner.orgId))).toEqual([]);
+  });
+
+  it("needs assistants:write: a viewer may read but not write", async () => {
+    const owner = await signUp("ast-perm");
+    const viewer = await joinOrgAs(owner, "viewer");
+    const asViewer = { ...viewer, orgId: owner.orgId };
+    await expectProblem(await postAssistant(asViewer, MINIMAL), 403);
+    const assistant = await createAssistant(owner);
+    expect((await listAssistants(asViewer)).data.map((a) => a.id)).toEqual([assistant.id]);
+    await expectJson(await call(`/v1/assistants/${assistant.id}`, { token: viewer.access_token, orgId: owner.orgId }), 200);
+    await expectProblem(await patchAssistant(asViewer, assistant.id, { name: "Mine" }), 403);
+    await expectProblem(await call(`/v1/assistants/${assistant.id}`, { method: "DELETE", token: viewer.access_token, orgId: owner.orgId }), 403);
+    const [row] = await testCtx().db.select().from(assistants).where(eq(assistants.id, assistant.id));
+    expect(row).toMatchObject({ name: "Ava", status: "active" });
+  });
+});
+
+describe("listing assistants", () => {
+  it("searches name and business name, hides archived ones unless asked, and pages", async () => {
+    const owner = await signUp("ast-list");
+    const ava = await createAssistant(owner, { ...MINIMAL, name: "Ava", business_name: "Bright Smile Dental" });
+    const max = await createAssistant(owner, { ...MINIMAL, name: "Max", business_name: "Corner Barber" });
+    const old = await createAssistant(owner, { ...MINIMAL, name: "Old dental desk", business_name: "Closed clinic" });
+    expect((await call(`/v1/assistants/${old.id}`, { method: "DELETE", token: owner.access_token })).status).toBe(204);
+
+    expect((await listAssistants(owner)).data.map((a) => a.id)).toEqual([ava.id, max.id]);
+    expect((await listAssistants(owner, "?q=DENTAL")).data.map((a) => a.id)).toEqual([ava.id]);
+    expect((await listAssistants(owner, "?q=max")).data.map((a) => a.id)).toEqual([max.id]);
+    expect((await listAssistants(owner, "?q=50%25")).data).toEqual([]);
+    expect((await listAssistants(owner, "?status=archived")).data.map((a) => a.id)).toEqual([old.id]);
+    await expectProblem(await call("/v1/assistants?q=%00", { token: owner.access_token }), 422);
+
+    const first = await listAssistants(owner, "?limit=1");
+    expect(first).toEqual({ data: [expect.objectContaining({ id: ava.id })], next_cursor: ava.id });
+    const second = await listAssistants(owner, `?limit=1&cursor=${first.next_cursor}`);
+    expect(second).toEqual({ data: [expect.objectContaining({ id: max.id })], next_cursor: null });
+  });
+});
+
+describe("changing and archiving an assistant", () => {
+  it("changes only the given fields, clears nulls, renames the agent and audits", async () => {
+    const owner = await signUp("ast-patch");
+    const databaseId = await linkedDatabase(owner.orgId);
+    const assistant = await createAssistant(owner, {
+      ...MINIMAL,
+      greeting: "Hi",
+      business_phone: "+15125550123",
+      database_id: databaseId,
+      weekly_hours: { mon: [["09:00", "17:00"]] },
+    });
+    const updated = await expectJson<Assistant>(
+      await patchAssistant(owner, assistant.id, { name: "Ava 2", greeting: null, business_phone: null, database_id: null, horizon_days: 7 }),
+      200,
+    );
+    expect(updated).toEqual({
+      ...assistant,
+      name: "Ava 2",
+      greeting: null,
+      business_phone: null,
+      database_id: null,
+      horizon_days: 7,
+      updated_at: expect.any(String),
+    });
+    const [agent] = await testCtx().db.select().from(agents).where(eq(agents.id, assistant.agent_id));
+    expect(agent?.name).toBe("Ava 2");
+    const shorthand = await expectJson<Assistant>(
+      await patchAssistant(owner, assistant.id, { start_time: "10:00", end_time: "14:00", available_days: { sunday: true }, booking_duration_minutes: 15 }),
+      200,
+    );
+    expect(shorthand).toMatchObject({ weekly_hours: { sun: [["10:00", "14:00"]] }, slot_duration: 15, name: "Ava 2" });
+    const audit = await testCtx()
+      .db.select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.orgId, owner.orgId), eq(auditEvents.targetId, assistant.id)));
+    expect(audit.map((a) => a.action).sort()).toEqual(["assistant.created", "assistant.updated", "assistant.updated"]);
+  });
+
+  it("refuses bad patches with 422 and unknown ids with 404, leaving the assistant as it was", async () => {
+    const owner = await signUp("ast-patch-bad");
+    const other = await signUp("ast-patch-bad-other");
+    const foreign = await linkedDatabase(other.orgId);
+    const assistant = await createAssistant(owner);
+    expect(await fieldPaths(await patchAssistant(owner, assistant.id, { database_id: foreign }))).toEqual(["database_id"]);
+    expect(await fieldPaths(await patchAssistant(owner, assistant.id, { timezone: "Nowhere" }))).toEqual(["timezone"]);
+    expect(await fieldPaths(await patchAssistant(owner, assistant.id, { name: "A", receptionist_name: "B" }))).toEqual(["receptionist_name"]);
+    const fetched = await expectJson<Assistant>(await call(`/v1/assistants/${assistant.id}`, { token: owner.access_token }), 200);
+    expect(fetched).toEqual(assistant);
+    for (const id of ["ast_01JD3X6W6X8Q3M1B0V4T2Y9ZZZ", "not-an-id", "ast_%00", "%E2%9C%93"]) {
+      await expectProblem(await call(`/v1/assistants/${id}`, { token: owner.access_token }), 404);
+      await expectProblem(await patchAssistant(owner, id, { name: "x" }), 404);
+      await expectProblem(await call(`/v1/assistants/${id}`, { method: "DELETE", token: owner.access_token }), 404);
+    }
+  });
+
+  it("archives with DELETE: 204, still readable, twice is fine, the agent is archived too, and status active brings both back", async () => {
+    const owner = await signUp("ast-archive");
+    const assistant = await createAssistant(owner);
+    const remove = () => call(`/v1/assistants/${assistant.id}`, { method: "DELETE", token: owner.access_token });
+    expect((await remove()).status).toBe(204);
+    expect((await remove()).status).toBe(204);
+    const fetched = await expectJson<Assistant>(await call(`/v1/assistants/${assistant.id}`, { token: owner.access_token }), 200);
+    expect(fetched.status).toBe("archived");
+    expect((await listAssistants(owner)).data).toEqual([]);
+    const [agent] = await testCtx().db.select().from(agents).where(eq(agents.id, assistant.agent_id));
+    expect(agent?.status).toBe("archived");
+    const audit = await testCtx().db.select().from(auditEvents).where(eq(auditEvents.targetId, assistant.id));
+    expect(audit.filter((a) => a.action === "assistant.archived")).toHaveLength(1);
+    const back = await expectJson<Assistant>(await patchAssistant(owner, assistant.id, { status: "active" }), 200);
+    expect(back.status).toBe("active");
+    const [restored] = await testCtx().db.select().from(agents).where(eq(agents.id, assistant.agent_id));
+    expect(restored?.status).toBe("active");
+  });
+});
+
+describe("assistants of another organisation", () => {
+  it("are invisible and untouchable", async () => {
+    const a = await signUp("ast-iso-a");
+    const b = await signUp("ast-iso-b");
+    const assistant = await createAssistant(a, { ...MINIMAL, name: "A's receptionist" });
+    await expectProblem(await call(`/v1/assistants/${assistant.id}`, { token: b.access_token }), 404);
+    await expectProblem(await patchAssistant(b, assistant.id, { name: "mine now" }), 404);
+    await expectProblem(await call(`/v1/assistants/${assistant.id}`, { method: "DELETE", token: b.access_token }), 404);
+    expect((await listAssistants(b, "?q=receptionist")).data).toEqual([]);
+    const [row] = await testCtx().db.select().from(assistants).where(eq(assistants.id, assistant.id));
+    expect(row).toMatchObject({ name: "A's receptionist", status: "active" });
+    const [agent] = await testCtx().db.select().from(agents).where(eq(agents.id, assistant.agent_id));
+    expect(agent).toMatchObject({ name: "A's receptionist", status: "active" });
+  });
+});
