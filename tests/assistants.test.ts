@@ -300,3 +300,78 @@ describe("assistants of another organisation", () => {
     expect(agent).toMatchObject({ name: "A's receptionist", status: "active" });
   });
 });
+
+describe("an assistant's free slots", () => {
+  /** The UTC date `days` from today: well inside the horizon, and never today (notice) or the past. */
+  function dayFromNow(days: number): string {
+    return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+  }
+  const everyDay = Object.fromEntries(["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((day) => [day, [["09:00", "11:00"]]]));
+  // India has no daylight saving time: 09:00 in Kolkata is 03:30 UTC on every date of the year.
+  const kolkata = { ...MINIMAL, timezone: "Asia/Kolkata", weekly_hours: everyDay, slot_duration: 30, buffer_minutes: 0 };
+
+  function slots(who: SignedUp, id: string, query: string): Promise<Response> {
+    return call(`/v1/assistants/${id}/slots${query}`, { token: who.access_token, orgId: who.orgId });
+  }
+
+  it("lays a day's slots in the assistant's timezone with their UTC instants", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    const date = dayFromNow(5);
+    const day = await expectJson<{
+      date: string;
+      timezone: string;
+      slots: string[];
+      business_hours: string;
+      slot_duration: number;
+      times: { time: string; start: string; end: string }[];
+    }>(await slots(owner, assistant.id, `?date=${date}`), 200);
+    expect(day).toMatchObject({
+      date,
+      timezone: "Asia/Kolkata",
+      slots: ["9:00 AM", "9:30 AM", "10:00 AM", "10:30 AM"],
+      business_hours: "9:00 AM - 11:00 AM",
+      slot_duration: 30,
+    });
+    expect(day.times[0]).toEqual({ time: "09:00", start: `${date}T03:30:00.000Z`, end: `${date}T04:00:00.000Z` });
+    expect(day.times.at(-1)).toEqual({ time: "10:30", start: `${date}T05:00:00.000Z`, end: `${date}T05:30:00.000Z` });
+  });
+
+  it("offers nothing on a closed date, answers a range day by day, and defaults to today in the zone", async () => {
+    const owner = await signUp();
+    const closed = dayFromNow(3);
+    const assistant = await createAssistant(owner, { ...kolkata, closed_dates: [closed] });
+    const range = await expectJson<{ data: { date: string; slots: string[]; business_hours: string }[] }>(
+      await slots(owner, assistant.id, `?from=${dayFromNow(2)}&to=${dayFromNow(4)}`),
+      200,
+    );
+    expect(range.data.map((day) => day.date)).toEqual([dayFromNow(2), closed, dayFromNow(4)]);
+    expect(range.data[1]).toMatchObject({ slots: [], business_hours: "Closed" });
+    expect(range.data[0]?.slots).toHaveLength(4);
+    const today = await expectJson<{ date: string }>(await slots(owner, assistant.id, ""), 200);
+    const kolkataToday = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Kolkata", year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+    expect(today.date).toBe(kolkataToday);
+  });
+
+  it("refuses a range over 31 days, half a range, both forms at once and a day that does not exist with 422", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    for (const query of [
+      `?from=${dayFromNow(1)}&to=${dayFromNow(32)}`,
+      `?from=${dayFromNow(1)}`,
+      `?date=${dayFromNow(1)}&from=${dayFromNow(1)}&to=${dayFromNow(2)}`,
+      "?date=2026-02-30",
+    ]) {
+      await expectProblem(await slots(owner, assistant.id, query), 422);
+    }
+  });
+
+  it("are another organisation's business: 404, and a viewer may read them", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    const stranger = await signUp("stranger");
+    await expectProblem(await slots(stranger, assistant.id, ""), 404);
+    const viewer = await joinOrgAs(owner, "viewer");
+    await expectJson(await slots({ ...viewer, orgId: owner.orgId }, assistant.id, ""), 200);
+  });
+});

@@ -1,6 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter, jsonBody, jsonResponse, problemResponses } from "../../../lib/openapi";
 import { authed } from "../../identity/auth/route-security";
+import { DaySlotsSchema, SlotRangeSchema, SlotsQuery } from "../bookings/schemas";
+import { getAvailability } from "../bookings/service";
 import { AssistantIdParam, AssistantList, AssistantListQuery, AssistantSchema, CreateAssistantBody, UpdateAssistantBody } from "./schemas";
 import { archiveAssistant, createAssistant, getAssistant, listAssistants, updateAssistant } from "./service";
 
@@ -59,11 +61,24 @@ const archiveAssistantRoute = createRoute({
   responses: { 204: { description: "Archived" }, ...problemResponses },
 });
 
+const getSlotsRoute = createRoute({
+  tags,
+  method: "get",
+  path: "/v1/assistants/{id}/slots",
+  summary: "Free booking slots of one day or of a range of days, in the assistant's timezone with UTC instants",
+  description:
+    "`date` (default today in the assistant's zone) answers one day; `from` + `to` (inclusive, at most 31 days) answer `{data: [day, ...]}`. Past slots, slots inside the minimum notice, days beyond the horizon and closed dates are not offered; daylight-saving gaps get no slots.",
+  ...authed("assistants:read"),
+  request: { params: AssistantIdParam, query: SlotsQuery },
+  responses: { 200: jsonResponse(DaySlotsSchema.or(SlotRangeSchema), "The free slots"), ...problemResponses },
+});
+
 export const assistantsRoutes = createRouter()
   .openapi(listAssistantsRoute, async (c) => c.json(await listAssistants(c.var.ctx, c.req.valid("query")), 200))
   .openapi(createAssistantRoute, async (c) => c.json(await createAssistant(c.var.ctx, c.req.valid("json")), 201))
   .openapi(getAssistantRoute, async (c) => c.json(await getAssistant(c.var.ctx, c.req.valid("param").id), 200))
   .openapi(updateAssistantRoute, async (c) => c.json(await updateAssistant(c.var.ctx, c.req.valid("param").id, c.req.valid("json")), 200))
+  .openapi(getSlotsRoute, async (c) => c.json(await getAvailability(c.var.ctx, c.req.valid("param").id, c.req.valid("query")), 200))
   .openapi(archiveAssistantRoute, async (c) => {
     await archiveAssistant(c.var.ctx, c.req.valid("param").id);
     return c.body(null, 204);

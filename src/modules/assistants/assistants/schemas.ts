@@ -23,7 +23,8 @@ const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
 const END_TIME = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-function isRealDate(value: string): boolean {
+/** Whether `value` is YYYY-MM-DD and names a day that exists. */
+export function isRealDate(value: string): boolean {
   if (!DATE.test(value)) return false;
   const [y, m, d] = value.split("-").map(Number) as [number, number, number];
   const date = new Date(Date.UTC(y, m - 1, d));
