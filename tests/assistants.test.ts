@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { agents, assistants, auditEvents, linkedDatabases } from "../src/db/schema";
+import { agents, assistants, auditEvents, bookings, linkedDatabases } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
 import type { Page } from "../src/lib/pagination";
 import type { Assistant } from "../src/modules/assistants/assistants/service";
@@ -373,5 +373,175 @@ describe("an assistant's free slots", () => {
     await expectProblem(await slots(stranger, assistant.id, ""), 404);
     const viewer = await joinOrgAs(owner, "viewer");
     await expectJson(await slots({ ...viewer, orgId: owner.orgId }, assistant.id, ""), 200);
+  });
+});
+
+describe("an assistant's bookings", () => {
+  function dayFromNow(days: number): string {
+    return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+  }
+  const everyDay = Object.fromEntries(["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((day) => [day, [["09:00", "11:00"]]]));
+  // Kolkata has no DST: 09:00 local is 03:30 UTC, 09:30 is 04:00 UTC, every day.
+  const kolkata = { ...MINIMAL, timezone: "Asia/Kolkata", weekly_hours: everyDay, slot_duration: 30, buffer_minutes: 0 };
+
+  interface BookingBody {
+    id: string;
+    assistant_id: string;
+    start: string;
+    end: string;
+    slots: number;
+    customer_name: string;
+    source: string;
+    status: string;
+  }
+
+  function book(who: SignedUp, id: string, body: Record<string, unknown>, key?: string): Promise<Response> {
+    return call(`/v1/assistants/${id}/bookings`, { token: who.access_token, orgId: who.orgId, body, headers: key ? { "Idempotency-Key": key } : {} });
+  }
+
+  async function freeStarts(who: SignedUp, id: string, date: string): Promise<string[]> {
+    const day = await expectJson<{ times: { start: string }[] }>(
+      await call(`/v1/assistants/${id}/slots?date=${date}`, { token: who.access_token, orgId: who.orgId }),
+      200,
+    );
+    return day.times.map((time) => time.start);
+  }
+
+  function rowsOf(assistantId: string) {
+    return testCtx().db.select().from(bookings).where(eq(bookings.assistantId, assistantId));
+  }
+
+  it("books a free slot: 201, one confirmed row, and the slot leaves /slots", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    const date = dayFromNow(5);
+    const start = `${date}T03:30:00.000Z`;
+    const booking = await expectJson<BookingBody>(await book(owner, assistant.id, { start, customer_name: "Asha Rao", phone: "+919812345678" }), 201);
+    expect(booking).toMatchObject({
+      assistant_id: assistant.id,
+      start,
+      end: `${date}T04:00:00.000Z`,
+      slots: 1,
+      customer_name: "Asha Rao",
+      source: "api",
+      status: "confirmed",
+    });
+    expect(booking.id).toMatch(/^bkg_/);
+    const rows = await rowsOf(assistant.id);
+    expect(rows.map((row) => [row.id, row.status])).toEqual([[booking.id, "confirmed"]]);
+    expect(await freeStarts(owner, assistant.id, date)).not.toContain(start);
+    expect(
+      await expectJson(await call(`/v1/assistants/${assistant.id}/bookings/${booking.id}`, { token: owner.access_token, orgId: owner.orgId }), 200),
+    ).toMatchObject({ id: booking.id });
+    const list = await expectJson<Page<BookingBody>>(
+      await call(`/v1/assistants/${assistant.id}/bookings?status=confirmed&start_date=${date}&end_date=${date}`, {
+        token: owner.access_token,
+        orgId: owner.orgId,
+      }),
+      200,
+    );
+    expect(list.data.map((item) => item.id)).toEqual([booking.id]);
+    const other = await expectJson<Page<BookingBody>>(
+      await call(`/v1/assistants/${assistant.id}/bookings?start_date=${dayFromNow(6)}`, { token: owner.access_token, orgId: owner.orgId }),
+      200,
+    );
+    expect(other.data).toEqual([]);
+  });
+
+  it("refuses a start in the past, inside the notice, outside hours or on a closed date with 422 on start, writing nothing", async () => {
+    const owner = await signUp();
+    const closed = dayFromNow(4);
+    const assistant = await createAssistant(owner, { ...kolkata, closed_dates: [closed] });
+    const strict = await createAssistant(owner, { ...kolkata, name: "Strict", min_notice_minutes: 43200 });
+    for (const [id, start, reason] of [
+      [assistant.id, `${dayFromNow(-2)}T03:30:00.000Z`, "past"],
+      [strict.id, `${dayFromNow(5)}T03:30:00.000Z`, "notice"],
+      [assistant.id, `${dayFromNow(5)}T10:00:00.000Z`, "hours"],
+      [assistant.id, `${closed}T03:30:00.000Z`, "closed"],
+    ] as const) {
+      const problem = await expectProblem(await book(owner, id, { start, customer_name: "Asha Rao" }), 422);
+      expect(problem.errors?.[0]?.path, reason).toBe("start");
+      expect((await rowsOf(id)).length).toBe(0);
+    }
+  });
+
+  it("lets exactly one of 30 concurrent requests for one slot win; the others get 409", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    const start = `${dayFromNow(6)}T04:00:00.000Z`;
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) => book(owner, assistant.id, { start, customer_name: `Racer ${i}` }).then((response) => response.status)),
+    );
+    const statuses = results.map((result) => (result.status === "fulfilled" ? result.value : 0));
+    expect(statuses.filter((status) => status === 201)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 409)).toHaveLength(29);
+    const rows = await rowsOf(assistant.id);
+    expect(rows.filter((row) => row.status === "confirmed")).toHaveLength(1);
+  });
+
+  it("refuses a 2-slot booking overlapping a 1-slot booking with 409 naming it; cancelling frees the slot", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    const date = dayFromNow(5);
+    const single = await expectJson<BookingBody>(await book(owner, assistant.id, { start: `${date}T04:00:00.000Z`, customer_name: "One" }), 201);
+    const problem = await expectProblem(await book(owner, assistant.id, { start: `${date}T03:30:00.000Z`, slots: 2, customer_name: "Two" }), 409);
+    expect(problem.detail).toContain(single.id);
+    expect((await rowsOf(assistant.id)).length).toBe(1);
+    const cancel = () => call(`/v1/assistants/${assistant.id}/bookings/${single.id}/cancel`, { method: "POST", token: owner.access_token, orgId: owner.orgId });
+    expect(await expectJson<BookingBody>(await cancel(), 200)).toMatchObject({ id: single.id, status: "cancelled" });
+    expect(await expectJson<BookingBody>(await cancel(), 200)).toMatchObject({ id: single.id, status: "cancelled" });
+    expect(await freeStarts(owner, assistant.id, date)).toContain(`${date}T04:00:00.000Z`);
+    await expectJson(await book(owner, assistant.id, { start: `${date}T03:30:00.000Z`, slots: 2, customer_name: "Two" }), 201);
+  });
+
+  it("replays an Idempotency-Key with the same booking and one row; a different body with the key is 409", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    const start = `${dayFromNow(7)}T03:30:00.000Z`;
+    const key = `bk-${newId("bkg")}`;
+    const first = await expectJson<BookingBody>(await book(owner, assistant.id, { start, customer_name: "Asha Rao" }, key), 201);
+    const again = await expectJson<BookingBody>(await book(owner, assistant.id, { start, customer_name: "Asha Rao" }, key), 201);
+    expect(again.id).toBe(first.id);
+    await expectProblem(await book(owner, assistant.id, { start, customer_name: "Someone Else" }, key), 409);
+    expect((await rowsOf(assistant.id)).length).toBe(1);
+  });
+
+  it("reschedules in one step; the old slot comes back", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    const date = dayFromNow(5);
+    const booking = await expectJson<BookingBody>(await book(owner, assistant.id, { start: `${date}T03:30:00.000Z`, customer_name: "Mover" }), 201);
+    const moved = await expectJson<BookingBody>(
+      await call(`/v1/assistants/${assistant.id}/bookings/${booking.id}/reschedule`, {
+        token: owner.access_token,
+        orgId: owner.orgId,
+        body: { start: `${date}T05:00:00.000Z` },
+      }),
+      200,
+    );
+    expect(moved).toMatchObject({ id: booking.id, start: `${date}T05:00:00.000Z`, end: `${date}T05:30:00.000Z` });
+    const free = await freeStarts(owner, assistant.id, date);
+    expect(free).toContain(`${date}T03:30:00.000Z`);
+    expect(free).not.toContain(`${date}T05:00:00.000Z`);
+  });
+
+  it("is another organisation's business (404), a viewer cannot book (403), bad ids are 404 and NUL is 422", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    const start = `${dayFromNow(5)}T03:30:00.000Z`;
+    const booking = await expectJson<BookingBody>(await book(owner, assistant.id, { start, customer_name: "Asha Rao" }), 201);
+    const stranger = await signUp("stranger");
+    await expectProblem(await book(stranger, assistant.id, { start: `${dayFromNow(5)}T04:00:00.000Z`, customer_name: "X" }), 404);
+    await expectProblem(await call(`/v1/assistants/${assistant.id}/bookings/${booking.id}`, { token: stranger.access_token, orgId: stranger.orgId }), 404);
+    const viewer = { ...(await joinOrgAs(owner, "viewer")), orgId: owner.orgId };
+    await expectProblem(await book(viewer, assistant.id, { start: `${dayFromNow(5)}T04:00:00.000Z`, customer_name: "X" }), 403);
+    await expectJson(await call(`/v1/assistants/${assistant.id}/bookings`, { token: viewer.access_token, orgId: owner.orgId }), 200);
+    await expectProblem(await call(`/v1/assistants/${assistant.id}/bookings/not-an-id`, { token: owner.access_token, orgId: owner.orgId }), 404);
+    await expectProblem(
+      await call(`/v1/assistants/${assistant.id}/bookings/bkg_x%00y/cancel`, { method: "POST", token: owner.access_token, orgId: owner.orgId }),
+      404,
+    );
+    await expectProblem(await book(owner, assistant.id, { start: `${dayFromNow(5)}T04:00:00.000Z`, customer_name: "A\u0000B" }), 422);
+    expect((await rowsOf(assistant.id)).length).toBe(1);
   });
 });

@@ -43,6 +43,7 @@ export type IdPrefix =
   | "tool"
   | "agt"
   | "ast"
+  | "bkg"
   | "bmd"
   | "ivc"
   | "ivl";

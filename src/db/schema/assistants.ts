@@ -1,4 +1,5 @@
-import { index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { linkedDatabases } from "./data-access";
 import { agents } from "./monetisation";
 import { organizations } from "./tenancy";
@@ -57,4 +58,43 @@ export const assistants = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [index("assistants_org_idx").on(t.orgId, t.id), index("assistants_agent_idx").on(t.agentId)],
+);
+
+export const BOOKING_STATUSES = ["confirmed", "cancelled"] as const;
+export const BOOKING_SOURCES = ["api", "call", "chat"] as const;
+
+/**
+ * A booking of one or more consecutive slots of an assistant, `[start_at, end_at)`. The migration
+ * adds `bookings_no_overlap`, an exclusion constraint (btree_gist) that refuses two confirmed
+ * bookings of one assistant whose ranges overlap: double booking is impossible whatever races.
+ */
+export const bookings = pgTable(
+  "bookings",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    assistantId: text("assistant_id")
+      .notNull()
+      .references(() => assistants.id, { onDelete: "cascade" }),
+    startAt: timestamp("start_at", { withTimezone: true, mode: "date" }).notNull(),
+    endAt: timestamp("end_at", { withTimezone: true, mode: "date" }).notNull(),
+    slots: integer("slots").notNull().default(1),
+    customerName: text("customer_name").notNull(),
+    phone: text("phone"),
+    email: text("email"),
+    details: text("details"),
+    source: text("source", { enum: BOOKING_SOURCES }).notNull(),
+    sourceId: text("source_id"),
+    status: text("status", { enum: BOOKING_STATUSES }).notNull().default("confirmed"),
+    idempotencyKey: text("idempotency_key"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("bookings_assistant_idx").on(t.orgId, t.assistantId, t.id),
+    index("bookings_assistant_start_idx").on(t.assistantId, t.startAt),
+    uniqueIndex("bookings_idempotency_idx").on(t.orgId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+  ],
 );

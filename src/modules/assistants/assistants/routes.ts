@@ -1,8 +1,18 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, jsonBody, jsonResponse, problemResponses } from "../../../lib/openapi";
+import { createRouter, idempotencyHeader, jsonBody, jsonResponse, problemResponses } from "../../../lib/openapi";
 import { authed } from "../../identity/auth/route-security";
-import { DaySlotsSchema, SlotRangeSchema, SlotsQuery } from "../bookings/schemas";
-import { getAvailability } from "../bookings/service";
+import {
+  BookingIdParam,
+  BookingList,
+  BookingListQuery,
+  BookingSchema,
+  CreateBookingBody,
+  DaySlotsSchema,
+  RescheduleBookingBody,
+  SlotRangeSchema,
+  SlotsQuery,
+} from "../bookings/schemas";
+import { cancelBooking, createBooking, getAvailability, getBooking, listBookings, rescheduleBooking } from "../bookings/service";
 import { AssistantIdParam, AssistantList, AssistantListQuery, AssistantSchema, CreateAssistantBody, UpdateAssistantBody } from "./schemas";
 import { archiveAssistant, createAssistant, getAssistant, listAssistants, updateAssistant } from "./service";
 
@@ -73,12 +83,85 @@ const getSlotsRoute = createRoute({
   responses: { 200: jsonResponse(DaySlotsSchema.or(SlotRangeSchema), "The free slots"), ...problemResponses },
 });
 
+const createBookingRoute = createRoute({
+  tags,
+  method: "post",
+  path: "/v1/assistants/{id}/bookings",
+  summary: "Book one or more consecutive slots of an assistant",
+  description:
+    "`start` is one of the slots' `times[].start`. A start the rules refuse (past, inside the notice, outside hours, closed date, beyond the horizon, off the slot grid) is a 422 on `start`; a time overlapping a confirmed booking is a 409 naming it (the database refuses overlaps, so racing requests get one booking). With `Idempotency-Key` a retry answers the first booking; the same key for a different booking is a 409.",
+  ...authed("assistants:write"),
+  request: {
+    params: AssistantIdParam,
+    headers: idempotencyHeader("the first booking back instead of a second one", "book-7f3a9c"),
+    ...jsonBody(CreateBookingBody),
+  },
+  responses: { 201: jsonResponse(BookingSchema, "The booking"), ...problemResponses },
+});
+
+const listBookingsRoute = createRoute({
+  tags,
+  method: "get",
+  path: "/v1/assistants/{id}/bookings",
+  summary: "An assistant's bookings; filter by status and by local start dates",
+  ...authed("assistants:read"),
+  request: { params: AssistantIdParam, query: BookingListQuery },
+  responses: { 200: jsonResponse(BookingList, "A page of bookings"), ...problemResponses },
+});
+
+const getBookingRoute = createRoute({
+  tags,
+  method: "get",
+  path: "/v1/assistants/{id}/bookings/{booking_id}",
+  summary: "One booking",
+  ...authed("assistants:read"),
+  request: { params: BookingIdParam },
+  responses: { 200: jsonResponse(BookingSchema, "The booking"), ...problemResponses },
+});
+
+const cancelBookingRoute = createRoute({
+  tags,
+  method: "post",
+  path: "/v1/assistants/{id}/bookings/{booking_id}/cancel",
+  summary: "Cancel a booking and free its slots (cancelling again answers the booking)",
+  ...authed("assistants:write"),
+  request: { params: BookingIdParam },
+  responses: { 200: jsonResponse(BookingSchema, "The cancelled booking"), ...problemResponses },
+});
+
+const rescheduleBookingRoute = createRoute({
+  tags,
+  method: "post",
+  path: "/v1/assistants/{id}/bookings/{booking_id}/reschedule",
+  summary: "Move a confirmed booking to another start in one step (the old time is freed only if the new one is taken)",
+  ...authed("assistants:write"),
+  request: { params: BookingIdParam, ...jsonBody(RescheduleBookingBody) },
+  responses: { 200: jsonResponse(BookingSchema, "The moved booking"), ...problemResponses },
+});
+
 export const assistantsRoutes = createRouter()
   .openapi(listAssistantsRoute, async (c) => c.json(await listAssistants(c.var.ctx, c.req.valid("query")), 200))
   .openapi(createAssistantRoute, async (c) => c.json(await createAssistant(c.var.ctx, c.req.valid("json")), 201))
   .openapi(getAssistantRoute, async (c) => c.json(await getAssistant(c.var.ctx, c.req.valid("param").id), 200))
   .openapi(updateAssistantRoute, async (c) => c.json(await updateAssistant(c.var.ctx, c.req.valid("param").id, c.req.valid("json")), 200))
   .openapi(getSlotsRoute, async (c) => c.json(await getAvailability(c.var.ctx, c.req.valid("param").id, c.req.valid("query")), 200))
+  .openapi(createBookingRoute, async (c) => {
+    const key = c.req.valid("header")["idempotency-key"];
+    return c.json(await createBooking(c.var.ctx, c.req.valid("param").id, c.req.valid("json"), { source: "api", idempotencyKey: key }), 201);
+  })
+  .openapi(listBookingsRoute, async (c) => c.json(await listBookings(c.var.ctx, c.req.valid("param").id, c.req.valid("query")), 200))
+  .openapi(getBookingRoute, async (c) => {
+    const { id, booking_id } = c.req.valid("param");
+    return c.json(await getBooking(c.var.ctx, id, booking_id), 200);
+  })
+  .openapi(cancelBookingRoute, async (c) => {
+    const { id, booking_id } = c.req.valid("param");
+    return c.json(await cancelBooking(c.var.ctx, id, booking_id), 200);
+  })
+  .openapi(rescheduleBookingRoute, async (c) => {
+    const { id, booking_id } = c.req.valid("param");
+    return c.json(await rescheduleBooking(c.var.ctx, id, booking_id, c.req.valid("json")), 200);
+  })
   .openapi(archiveAssistantRoute, async (c) => {
     await archiveAssistant(c.var.ctx, c.req.valid("param").id);
     return c.body(null, 204);

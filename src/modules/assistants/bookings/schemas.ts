@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { isRealDate } from "../assistants/schemas";
 
 const LocalDate = z.string().refine(isRealDate, "A real date YYYY-MM-DD");
@@ -38,3 +39,85 @@ export const DaySlotsSchema = z
 export const SlotRangeSchema = z.object({ data: z.array(DaySlotsSchema).openapi({ description: "One entry per local day, in order" }) }).openapi("SlotRange");
 
 export type SlotsInput = z.infer<typeof SlotsQuery>;
+
+// ---- bookings ----------------------------------------------------------------------------
+
+export const BOOKING_ID_EXAMPLE = "bkg_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
+const NO_NUL = "Must not contain NUL characters";
+const noNul = (value: string) => !value.includes("\u0000");
+const text = (min: number, max: number) => z.string().trim().min(min).max(max).refine(noNul, NO_NUL);
+
+export const CreateBookingBody = z
+  .object({
+    start: z.iso
+      .datetime({ offset: true })
+      .openapi({ description: "UTC instant the booking starts: one of the slots' `times[].start`", example: "2026-12-14T03:30:00.000Z" }),
+    slots: z.number().int().min(1).max(8).default(1).openapi({ description: "Consecutive slots to take, 1 to 8", example: 1 }),
+    customer_name: text(1, 200).openapi({ description: "Who the booking is for", example: "Asha Rao" }),
+    phone: z
+      .string()
+      .regex(/^\+[1-9]\d{6,14}$/, "An E.164 phone number such as +15125550123")
+      .optional()
+      .openapi({ description: "Customer's phone (E.164)", example: "+919812345678" }),
+    email: z.string().trim().max(254).email().refine(noNul, NO_NUL).optional().openapi({ description: "Customer's email", example: "asha@example.com" }),
+    details: text(0, 2000).optional().openapi({ description: "What the booking is about", example: "Cleaning" }),
+  })
+  .openapi("CreateBooking");
+
+export const BookingSchema = z
+  .object({
+    id: z.string().openapi({ description: "Booking id", example: BOOKING_ID_EXAMPLE }),
+    assistant_id: z.string().openapi({ description: "The assistant booked", example: "ast_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+    start: z.string().openapi({ description: "UTC instant it starts", example: "2026-12-14T03:30:00.000Z" }),
+    end: z.string().openapi({ description: "UTC instant it ends", example: "2026-12-14T04:00:00.000Z" }),
+    slots: z.number().int().openapi({ description: "Slots taken", example: 1 }),
+    customer_name: z.string().openapi({ description: "Who it is for", example: "Asha Rao" }),
+    phone: z.string().nullable().openapi({ description: "Customer's phone or null", example: "+919812345678" }),
+    email: z.string().nullable().openapi({ description: "Customer's email or null", example: "asha@example.com" }),
+    details: z.string().nullable().openapi({ description: "Notes or null", example: "Cleaning" }),
+    source: z.enum(["api", "call", "chat"]).openapi({ description: "Where the booking was made", example: "api" }),
+    source_id: z.string().nullable().openapi({ description: "The call or chat that made it, or null", example: null }),
+    status: z.enum(["confirmed", "cancelled"]).openapi({ description: "confirmed holds the slot; cancelled frees it", example: "confirmed" }),
+    created_at: z.string().openapi({ description: "When it was made", example: "2026-12-10T10:00:00.000Z" }),
+    updated_at: z.string().openapi({ description: "Last change", example: "2026-12-10T10:00:00.000Z" }),
+  })
+  .openapi("Booking");
+
+export const BookingList = pageSchema(BookingSchema, "BookingList", { data: "Bookings, oldest made first" });
+
+export const BookingListQuery = pageQuery({ defaultLimit: 50, cursorExample: BOOKING_ID_EXAMPLE })
+  .extend({
+    cursor: z
+      .string()
+      .min(1)
+      .max(100)
+      .refine(noNul, NO_NUL)
+      .optional()
+      .openapi({ description: "`next_cursor` of the previous page", example: BOOKING_ID_EXAMPLE }),
+    status: z.enum(["confirmed", "cancelled"]).optional().openapi({ description: "Only bookings with this status", example: "confirmed" }),
+    start_date: LocalDate.optional().openapi({ description: "Bookings starting on or after this local day of the assistant", example: "2026-12-14" }),
+    end_date: LocalDate.optional().openapi({ description: "Bookings starting on or before this local day", example: "2026-12-20" }),
+  })
+  .superRefine((query, ctx) => {
+    if (query.start_date && query.end_date && query.end_date < query.start_date)
+      ctx.addIssue({ code: "custom", path: ["end_date"], message: "end_date is before start_date" });
+  });
+
+export const BookingIdParam = z.object({
+  id: z
+    .string()
+    .max(100)
+    .openapi({ param: { name: "id", in: "path" }, description: "Assistant id", example: "ast_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+  booking_id: z
+    .string()
+    .max(100)
+    .openapi({ param: { name: "booking_id", in: "path" }, description: "Booking id", example: BOOKING_ID_EXAMPLE }),
+});
+
+export const RescheduleBookingBody = CreateBookingBody.pick({ start: true })
+  .extend({ slots: z.number().int().min(1).max(8).optional().openapi({ description: "Slots to take (default: as before)", example: 1 }) })
+  .openapi("RescheduleBooking");
+
+export type CreateBookingInput = z.input<typeof CreateBookingBody>;
+export type BookingListInput = z.infer<typeof BookingListQuery>;
+export type Booking = z.infer<typeof BookingSchema>;

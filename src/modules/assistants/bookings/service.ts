@@ -1,9 +1,20 @@
+import { and, asc, eq, gt, lt, ne, type SQL, sql } from "drizzle-orm";
+import type { Database } from "../../../db/client";
+import { isExclusionViolation, isUniqueViolation } from "../../../db/errors";
+import { bookings } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
-import { Unprocessable } from "../../../lib/errors";
-import { assertCan } from "../../identity/auth/principal";
+import { Conflict, NotFound, Unprocessable } from "../../../lib/errors";
+import { newId } from "../../../lib/ids";
+import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
+import { assertCan, requireOrgId } from "../../identity/auth/principal";
 import type { Assistant } from "../assistants/schemas";
 import { getAssistantInOrg } from "../assistants/service";
-import { type BookingRules, type DaySlots, daySlots, localDateOf, slotsBetween } from "./slots";
+import type { Booking, BookingListInput, CreateBookingInput } from "./schemas";
+import { type BookingRules, type Busy, checkBookingStart, type DaySlots, daySlots, localDateOf, slotsBetween } from "./slots";
+
+type BookingRow = typeof bookings.$inferSelect;
+const BOOKING_ID = /^bkg_[0-9A-Za-z]{1,64}$/;
+const DAY_MS = 86_400_000;
 
 /** The booking rules an assistant's settings stand for. */
 export function bookingRules(assistant: Assistant): BookingRules {
@@ -20,8 +31,8 @@ export function bookingRules(assistant: Assistant): BookingRules {
 
 /**
  * Free slots of one local day (default today in the assistant's zone) or of `from`..`to` (at most
- * 31 days). Bookings are not stored yet, so every slot the rules allow is free; the bookings
- * table will supply the busy intervals here.
+ * 31 days). The assistant's confirmed bookings are the busy intervals, so a booked slot is not
+ * offered (and comes back when the booking is cancelled).
  */
 export async function getAvailability(
   ctx: ServiceCtx,
@@ -32,10 +43,257 @@ export async function getAvailability(
   const assistant = await getAssistantInOrg(ctx, assistantId);
   const rules = bookingRules(assistant);
   const now = ctx.now();
+  const busy = await busyIntervals(ctx, assistant, now);
   if (input.from && input.to) {
-    const range = slotsBetween(rules, input.from, input.to, now, []);
+    const range = slotsBetween(rules, input.from, input.to, now, busy);
     if (!range.ok) throw new Unprocessable([{ path: range.reason === "range_too_long" ? "to" : "from", message: range.message }]);
     return { data: range.days };
   }
-  return daySlots(rules, input.date ?? localDateOf(rules.timezone, now), now, []);
+  return daySlots(rules, input.date ?? localDateOf(rules.timezone, now), now, busy);
+}
+
+/** Confirmed bookings of the assistant that can touch a slot still offered (from yesterday to past the horizon). */
+async function busyIntervals(ctx: ServiceCtx, assistant: Assistant, now: Date): Promise<Busy[]> {
+  const rows = await ctx.db
+    .select({ start: bookings.startAt, end: bookings.endAt })
+    .from(bookings)
+    .where(
+      and(
+        eq(bookings.assistantId, assistant.id),
+        eq(bookings.status, "confirmed"),
+        gt(bookings.endAt, new Date(now.getTime() - DAY_MS)),
+        lt(bookings.startAt, new Date(now.getTime() + (assistant.horizon_days + 2) * DAY_MS)),
+      ),
+    );
+  return rows;
+}
+
+// ---- bookings ----------------------------------------------------------------------------
+
+function bookingView(row: BookingRow): Booking {
+  return {
+    id: row.id,
+    assistant_id: row.assistantId,
+    start: row.startAt.toISOString(),
+    end: row.endAt.toISOString(),
+    slots: row.slots,
+    customer_name: row.customerName,
+    phone: row.phone,
+    email: row.email,
+    details: row.details,
+    source: row.source,
+    source_id: row.sourceId,
+    status: row.status,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+function assertBookingId(id: string): void {
+  if (!BOOKING_ID.test(id)) throw new NotFound("booking", id.slice(0, 100).replaceAll("\u0000", ""));
+}
+
+async function getBookingRow(db: Database, orgId: string, assistantId: string, id: string): Promise<BookingRow> {
+  assertBookingId(id);
+  const [row] = await db
+    .select()
+    .from(bookings)
+    .where(and(eq(bookings.id, id), eq(bookings.orgId, orgId), eq(bookings.assistantId, assistantId)));
+  if (!row) throw new NotFound("booking", id);
+  return row;
+}
+
+/** A confirmed booking of the assistant overlapping `[start, end)`, other than `exceptId`. */
+async function overlapping(db: Database, assistantId: string, start: Date, end: Date, exceptId?: string): Promise<BookingRow | undefined> {
+  const filters: SQL[] = [eq(bookings.assistantId, assistantId), eq(bookings.status, "confirmed"), lt(bookings.startAt, end), gt(bookings.endAt, start)];
+  if (exceptId) filters.push(ne(bookings.id, exceptId));
+  const [row] = await db
+    .select()
+    .from(bookings)
+    .where(and(...filters))
+    .limit(1);
+  return row;
+}
+
+function overlapConflict(row: BookingRow | undefined): Conflict {
+  return new Conflict(
+    row
+      ? `The time overlaps booking ${row.id} (${row.startAt.toISOString()} to ${row.endAt.toISOString()}); pick another free slot`
+      : "The time overlaps another booking; pick another free slot",
+  );
+}
+
+/** The booking a repeated Idempotency-Key stands for, if the request is the same one. */
+function sameRequest(row: BookingRow, assistantId: string, start: Date, input: CreateBookingInput): boolean {
+  return (
+    row.assistantId === assistantId &&
+    row.startAt.getTime() === start.getTime() &&
+    row.slots === (input.slots ?? 1) &&
+    row.customerName === input.customer_name.trim() &&
+    row.phone === (input.phone ?? null) &&
+    row.email === (input.email?.trim() ?? null) &&
+    row.details === (input.details?.trim() ?? null)
+  );
+}
+
+async function idempotentReplay(
+  ctx: ServiceCtx,
+  orgId: string,
+  key: string,
+  assistantId: string,
+  start: Date,
+  input: CreateBookingInput,
+): Promise<Booking | undefined> {
+  const [existing] = await ctx.db
+    .select()
+    .from(bookings)
+    .where(and(eq(bookings.orgId, orgId), eq(bookings.idempotencyKey, key)));
+  if (!existing) return undefined;
+  if (!sameRequest(existing, assistantId, start, input)) {
+    throw new Conflict("This Idempotency-Key was used for a different booking; use a new key for a new booking");
+  }
+  return bookingView(existing);
+}
+
+function checkStart(assistant: Assistant, start: Date, slots: number, now: Date): Date {
+  const check = checkBookingStart(bookingRules(assistant), start, slots, now);
+  if (!check.ok) throw new Unprocessable([{ path: "start", message: check.message }], `The booking cannot start then: ${check.reason}`);
+  return check.end;
+}
+
+/**
+ * Books `slots` consecutive slots of the assistant from `input.start`, after checking the start
+ * against the assistant's rules (422 on `start` with the reason). Double booking is closed by the
+ * database: the exclusion constraint `bookings_no_overlap` refuses a confirmed booking overlapping
+ * another of the same assistant, however many requests race (409 naming the booking in the way).
+ * A repeated Idempotency-Key with the same request answers the first booking; with another
+ * request, 409.
+ */
+export async function createBooking(
+  ctx: ServiceCtx,
+  assistantId: string,
+  input: CreateBookingInput,
+  options: { source: Booking["source"]; sourceId?: string | null; idempotencyKey?: string },
+): Promise<Booking> {
+  assertCan(ctx, "assistants:write");
+  const orgId = requireOrgId(ctx);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  const start = new Date(input.start);
+  if (Number.isNaN(start.getTime())) throw new Unprocessable([{ path: "start", message: "A date-time such as 2026-12-14T03:30:00Z" }]);
+  const key = options.idempotencyKey;
+  if (key) {
+    const replay = await idempotentReplay(ctx, orgId, key, assistant.id, start, input);
+    if (replay) return replay;
+  }
+  if (assistant.status !== "active") throw new Conflict(`Assistant ${assistant.id} is archived and takes no bookings`);
+  const slots = input.slots ?? 1;
+  const now = ctx.now();
+  const end = checkStart(assistant, start, slots, now);
+  try {
+    // One INSERT: the exclusion constraint decides between racing requests for the same time.
+    const [row] = await ctx.db
+      .insert(bookings)
+      .values({
+        id: newId("bkg"),
+        orgId,
+        assistantId: assistant.id,
+        startAt: start,
+        endAt: end,
+        slots,
+        customerName: input.customer_name.trim(),
+        phone: input.phone ?? null,
+        email: input.email?.trim() ?? null,
+        details: input.details?.trim() ?? null,
+        source: options.source,
+        sourceId: options.sourceId ?? null,
+        status: "confirmed",
+        idempotencyKey: key ?? null,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    if (!row) throw new Error("booking insert returned no row");
+    return bookingView(row);
+  } catch (error) {
+    if (isExclusionViolation(error)) throw overlapConflict(await overlapping(ctx.db, assistant.id, start, end));
+    if (key && isUniqueViolation(error)) {
+      // A concurrent request with the same key won the insert: answer its booking.
+      const replay = await idempotentReplay(ctx, orgId, key, assistant.id, start, input);
+      if (replay) return replay;
+    }
+    throw error;
+  }
+}
+
+/** The assistant's bookings, oldest made first; `status`, and local `start_date`..`end_date` of the assistant's zone, filter. */
+export async function listBookings(ctx: ServiceCtx, assistantId: string, query: BookingListInput & PageRequest): Promise<Page<Booking>> {
+  assertCan(ctx, "assistants:read");
+  const orgId = requireOrgId(ctx);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  const filters: SQL[] = [eq(bookings.orgId, orgId), eq(bookings.assistantId, assistant.id)];
+  if (query.status) filters.push(eq(bookings.status, query.status));
+  if (query.cursor) filters.push(gt(bookings.id, query.cursor));
+  const localDate = sql`(${bookings.startAt} AT TIME ZONE ${assistant.timezone})::date`;
+  if (query.start_date) filters.push(sql`${localDate} >= ${query.start_date}::date`);
+  if (query.end_date) filters.push(sql`${localDate} <= ${query.end_date}::date`);
+  const rows = await ctx.db
+    .select()
+    .from(bookings)
+    .where(and(...filters))
+    .orderBy(asc(bookings.id))
+    .limit(query.limit + 1);
+  return toPage(rows, query.limit, (row) => row.id, bookingView);
+}
+
+export async function getBooking(ctx: ServiceCtx, assistantId: string, bookingId: string): Promise<Booking> {
+  assertCan(ctx, "assistants:read");
+  const orgId = requireOrgId(ctx);
+  assertBookingId(bookingId);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  return bookingView(await getBookingRow(ctx.db, orgId, assistant.id, bookingId));
+}
+
+/** Cancels a booking, freeing its slots; cancelling a cancelled booking answers it unchanged. */
+export async function cancelBooking(ctx: ServiceCtx, assistantId: string, bookingId: string): Promise<Booking> {
+  assertCan(ctx, "assistants:write");
+  const orgId = requireOrgId(ctx);
+  assertBookingId(bookingId);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  // Conditional on the status, so two cancels race harmlessly: one updates, the other reads.
+  const [row] = await ctx.db
+    .update(bookings)
+    .set({ status: "cancelled", updatedAt: ctx.now() })
+    .where(and(eq(bookings.id, bookingId), eq(bookings.orgId, orgId), eq(bookings.assistantId, assistant.id), eq(bookings.status, "confirmed")))
+    .returning();
+  return bookingView(row ?? (await getBookingRow(ctx.db, orgId, assistant.id, bookingId)));
+}
+
+/**
+ * Moves a confirmed booking to `start` (and `slots`, default as before) in one UPDATE: the
+ * exclusion constraint checks the new range against the other bookings, so the old time is freed
+ * only if the new one is taken (409 naming the booking in the way otherwise).
+ */
+export async function rescheduleBooking(ctx: ServiceCtx, assistantId: string, bookingId: string, input: { start: string; slots?: number }): Promise<Booking> {
+  assertCan(ctx, "assistants:write");
+  const orgId = requireOrgId(ctx);
+  assertBookingId(bookingId);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  const current = await getBookingRow(ctx.db, orgId, assistant.id, bookingId);
+  if (current.status !== "confirmed") throw new Conflict(`Booking ${bookingId} is cancelled; book a new time instead`);
+  const start = new Date(input.start);
+  const slots = input.slots ?? current.slots;
+  const now = ctx.now();
+  const end = checkStart(assistant, start, slots, now);
+  try {
+    const [row] = await ctx.db
+      .update(bookings)
+      .set({ startAt: start, endAt: end, slots, updatedAt: now })
+      .where(and(eq(bookings.id, bookingId), eq(bookings.orgId, orgId), eq(bookings.status, "confirmed")))
+      .returning();
+    if (!row) throw new Conflict(`Booking ${bookingId} was cancelled meanwhile`);
+    return bookingView(row);
+  } catch (error) {
+    if (isExclusionViolation(error)) throw overlapConflict(await overlapping(ctx.db, assistant.id, start, end, bookingId));
+    throw error;
+  }
 }
