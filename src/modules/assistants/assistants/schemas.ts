@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { ASSISTANT_STATUSES, ASSISTANT_TOOLS, ASSISTANT_WEEKDAYS } from "../../../db/schema/assistants";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
+import { E164 } from "../../../lib/phone";
 
 export const ASSISTANT_ID_EXAMPLE = "ast_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
 const AGENT_ID_EXAMPLE = "agt_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -158,7 +159,7 @@ const DatabaseId = z
 const BusinessPhone = z
   .string()
   .trim()
-  .regex(/^\+[1-9]\d{6,14}$/, "An E.164 phone number such as +15125550123")
+  .regex(E164, "An E.164 phone number such as +15125550123")
   .openapi({ description: "The business's own number (E.164), e.g. to transfer calls to", example: "+15125550123" });
 const Status = z.enum(ASSISTANT_STATUSES).openapi({ description: "active answers calls; archived answers nothing", example: "active" });
 

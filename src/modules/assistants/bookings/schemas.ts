@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
-import { isRealDate } from "../assistants/schemas";
+import { E164 } from "../../../lib/phone";
+import { ASSISTANT_ID_EXAMPLE, isRealDate } from "../assistants/schemas";
 
 const LocalDate = z.string().refine(isRealDate, "A real date YYYY-MM-DD");
 
@@ -56,7 +57,7 @@ export const CreateBookingBody = z
     customer_name: text(1, 200).openapi({ description: "Who the booking is for", example: "Asha Rao" }),
     phone: z
       .string()
-      .regex(/^\+[1-9]\d{6,14}$/, "An E.164 phone number such as +15125550123")
+      .regex(E164, "An E.164 phone number such as +15125550123")
       .optional()
       .openapi({ description: "Customer's phone (E.164)", example: "+919812345678" }),
     email: z.string().trim().max(254).email().refine(noNul, NO_NUL).optional().openapi({ description: "Customer's email", example: "asha@example.com" }),
@@ -67,7 +68,7 @@ export const CreateBookingBody = z
 export const BookingSchema = z
   .object({
     id: z.string().openapi({ description: "Booking id", example: BOOKING_ID_EXAMPLE }),
-    assistant_id: z.string().openapi({ description: "The assistant booked", example: "ast_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+    assistant_id: z.string().openapi({ description: "The assistant booked", example: ASSISTANT_ID_EXAMPLE }),
     start: z.string().openapi({ description: "UTC instant it starts", example: "2026-12-14T03:30:00.000Z" }),
     end: z.string().openapi({ description: "UTC instant it ends", example: "2026-12-14T04:00:00.000Z" }),
     slots: z.number().int().openapi({ description: "Slots taken", example: 1 }),
@@ -107,7 +108,7 @@ export const BookingIdParam = z.object({
   id: z
     .string()
     .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Assistant id", example: "ast_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+    .openapi({ param: { name: "id", in: "path" }, description: "Assistant id", example: ASSISTANT_ID_EXAMPLE }),
   booking_id: z
     .string()
     .max(100)

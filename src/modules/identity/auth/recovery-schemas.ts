@@ -1,9 +1,10 @@
 import { z } from "@hono/zod-openapi";
+import { E164 } from "../../../lib/phone";
 import { Email } from "./schemas";
 
 const Phone = z
   .string()
-  .regex(/^\+[1-9]\d{6,14}$/, "Enter a phone number in E.164 form, e.g. +14155550100")
+  .regex(E164, "Enter a phone number in E.164 form, e.g. +14155550100")
   .openapi({ description: "Phone number in E.164 form; the code goes by SMS", example: "+14155550100" });
 
 const OtpEmail = Email.optional().openapi({ description: "Email address of the account; the code goes by email", example: "ada@example.com" });

@@ -1,6 +1,6 @@
+import { E164 } from "../../../lib/phone";
 import type { MessageChannel } from "./types";
 
-const E164 = /^\+[1-9]\d{6,14}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // A Telegram chat id: a user or group id (groups are negative), or a public @channelusername.
 const TELEGRAM_CHAT = /^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$/;

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { CUSTOMER_LEDGER_KINDS } from "../../../db/schema/customers";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
+import { E164 } from "../../../lib/phone";
 
 const CUSTOMER_ID_EXAMPLE = "cus_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
 const LEDGER_ENTRY_ID_EXAMPLE = "cul_01JD3X6W6X8Q3M1B0V4T2Y9ZKB";
@@ -11,7 +12,7 @@ const MAX_MINOR_UNITS = Number.MAX_SAFE_INTEGER;
 export const Phone = z
   .string()
   .trim()
-  .regex(/^\+[1-9]\d{6,14}$/, "Enter a phone number in E.164 form, e.g. +14155550100")
+  .regex(E164, "Enter a phone number in E.164 form, e.g. +14155550100")
   .openapi({ description: "Phone number in E.164 form", example: "+14155550100" });
 
 /** An email address; shared with merchants. */
