@@ -44,6 +44,8 @@ export type IdPrefix =
   | "agt"
   | "ast"
   | "bkg"
+  | "doc"
+  | "chk"
   | "bmd"
   | "ivc"
   | "ivl";

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { linkedDatabases } from "./data-access";
 import { agents } from "./monetisation";
 import { organizations } from "./tenancy";
@@ -89,6 +89,8 @@ export const bookings = pgTable(
     sourceId: text("source_id"),
     status: text("status", { enum: BOOKING_STATUSES }).notNull().default("confirmed"),
     idempotencyKey: text("idempotency_key"),
+    /** When the reminder before the appointment was claimed for sending; cleared by a reschedule. */
+    remindedAt: timestamp("reminded_at", { withTimezone: true, mode: "date" }),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
@@ -97,4 +99,74 @@ export const bookings = pgTable(
     index("bookings_assistant_start_idx").on(t.assistantId, t.startAt),
     uniqueIndex("bookings_idempotency_idx").on(t.orgId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
   ],
+);
+
+export const DOCUMENT_KINDS = ["pdf", "txt", "md", "html"] as const;
+export const DOCUMENT_STATUSES = ["queued", "processing", "ready", "failed"] as const;
+export type DocumentKind = (typeof DOCUMENT_KINDS)[number];
+export type DocumentStatus = (typeof DOCUMENT_STATUSES)[number];
+
+/** Raw bytes (`bytea`) as a Uint8Array; drizzle has no built-in column for it. */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
+
+/**
+ * A file of an assistant's knowledge base. The original lives in R2 (`r2_key`, under the
+ * organisation); its text is split into `document_chunks`, which are the source of truth the
+ * assistant's KnowledgeBase Durable Object index is built (and can be rebuilt) from.
+ */
+export const knowledgeDocuments = pgTable(
+  "knowledge_documents",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    assistantId: text("assistant_id")
+      .notNull()
+      .references(() => assistants.id, { onDelete: "cascade" }),
+    filename: text("filename").notNull(),
+    /** The title found in the content (PDF metadata, HTML <title>, first heading or line); indexed with every chunk. */
+    title: text("title"),
+    /** Decided from the content, not from the name. */
+    kind: text("kind", { enum: DOCUMENT_KINDS }).notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    sha256: text("sha256").notNull(),
+    r2Key: text("r2_key").notNull(),
+    status: text("status", { enum: DOCUMENT_STATUSES }).notNull().default("queued"),
+    failureReason: text("failure_reason"),
+    chunks: integer("chunks").notNull().default(0),
+    characters: integer("characters").notNull().default(0),
+    /** The embeddings model and size the chunks were embedded with; null when indexed for words only. */
+    embeddingModel: text("embedding_model"),
+    embeddingDimensions: integer("embedding_dimensions"),
+    indexedAt: timestamp("indexed_at", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("knowledge_documents_assistant_idx").on(t.orgId, t.assistantId, t.id), index("knowledge_documents_status_idx").on(t.assistantId, t.status)],
+);
+
+/**
+ * One chunk of a document's text (about 512 characters, split on paragraph and sentence
+ * boundaries with overlap) and, when embeddings are configured, its vector as little-endian
+ * float32 bytes: an index rebuilt from these rows needs no embeddings call.
+ */
+export const documentChunks = pgTable(
+  "document_chunks",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    assistantId: text("assistant_id")
+      .notNull()
+      .references(() => assistants.id, { onDelete: "cascade" }),
+    documentId: text("document_id")
+      .notNull()
+      .references(() => knowledgeDocuments.id, { onDelete: "cascade" }),
+    ordinal: integer("ordinal").notNull(),
+    text: text("text").notNull(),
+    embedding: bytea("embedding"),
+  },
+  (t) => [uniqueIndex("document_chunks_document_idx").on(t.documentId, t.ordinal), index("document_chunks_assistant_idx").on(t.assistantId, t.id)],
 );
