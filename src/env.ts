@@ -72,6 +72,15 @@ export interface Env extends DurableObjectEnv {
   QUERY_MAX_BYTES?: string;
   /** The model that writes SQL (any OpenAI-compatible provider at OPENAI_BASE_URL). */
   SQL_MODEL?: string;
+  /** Embeddings of knowledge-base chunks (OpenAI-compatible, at OPENAI_BASE_URL): model and vector size. */
+  KNOWLEDGE_EMBEDDING_MODEL?: string;
+  KNOWLEDGE_EMBEDDING_DIMENSIONS?: string;
+  /** Largest knowledge-base file accepted, in bytes (default 10 MiB). */
+  KNOWLEDGE_MAX_FILE_BYTES?: string;
+  /** A vision-capable model on an OpenAI-compatible endpoint that reads scanned PDFs with no text layer (e.g. Gemini's). */
+  KNOWLEDGE_VISION_BASE_URL?: string;
+  KNOWLEDGE_VISION_API_KEY?: string;
+  KNOWLEDGE_VISION_MODEL?: string;
   // Bindings
   RATE_LIMIT_AUTH: RateLimit;
   RATE_LIMIT_API: RateLimit;
@@ -79,6 +88,8 @@ export interface Env extends DurableObjectEnv {
   SALES_CONVERSATION: DurableObjectNamespace<SalesConversation>;
   KNOWLEDGE_BASE: DurableObjectNamespace<KnowledgeBase>;
   OUTBOUND: Queue<QueueJob>;
+  /** Knowledge-base documents to extract, chunk, embed and index. */
+  INGEST: Queue<QueueJob>;
   FILES: R2Bucket;
   ASSETS: Fetcher;
 }
@@ -170,6 +181,12 @@ const ConfigSchema = z.object({
   QUERY_MAX_ROWS: z.coerce.number().int().min(1).max(100_000).default(1000),
   QUERY_MAX_BYTES: z.coerce.number().int().min(1024).max(50_000_000).default(1_000_000),
   SQL_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  KNOWLEDGE_EMBEDDING_MODEL: z.string().min(1).default("text-embedding-3-large"),
+  KNOWLEDGE_EMBEDDING_DIMENSIONS: z.coerce.number().int().min(64).max(3072).default(1536),
+  KNOWLEDGE_MAX_FILE_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(10_485_760),
+  KNOWLEDGE_VISION_BASE_URL: z.url().optional(),
+  KNOWLEDGE_VISION_API_KEY: z.string().min(1).optional(),
+  KNOWLEDGE_VISION_MODEL: z.string().min(1).default("gemini-2.5-flash"),
 });
 
 /** Every configuration variable the Worker reads (`npm run dev` passes those set in its environment through). */
@@ -208,6 +225,16 @@ export interface Config {
   bills: { linkTtlDays: number; reminderIntervalDays: number };
   dataEncryption?: KeyRing;
   linkedDatabases: { allowPrivateHosts: boolean; timeoutMs: number; maxRows: number; maxBytes: number; sqlModel: string };
+  knowledge: KnowledgeConfig;
+}
+
+/** How knowledge-base documents are read and embedded. */
+export interface KnowledgeConfig {
+  embeddingModel: string;
+  embeddingDimensions: number;
+  maxFileBytes: number;
+  /** Set only when both a base URL and a key are configured: scanned PDFs fail without it. */
+  vision?: { baseUrl: string; apiKey: string; model: string };
 }
 
 /** Stripe: keys, where the API is, the price id of each thing Checkout sells, where Checkout returns. */
@@ -328,6 +355,15 @@ export function loadConfig(env: Env): Config {
       maxRows: vars.QUERY_MAX_ROWS,
       maxBytes: vars.QUERY_MAX_BYTES,
       sqlModel: vars.SQL_MODEL,
+    },
+    knowledge: {
+      embeddingModel: vars.KNOWLEDGE_EMBEDDING_MODEL,
+      embeddingDimensions: vars.KNOWLEDGE_EMBEDDING_DIMENSIONS,
+      maxFileBytes: vars.KNOWLEDGE_MAX_FILE_BYTES,
+      vision:
+        vars.KNOWLEDGE_VISION_BASE_URL && vars.KNOWLEDGE_VISION_API_KEY
+          ? { baseUrl: vars.KNOWLEDGE_VISION_BASE_URL, apiKey: vars.KNOWLEDGE_VISION_API_KEY, model: vars.KNOWLEDGE_VISION_MODEL }
+          : undefined,
     },
   };
   parsed.set(env, config);
