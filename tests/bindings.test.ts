@@ -35,21 +35,24 @@ describe("Durable Objects", () => {
 
   it("KnowledgeBase ranks chunks by full-text relevance and replaces updated chunks", async () => {
     const stub = testEnv.KNOWLEDGE_BASE.get(testEnv.KNOWLEDGE_BASE.idFromName("asst_smoke"));
-    await stub.upsertChunks([
-      { id: "c1", documentId: "doc1", text: "We are open Monday to Friday from 9am to 6pm." },
-      { id: "c2", documentId: "doc1", text: "On Saturday the salon opens at 10am and closes at 2pm." },
-      { id: "c3", documentId: "doc2", text: "Haircuts cost 25 dollars; colouring starts at 60 dollars." },
-    ]);
-    const hits = await stub.search("what time do you open on saturday?");
-    expect(hits[0]?.id).toBe("c2");
-    expect(hits.map((h) => h.id)).not.toContain("c3");
+    expect(
+      await stub.upsertChunks([
+        { id: "c1", documentId: "doc1", text: "We are open Monday to Friday from 9am to 6pm." },
+        { id: "c2", documentId: "doc1", text: "On Saturday the salon opens at 10am and closes at 2pm." },
+        { id: "c3", documentId: "doc2", text: "Haircuts cost 25 dollars; colouring starts at 60 dollars." },
+      ]),
+    ).toEqual({ upserted: 3 });
+    const hours = await stub.search({ query: "what time do you open on saturday?" });
+    expect(hours.mode).toBe("lexical");
+    expect(hours.hits[0]?.chunkId).toBe("c2");
+    expect(hours.hits.map((h) => h.chunkId)).not.toContain("c3");
 
     await stub.upsertChunks([{ id: "c3", documentId: "doc2", text: "Haircuts now cost 30 dollars." }]);
-    const prices = await stub.search("haircut cost");
-    expect(prices).toHaveLength(1);
-    expect(prices[0]?.text).toBe("Haircuts now cost 30 dollars.");
+    const prices = await stub.search({ query: "haircut cost" });
+    expect(prices.hits).toHaveLength(1);
+    expect(prices.hits[0]?.text).toBe("Haircuts now cost 30 dollars.");
     // FTS syntax in a question is treated as words, never as a query language.
-    expect(await stub.search('cost" OR NEAR(')).toHaveLength(1);
+    expect((await stub.search({ query: 'cost" OR NEAR(' })).hits).toHaveLength(1);
   });
 });
 
