@@ -1,6 +1,7 @@
 import type { Env } from "./env";
 import type { ServiceCtx } from "./lib/context";
 import { createServiceCtx } from "./lib/service-ctx";
+import { sendBookingReminders } from "./modules/assistants/bookings/reminders";
 import { reclaimExpiredReservations } from "./modules/money/credits/reservations";
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/platform/operations/service";
 import { sendOverdueReminders } from "./modules/retail/bills/reminders";
@@ -18,6 +19,14 @@ export const cronJobs: Record<string, CronJob[]> = {
     {
       name: "credits.reclaim-expired",
       run: async (ctx) => `${await reclaimExpiredReservations(ctx)} reclaimed`,
+    },
+    // Every five minutes, so a booking made a few hours ahead is still reminded before it starts.
+    {
+      name: "bookings.reminders",
+      run: async (ctx) => {
+        const run = await sendBookingReminders(ctx);
+        return `${run.sent} sent, ${run.failed} failed`;
+      },
     },
   ],
   "0 3 * * *": [

@@ -6,6 +6,7 @@ import {
   BookingList,
   BookingListQuery,
   BookingSchema,
+  CancelBookingBody,
   CreateBookingBody,
   DaySlotsSchema,
   RescheduleBookingBody,
@@ -125,7 +126,8 @@ const cancelBookingRoute = createRoute({
   path: "/v1/assistants/{id}/bookings/{booking_id}/cancel",
   summary: "Cancel a booking and free its slots (cancelling again answers the booking)",
   ...authed("assistants:write"),
-  request: { params: BookingIdParam },
+  // The body is optional: a bare POST cancels and tells the customer the default way.
+  request: { params: BookingIdParam, body: { required: false, content: { "application/json": { schema: CancelBookingBody } } } },
   responses: { 200: jsonResponse(BookingSchema, "The cancelled booking"), ...problemResponses },
 });
 
@@ -156,7 +158,7 @@ export const assistantsRoutes = createRouter()
   })
   .openapi(cancelBookingRoute, async (c) => {
     const { id, booking_id } = c.req.valid("param");
-    return c.json(await cancelBooking(c.var.ctx, id, booking_id), 200);
+    return c.json(await cancelBooking(c.var.ctx, id, booking_id, { notify: c.req.valid("json").notify }), 200);
   })
   .openapi(rescheduleBookingRoute, async (c) => {
     const { id, booking_id } = c.req.valid("param");

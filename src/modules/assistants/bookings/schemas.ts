@@ -48,6 +48,12 @@ const NO_NUL = "Must not contain NUL characters";
 const noNul = (value: string) => !value.includes("\u0000");
 const text = (min: number, max: number) => z.string().trim().min(min).max(max).refine(noNul, NO_NUL);
 
+const Notify = z.enum(["sms", "whatsapp", "email", "none"]).optional().openapi({
+  description:
+    "How to tell the customer: sms or whatsapp to `phone`, email to `email`, none for no message. Default: SMS when the booking has a phone, else email when it has an email, else nothing. A message that cannot be sent never fails the booking.",
+  example: "sms",
+});
+
 export const CreateBookingBody = z
   .object({
     start: z.iso
@@ -62,6 +68,7 @@ export const CreateBookingBody = z
       .openapi({ description: "Customer's phone (E.164)", example: "+919812345678" }),
     email: z.string().trim().max(254).email().refine(noNul, NO_NUL).optional().openapi({ description: "Customer's email", example: "asha@example.com" }),
     details: text(0, 2000).optional().openapi({ description: "What the booking is about", example: "Cleaning" }),
+    notify: Notify,
   })
   .openapi("CreateBooking");
 
@@ -115,10 +122,15 @@ export const BookingIdParam = z.object({
     .openapi({ param: { name: "booking_id", in: "path" }, description: "Booking id", example: BOOKING_ID_EXAMPLE }),
 });
 
-export const RescheduleBookingBody = CreateBookingBody.pick({ start: true })
+export const RescheduleBookingBody = CreateBookingBody.pick({ start: true, notify: true })
   .extend({ slots: z.number().int().min(1).max(8).optional().openapi({ description: "Slots to take (default: as before)", example: 1 }) })
   .openapi("RescheduleBooking");
 
+/** The optional body of a cancel: an empty request cancels with the default message. */
+export const CancelBookingBody = CreateBookingBody.pick({ notify: true }).openapi("CancelBooking");
+
 export type CreateBookingInput = z.input<typeof CreateBookingBody>;
+export type RescheduleBookingInput = z.infer<typeof RescheduleBookingBody>;
+export type BookingNotifyInput = z.infer<typeof Notify>;
 export type BookingListInput = z.infer<typeof BookingListQuery>;
 export type Booking = z.infer<typeof BookingSchema>;

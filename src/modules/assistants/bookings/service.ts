@@ -7,9 +7,11 @@ import { Conflict, NotFound, Unprocessable } from "../../../lib/errors";
 import { newId } from "../../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { recordOwnAgentEvent } from "../../usage/events/service";
 import type { Assistant } from "../assistants/schemas";
 import { getAssistantInOrg } from "../assistants/service";
-import type { Booking, BookingListInput, CreateBookingInput } from "./schemas";
+import { failureReason, notifyBooking } from "./notifications";
+import type { Booking, BookingListInput, BookingNotifyInput, CreateBookingInput, RescheduleBookingInput } from "./schemas";
 import { type BookingRules, type Busy, checkBookingStart, type DaySlots, daySlots, localDateOf, slotsBetween } from "./slots";
 
 type BookingRow = typeof bookings.$inferSelect;
@@ -189,6 +191,7 @@ export async function createBooking(
   const slots = input.slots ?? 1;
   const now = ctx.now();
   const end = checkStart(assistant, start, slots, now);
+  let booking: Booking;
   try {
     // One INSERT: the exclusion constraint decides between racing requests for the same time.
     const [row] = await ctx.db
@@ -213,7 +216,7 @@ export async function createBooking(
       })
       .returning();
     if (!row) throw new Error("booking insert returned no row");
-    return bookingView(row);
+    booking = bookingView(row);
   } catch (error) {
     if (isExclusionViolation(error)) throw overlapConflict(await overlapping(ctx.db, assistant.id, start, end));
     if (key && isUniqueViolation(error)) {
@@ -222,6 +225,31 @@ export async function createBooking(
       if (replay) return replay;
     }
     throw error;
+  }
+  // Only a booking this call made gets here: a replay returned above and sends nothing again.
+  if (booking.source !== "api") await recordBookingMade(ctx, assistant, booking);
+  await notifyBooking(ctx, orgId, booking, assistant, "confirmed", input.notify);
+  return booking;
+}
+
+/**
+ * A booking an assistant made on a call or in a chat is its agent's `booking_made` outcome. The
+ * booking id is the event id, so a retried record counts once. Recorded under the booking's own
+ * permission (staff who may book need not hold `events:write`); a failure (e.g. the agent's period
+ * already invoiced) is logged and leaves the booking standing.
+ */
+async function recordBookingMade(ctx: ServiceCtx, assistant: Assistant, booking: Booking): Promise<void> {
+  try {
+    await recordOwnAgentEvent(ctx, assistant.agent_id, {
+      kind: "outcome",
+      id: booking.id,
+      type: "booking_made",
+      success: true,
+      occurred_at: new Date(booking.created_at),
+      metadata: { booking_id: booking.id, assistant_id: assistant.id, source: booking.source, ...(booking.source_id ? { source_id: booking.source_id } : {}) },
+    });
+  } catch (error) {
+    ctx.log.warn("booking_made outcome not recorded", { booking_id: booking.id, agent_id: assistant.agent_id, reason: failureReason(error) });
   }
 }
 
@@ -254,7 +282,7 @@ export async function getBooking(ctx: ServiceCtx, assistantId: string, bookingId
 }
 
 /** Cancels a booking, freeing its slots; cancelling a cancelled booking answers it unchanged. */
-export async function cancelBooking(ctx: ServiceCtx, assistantId: string, bookingId: string): Promise<Booking> {
+export async function cancelBooking(ctx: ServiceCtx, assistantId: string, bookingId: string, options: { notify?: BookingNotifyInput } = {}): Promise<Booking> {
   assertCan(ctx, "assistants:write");
   const orgId = requireOrgId(ctx);
   assertBookingId(bookingId);
@@ -265,7 +293,11 @@ export async function cancelBooking(ctx: ServiceCtx, assistantId: string, bookin
     .set({ status: "cancelled", updatedAt: ctx.now() })
     .where(and(eq(bookings.id, bookingId), eq(bookings.orgId, orgId), eq(bookings.assistantId, assistant.id), eq(bookings.status, "confirmed")))
     .returning();
-  return bookingView(row ?? (await getBookingRow(ctx.db, orgId, assistant.id, bookingId)));
+  if (!row) return bookingView(await getBookingRow(ctx.db, orgId, assistant.id, bookingId));
+  // Only the cancel that changed the status tells the customer.
+  const booking = bookingView(row);
+  await notifyBooking(ctx, orgId, booking, assistant, "cancelled", options.notify);
+  return booking;
 }
 
 /**
@@ -273,7 +305,7 @@ export async function cancelBooking(ctx: ServiceCtx, assistantId: string, bookin
  * exclusion constraint checks the new range against the other bookings, so the old time is freed
  * only if the new one is taken (409 naming the booking in the way otherwise).
  */
-export async function rescheduleBooking(ctx: ServiceCtx, assistantId: string, bookingId: string, input: { start: string; slots?: number }): Promise<Booking> {
+export async function rescheduleBooking(ctx: ServiceCtx, assistantId: string, bookingId: string, input: RescheduleBookingInput): Promise<Booking> {
   assertCan(ctx, "assistants:write");
   const orgId = requireOrgId(ctx);
   assertBookingId(bookingId);
@@ -284,16 +316,21 @@ export async function rescheduleBooking(ctx: ServiceCtx, assistantId: string, bo
   const slots = input.slots ?? current.slots;
   const now = ctx.now();
   const end = checkStart(assistant, start, slots, now);
+  let moved: Booking;
   try {
     const [row] = await ctx.db
       .update(bookings)
-      .set({ startAt: start, endAt: end, slots, updatedAt: now })
+      // A new time deserves its own reminder: the claim only takes bookings not yet reminded.
+      .set({ startAt: start, endAt: end, slots, updatedAt: now, remindedAt: null })
       .where(and(eq(bookings.id, bookingId), eq(bookings.orgId, orgId), eq(bookings.status, "confirmed")))
       .returning();
     if (!row) throw new Conflict(`Booking ${bookingId} was cancelled meanwhile`);
-    return bookingView(row);
+    moved = bookingView(row);
   } catch (error) {
     if (isExclusionViolation(error)) throw overlapConflict(await overlapping(ctx.db, assistant.id, start, end, bookingId));
     throw error;
   }
+  // A "move" to the time it already had changes nothing the customer needs to hear.
+  if (current.startAt.getTime() !== start.getTime()) await notifyBooking(ctx, orgId, moved, assistant, "moved", input.notify);
+  return moved;
 }

@@ -39,7 +39,7 @@ interface AgentGate {
   closed: { start: string; end: string; endsAt: number; number: string | null; status: string } | null;
 }
 
-type KindInput = ({ kind: "activity" } & ActivityEventInput) | ({ kind: "cost" } & CostEventInput) | ({ kind: "outcome" } & OutcomeEventInput);
+export type KindInput = ({ kind: "activity" } & ActivityEventInput) | ({ kind: "cost" } & CostEventInput) | ({ kind: "outcome" } & OutcomeEventInput);
 
 function toRow(agentId: string, input: KindInput): EventRow {
   const base = { id: input.id, agent_id: agentId, type: input.type, occurred_at: input.occurred_at.toISOString(), metadata: input.metadata ?? null };
@@ -222,6 +222,16 @@ export async function ingestEventBatch(ctx: ServiceCtx, events: unknown[]): Prom
  */
 export async function recordAgentEvent(ctx: ServiceCtx, agentId: string, input: KindInput): Promise<RecordedEventView> {
   assertCan(ctx, "events:write");
+  return recordOwnAgentEvent(ctx, agentId, input);
+}
+
+/**
+ * `recordAgentEvent` without the `events:write` check, for the product's own modules recording
+ * what their agent did (an assistant's booking as its `booking_made` outcome): the caller has
+ * already checked its own permission, and a staff member allowed to book need not be allowed to
+ * write usage events by hand.
+ */
+export async function recordOwnAgentEvent(ctx: ServiceCtx, agentId: string, input: KindInput): Promise<RecordedEventView> {
   const orgId = requireOrgId(ctx);
   const gate = (await loadAgentGates(ctx.db, orgId, [agentId])).get(agentId);
   if (!gate) throw new NotFound("agent", agentId);
