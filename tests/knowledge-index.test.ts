@@ -2,8 +2,9 @@
  * The KnowledgeBase Durable Object through its RPC surface, one fresh object per test. Vectors
  * are hand-made (a few dimensions) so the expected neighbours can be read off the test.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { ChunkInput } from "../durable-objects/KnowledgeBase";
+import { type ChunkInput, KnowledgeBase } from "../durable-objects/KnowledgeBase";
 import { testEnv } from "./harness/helpers";
 
 /** The error an RPC call rejects with; awaiting inside try keeps workerd's RPC promise from being reported unhandled. */
@@ -252,5 +253,35 @@ describe("KnowledgeBase reset and stats", () => {
     await kb.upsertChunks([{ id: "a", documentId: "d1", text: "alpha again", embedding: [0, 0, 1] }]);
     expect(await kb.stats()).toEqual({ chunks: 1, documents: 1, vectors: 1, dimensions: 3 });
     expect((await kb.search({ query: "alpha", embedding: [0, 0, 1] })).hits.map((h) => [h.chunkId, h.text])).toEqual([["a", "alpha again"]]);
+  });
+});
+
+describe("KnowledgeBase schema upgrade", () => {
+  it("keeps the chunks of an object created with the first FTS-only schema searchable after the new migrations", async () => {
+    const stub = freshIndex();
+    const upgraded = await runInDurableObject(stub, async (_instance, state) => {
+      // Put this object's storage back to what deployed objects have: migrations 1 and 2 and their rows.
+      const sql = state.storage.sql;
+      for (const name of ["chunks_search", "vectors", "meta", "chunks"]) sql.exec(`DROP TABLE ${name}`);
+      sql.exec("CREATE TABLE chunks (id TEXT PRIMARY KEY, document_id TEXT NOT NULL, text TEXT NOT NULL)");
+      sql.exec("CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='rowid', tokenize='porter unicode61')");
+      sql.exec("UPDATE _schema SET version = 2");
+      for (const [id, text] of [
+        ["old1", "Gift cards never expire."],
+        ["old2", "Appointments can be moved up to a day before."],
+      ]) {
+        const { rowid } = sql.exec<{ rowid: number }>("INSERT INTO chunks (id, document_id, text) VALUES (?, 'legacy', ?) RETURNING rowid", id, text).one();
+        sql.exec("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", rowid, text);
+      }
+      // A new instance on the same storage runs the appended migrations, as a deployed object wakes up.
+      const kb = new KnowledgeBase(state, {});
+      // The constructor migrates inside blockConcurrencyWhile; this waits for it to finish.
+      await state.blockConcurrencyWhile(async () => {});
+      const version = sql.exec<{ version: number }>("SELECT version FROM _schema").one().version;
+      return { version, hits: (await kb.search({ query: "gift cards" })).hits, stats: await kb.stats() };
+    });
+    expect(upgraded.version).toBe(9);
+    expect(upgraded.hits).toEqual([{ chunkId: "old1", documentId: "legacy", title: null, text: "Gift cards never expire.", score: expect.any(Number) }]);
+    expect(upgraded.stats).toEqual({ chunks: 2, documents: 1, vectors: 0, dimensions: null });
   });
 });
