@@ -231,7 +231,8 @@ export class KnowledgeBase extends DurableObject<DurableObjectEnv> {
 
   /** BM25 over title and text; each word of the query is quoted, so no user text is FTS syntax. */
   private lexical(query: string, limit: number): Ranked[] {
-    const words = [...new Set(query.match(/[\p{L}\p{N}]+/gu) ?? [])].slice(0, MAX_QUERY_WORDS);
+    // Combining marks belong to the word (Devanagari vowel signs, decomposed accents).
+    const words = [...new Set(query.match(/[\p{L}\p{M}\p{N}]+/gu) ?? [])].slice(0, MAX_QUERY_WORDS);
     if (words.length === 0) return [];
     const match = words.map((w) => `"${w}"`).join(" OR ");
     return this.ctx.storage.sql

@@ -78,6 +78,18 @@ describe("KnowledgeBase lexical search", () => {
     expect((await kb.stats()).chunks).toBe(5);
   });
 
+  it("matches words of other scripts, including ones with combining marks", async () => {
+    const kb = freshIndex();
+    await kb.upsertChunks([
+      ...SALON,
+      { id: "hindi", documentId: "hi", text: "हमारा सैलून सोमवार को बंद रहता है।" },
+      { id: "french", documentId: "fr", text: "Le café est offert aux clients." },
+    ]);
+    expect((await kb.search({ query: "क्या सोमवार को खुला है?" })).hits[0]?.chunkId).toBe("hindi");
+    // Decomposed é (e + U+0301), as some keyboards and PDFs produce it.
+    expect((await kb.search({ query: "cafe\u0301" })).hits.map((h) => h.chunkId)).toEqual(["french"]);
+  });
+
   it("replaces a chunk with the same id so its old words no longer match", async () => {
     const kb = freshIndex();
     await kb.upsertChunks(SALON);
