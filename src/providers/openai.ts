@@ -27,6 +27,20 @@ export interface ChatResult {
   model: string;
 }
 
+export interface EmbedParams {
+  model: string;
+  input: string[];
+  /** Shorter vectors, for models that support it (text-embedding-3-*). */
+  dimensions?: number;
+}
+
+export interface EmbedResult {
+  /** One vector per input, in input order. */
+  vectors: Float32Array[];
+  model: string;
+  usage: { inputTokens: number };
+}
+
 export type ChatStreamEvent = { type: "text"; text: string } | { type: "done"; result: ChatResult };
 
 /**
@@ -42,6 +56,24 @@ export function openai(config: Config) {
   };
 
   return {
+    /**
+     * Embeddings of `input`, in its order. No `encoding_format` is sent: the SDK then asks for
+     * base64 (a quarter of the bytes of JSON numbers) and decodes it itself.
+     */
+    async embed(params: EmbedParams): Promise<EmbedResult> {
+      try {
+        const response = await (await client()).embeddings.create({
+          model: params.model,
+          input: params.input,
+          ...(params.dimensions ? { dimensions: params.dimensions } : {}),
+        });
+        const vectors = [...response.data].sort((a, b) => a.index - b.index).map((item) => Float32Array.from(item.embedding));
+        return { vectors, model: response.model, usage: { inputTokens: response.usage?.prompt_tokens ?? 0 } };
+      } catch (error) {
+        throw toProviderError(error);
+      }
+    },
+
     /** One completion, tool calls parsed. */
     async chat(params: ChatParams): Promise<ChatResult> {
       try {

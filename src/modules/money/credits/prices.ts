@@ -39,6 +39,9 @@ export const PRICES: Record<string, ProviderPrices> = {
       "gpt-4o-mini-transcribe": { perAudioSecond: 0.06 },
       "gpt-4o-mini-tts": { perThousandCharacters: 18 },
       "whisper-1": { perAudioSecond: 0.12 },
+      // Embeddings are billed on input only (USD 0.13 and 0.02 per million tokens, plus our margin).
+      "text-embedding-3-large": { inputPerMillionTokens: 156 },
+      "text-embedding-3-small": { inputPerMillionTokens: 24 },
       "tts-1": { perThousandCharacters: 18 },
     },
   },
