@@ -12,6 +12,7 @@ import { createLogger } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
 import { assistantsRoutes } from "./modules/assistants/assistants/routes";
+import { knowledgeRoutes } from "./modules/assistants/knowledge/routes";
 import { aiRoutes } from "./modules/content/ai/routes";
 import { analyticsSqlRoutes } from "./modules/data/analytics-sql/routes";
 import { databasesRoutes } from "./modules/data/databases/routes";
@@ -72,8 +73,13 @@ app.use(async function corsFromConfig(c, next) {
   return cors({ origin: origins, credentials: true, exposeHeaders: ["X-Request-Id"], maxAge: 600 })(c, next);
 });
 
+// Document uploads carry files: their own limit (all files together), the rest the API's.
+const KNOWLEDGE_UPLOAD = /^\/v1\/assistants\/[^/]+\/knowledge\/documents\/?$/;
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
 app.use(async function limitBody(c, next) {
-  const maxSize = loadConfig(c.env).maxBodyBytes;
+  const config = loadConfig(c.env);
+  const maxSize = c.req.method === "POST" && KNOWLEDGE_UPLOAD.test(c.req.path) ? config.knowledge.maxFileBytes + MULTIPART_OVERHEAD_BYTES : config.maxBodyBytes;
   return bodyLimit({
     maxSize,
     onError: () => {
@@ -115,6 +121,7 @@ app.route("/", analyticsSqlRoutes);
 app.route("/", customersRoutes);
 app.route("/", agentsRoutes);
 app.route("/", assistantsRoutes);
+app.route("/", knowledgeRoutes);
 app.route("/", eventsRoutes);
 app.route("/", agentAnalyticsRoutes);
 app.route("/", billingModelsRoutes);

@@ -81,6 +81,13 @@ export class PayloadTooLarge extends AppError {
   }
 }
 
+/** The request's content (an uploaded file) is of a kind this route does not take. */
+export class UnsupportedMediaType extends AppError {
+  constructor(errors: FieldError[], detail: string) {
+    super(415, `${TYPE_BASE}unsupported-media-type`, "Unsupported media type", detail, errors);
+  }
+}
+
 export class Unprocessable extends AppError {
   constructor(errors: FieldError[], detail = "The request did not pass validation") {
     super(422, `${TYPE_BASE}validation`, "Validation failed", detail, errors);

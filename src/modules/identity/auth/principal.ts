@@ -104,3 +104,21 @@ export function requireOrgId(ctx: ServiceCtx): string {
 export function assertCan(ctx: ServiceCtx, permission: string): void {
   if (!ctx.actor?.can(permission)) throw new Forbidden(`This needs the ${permission} permission`);
 }
+
+/**
+ * The actor of work the platform does on an organisation's behalf (a cron job, a queue consumer),
+ * holding only `permissions`: such work can never do more than it was built for.
+ */
+export function systemActor(orgId: string, permissions: readonly string[]): Actor {
+  const granted = new Set(permissions);
+  return {
+    kind: "api_key",
+    userId: null,
+    apiKeyId: null,
+    sessionId: null,
+    orgId,
+    role: null,
+    isSuperAdmin: false,
+    can: (permission) => granted.has(permission),
+  };
+}

@@ -9,7 +9,7 @@ import { withTransaction } from "../../../db/client";
 import { invoices } from "../../../db/schema";
 import type { Actor, ServiceCtx } from "../../../lib/context";
 import { AppError, Unprocessable } from "../../../lib/errors";
-import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { assertCan, requireOrgId, systemActor } from "../../identity/auth/principal";
 import { type InvoicePeriod, monthPeriod, periodBounds, previousMonth } from "./period";
 import { listBillingPlans, orgsWithBillingPlans, priceUsage } from "./pricing";
 import type { MonthlyRunInput, MonthlyRunView } from "./schemas";
@@ -68,20 +68,11 @@ async function invoiceMonth(ctx: ServiceCtx, orgId: string, period: InvoicePerio
 }
 
 /** Permissions the scheduled run acts with inside each organisation: invoicing, and reading the models it prices with. */
-const SCHEDULER_PERMISSIONS = new Set(["invoices:read", "invoices:write", "billing_models:read"]);
+const SCHEDULER_PERMISSIONS = ["invoices:read", "invoices:write", "billing_models:read"];
 
 /** The cron's identity in one organisation: no user, no key, only what invoicing needs. */
 function schedulerActor(orgId: string): Actor {
-  return {
-    kind: "api_key",
-    userId: null,
-    apiKeyId: null,
-    sessionId: null,
-    orgId,
-    role: null,
-    isSuperAdmin: false,
-    can: (permission) => SCHEDULER_PERMISSIONS.has(permission),
-  };
+  return systemActor(orgId, SCHEDULER_PERMISSIONS);
 }
 
 /**

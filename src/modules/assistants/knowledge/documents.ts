@@ -1,0 +1,243 @@
+import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { documentChunks, knowledgeDocuments } from "../../../db/schema";
+import type { ServiceCtx } from "../../../lib/context";
+import { Conflict, NotFound, Unprocessable, UnsupportedMediaType } from "../../../lib/errors";
+import { newId } from "../../../lib/ids";
+import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
+import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { getAssistantInOrg } from "../assistants/service";
+import { bytesToVector } from "./embeddings";
+import { knowledgeIndex } from "./index-client";
+import type { IngestJob } from "./ingest";
+import type { DocumentView } from "./schemas";
+import { sniffKind } from "./sniff";
+
+/** Files one upload may carry. */
+export const MAX_FILES_PER_UPLOAD = 10;
+const FILENAME_MAX = 255;
+// Chunks read from Postgres and written to the index per round trip when rebuilding.
+const REBUILD_PAGE = 500;
+
+type DocumentRow = typeof knowledgeDocuments.$inferSelect;
+
+export function documentView(row: DocumentRow): DocumentView {
+  return {
+    id: row.id,
+    assistant_id: row.assistantId,
+    filename: row.filename,
+    title: row.title,
+    kind: row.kind,
+    size_bytes: row.sizeBytes,
+    sha256: row.sha256,
+    status: row.status,
+    failure_reason: row.failureReason,
+    chunks: row.chunks,
+    characters: row.characters,
+    embedding_model: row.embeddingModel,
+    embedding_dimensions: row.embeddingDimensions,
+    indexed_at: row.indexedAt?.toISOString() ?? null,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+/** Where a document's original bytes live: under its organisation, so one prefix holds all of a tenant's files. */
+export function documentKey(orgId: string, assistantId: string, documentId: string): string {
+  return `orgs/${orgId}/assistants/${assistantId}/documents/${documentId}`;
+}
+
+/** A name safe to show and store: no directories, no control characters, not empty. */
+function cleanFilename(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? "";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, "").trim();
+  return (clean || "document").slice(0, FILENAME_MAX);
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Stores uploaded files of an assistant's knowledge base and queues each for indexing. Every file
+ * is checked before anything is stored, so a bad one refuses the whole upload: empty or too large
+ * → 422, not PDF/text/Markdown/HTML by its content → 415, each naming `files[i]`. The originals go
+ * to R2, the rows to Postgres, one ingest job per document to the queue.
+ */
+export async function uploadDocuments(ctx: ServiceCtx, assistantId: string, files: File[]): Promise<DocumentView[]> {
+  assertCan(ctx, "assistants:write");
+  const orgId = requireOrgId(ctx);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  if (assistant.status !== "active") throw new Conflict(`Assistant ${assistant.id} is archived; restore it before adding documents`);
+  if (files.length === 0) throw new Unprocessable([{ path: "files", message: "attach at least one file as multipart field `files`" }]);
+  if (files.length > MAX_FILES_PER_UPLOAD) throw new Unprocessable([{ path: "files", message: `at most ${MAX_FILES_PER_UPLOAD} files per upload` }]);
+
+  const maxBytes = ctx.config.knowledge.maxFileBytes;
+  const now = ctx.now();
+  const prepared: { row: typeof knowledgeDocuments.$inferInsert; bytes: Uint8Array; type: string }[] = [];
+  const unsupported: { path: string; message: string }[] = [];
+  for (const [index, file] of files.entries()) {
+    const path = `files[${index}]`;
+    if (file.size === 0) throw new Unprocessable([{ path, message: "the file is empty" }]);
+    if (file.size > maxBytes) throw new Unprocessable([{ path, message: `the file is ${file.size} bytes; at most ${maxBytes} are accepted` }]);
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const filename = cleanFilename(file.name);
+    const kind = sniffKind(bytes, filename);
+    if (!kind) {
+      unsupported.push({ path, message: `${filename} is not a PDF, plain text, Markdown or HTML file` });
+      continue;
+    }
+    const id = newId("doc");
+    prepared.push({
+      bytes,
+      type: kind === "pdf" ? "application/pdf" : kind === "html" ? "text/html" : kind === "md" ? "text/markdown" : "text/plain",
+      row: {
+        id,
+        orgId,
+        assistantId: assistant.id,
+        filename,
+        kind,
+        sizeBytes: bytes.length,
+        sha256: await sha256(bytes),
+        r2Key: documentKey(orgId, assistant.id, id),
+        status: "queued",
+        createdAt: now,
+        updatedAt: now,
+      },
+    });
+  }
+  if (unsupported.length > 0) throw new UnsupportedMediaType(unsupported, "Knowledge documents are PDF, plain text, Markdown or HTML");
+
+  // Originals first: a row never points at a file that is not there.
+  await Promise.all(prepared.map(({ row, bytes, type }) => ctx.env.FILES.put(row.r2Key, bytes, { httpMetadata: { contentType: type } })));
+  let rows: DocumentRow[];
+  try {
+    rows = await ctx.db
+      .insert(knowledgeDocuments)
+      .values(prepared.map((p) => p.row))
+      .returning();
+  } catch (error) {
+    await ctx.env.FILES.delete(prepared.map((p) => p.row.r2Key)).catch(() => undefined);
+    throw error;
+  }
+  await enqueueIngest(ctx, rows);
+  return rows.map(documentView);
+}
+
+async function enqueueIngest(ctx: ServiceCtx, rows: DocumentRow[]): Promise<void> {
+  const jobs: IngestJob[] = rows.map((row) => ({ kind: "knowledge.ingest", documentId: row.id, orgId: row.orgId }));
+  await ctx.env.INGEST.sendBatch(jobs.map((body) => ({ body })));
+}
+
+/** The assistant's documents, oldest first, optionally of one status. */
+export async function listDocuments(
+  ctx: ServiceCtx,
+  assistantId: string,
+  query: PageRequest & { status?: DocumentRow["status"] },
+): Promise<Page<DocumentView>> {
+  assertCan(ctx, "assistants:read");
+  const orgId = requireOrgId(ctx);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  const filters: SQL[] = [eq(knowledgeDocuments.orgId, orgId), eq(knowledgeDocuments.assistantId, assistant.id)];
+  if (query.status) filters.push(eq(knowledgeDocuments.status, query.status));
+  if (query.cursor) filters.push(gt(knowledgeDocuments.id, query.cursor));
+  const rows = await ctx.db
+    .select()
+    .from(knowledgeDocuments)
+    .where(and(...filters))
+    .orderBy(asc(knowledgeDocuments.id))
+    .limit(query.limit + 1);
+  return toPage(rows, query.limit, (row) => row.id, documentView);
+}
+
+// What our document ids look like: anything else cannot exist, and never reaches the database.
+const DOCUMENT_ID = /^doc_[0-9A-Za-z]{1,64}$/;
+
+async function documentRow(ctx: ServiceCtx, assistantId: string, documentId: string): Promise<DocumentRow> {
+  if (!DOCUMENT_ID.test(documentId)) throw new NotFound("document", documentId.slice(0, 100).replaceAll("\u0000", ""));
+  const orgId = requireOrgId(ctx);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  const [row] = await ctx.db
+    .select()
+    .from(knowledgeDocuments)
+    .where(and(eq(knowledgeDocuments.id, documentId), eq(knowledgeDocuments.orgId, orgId), eq(knowledgeDocuments.assistantId, assistant.id)));
+  if (!row) throw new NotFound("document", documentId);
+  return row;
+}
+
+export async function getDocument(ctx: ServiceCtx, assistantId: string, documentId: string): Promise<DocumentView> {
+  assertCan(ctx, "assistants:read");
+  return documentView(await documentRow(ctx, assistantId, documentId));
+}
+
+/** Deletes a document: its row and chunks (cascade), its original in R2, its passages in the index. */
+export async function deleteDocument(ctx: ServiceCtx, assistantId: string, documentId: string): Promise<void> {
+  assertCan(ctx, "assistants:write");
+  const row = await documentRow(ctx, assistantId, documentId);
+  await ctx.db.delete(knowledgeDocuments).where(eq(knowledgeDocuments.id, row.id));
+  await Promise.all([ctx.env.FILES.delete(row.r2Key), knowledgeIndex(ctx, row.assistantId).deleteDocument(row.id)]);
+}
+
+/** Queues a document to be read and indexed again (after a failure, or with embeddings configured since). */
+export async function reindexDocument(ctx: ServiceCtx, assistantId: string, documentId: string): Promise<DocumentView> {
+  assertCan(ctx, "assistants:write");
+  const row = await documentRow(ctx, assistantId, documentId);
+  const [queued] = await ctx.db
+    .update(knowledgeDocuments)
+    .set({ status: "queued", failureReason: null, updatedAt: ctx.now() })
+    .where(eq(knowledgeDocuments.id, row.id))
+    .returning();
+  if (!queued) throw new NotFound("document", documentId);
+  await enqueueIngest(ctx, [queued]);
+  return documentView(queued);
+}
+
+/**
+ * Builds the assistant's index again from the chunks in Postgres (their text and stored
+ * embeddings): no file is read and no embeddings are bought. For an index lost or out of step.
+ */
+export async function rebuildIndex(ctx: ServiceCtx, assistantId: string): Promise<{ chunks: number; documents: number; vectors: number }> {
+  assertCan(ctx, "assistants:write");
+  const orgId = requireOrgId(ctx);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  const index = knowledgeIndex(ctx, assistant.id);
+  await index.reset();
+  const documents = new Set<string>();
+  let chunks = 0;
+  let vectors = 0;
+  let cursor = "";
+  for (;;) {
+    const page = await ctx.db
+      .select({
+        id: documentChunks.id,
+        documentId: documentChunks.documentId,
+        text: documentChunks.text,
+        embedding: documentChunks.embedding,
+        title: knowledgeDocuments.title,
+      })
+      .from(documentChunks)
+      .innerJoin(knowledgeDocuments, eq(knowledgeDocuments.id, documentChunks.documentId))
+      .where(
+        and(
+          eq(documentChunks.orgId, orgId),
+          eq(documentChunks.assistantId, assistant.id),
+          eq(knowledgeDocuments.status, "ready"),
+          gt(documentChunks.id, cursor),
+        ),
+      )
+      .orderBy(asc(documentChunks.id))
+      .limit(REBUILD_PAGE);
+    if (page.length === 0) break;
+    await index.upsertChunks(
+      page.map((c) => ({ id: c.id, documentId: c.documentId, title: c.title, text: c.text, embedding: c.embedding ? bytesToVector(c.embedding) : null })),
+    );
+    for (const c of page) {
+      documents.add(c.documentId);
+      if (c.embedding) vectors++;
+    }
+    chunks += page.length;
+    cursor = page[page.length - 1]?.id ?? cursor;
+  }
+  return { chunks, documents: documents.size, vectors };
+}
