@@ -170,7 +170,9 @@ describe("expired holds", () => {
       { kind: "release", amount: 30, balanceAfter: 80 },
     ]);
     const [run] = await ctx.db.select().from(cronRuns).where(eq(cronRuns.cron, RECLAIM_CRON)).orderBy(desc(cronRuns.startedAt)).limit(1);
-    expect(run).toMatchObject({ status: "ok", jobs: [{ job: "credits.reclaim-expired", ok: true, detail: "1 reclaimed" }] });
+    // The five-minute cron runs other jobs too (booking reminders); this one's entry is what counts.
+    expect(run?.status).toBe("ok");
+    expect(run?.jobs).toContainEqual(expect.objectContaining({ job: "credits.reclaim-expired", ok: true, detail: "1 reclaimed" }));
     expect(run?.scheduledAt.getTime()).toBe(scheduledTime);
   });
 
