@@ -15,7 +15,7 @@ export type SearchMode = "lexical" | "vector" | "hybrid";
 
 export interface SearchInput {
   query: string;
-  /** How many hits; default 5, clamped to 1..50. */
+  /** How many hits; default 5, clamped to 1..100. */
   k?: number;
   embedding?: number[] | Float32Array | null;
   mode?: SearchMode;
@@ -73,9 +73,9 @@ const MIGRATIONS = [
 const TITLE_WEIGHT = 2.0;
 const TEXT_WEIGHT = 1.0;
 const DEFAULT_K = 5;
-const MAX_K = 50;
+const MAX_K = 100;
 /** How deep each list goes into the fusion, and the RRF constant from Cormack et al. */
-const FUSION_DEPTH = 50;
+const FUSION_DEPTH = 100;
 const RRF_K = 60;
 /** A pasted page as a "query" should not become a thousand-term OR. */
 const MAX_QUERY_WORDS = 64;
@@ -265,7 +265,7 @@ export class KnowledgeBase extends DurableObject<DurableObjectEnv> {
       for (let j = 0; j < dimensions; j++) dot += (q[j] as number) * (data[offset + j] as number);
       const score = dot * (scales[i] as number);
       if (filled === limit && score <= (topScores[limit - 1] as number)) continue;
-      // Insertion into the sorted top list (descending); limit is at most 50.
+      // Insertion into the sorted top list (descending); limit is at most 100.
       let at = filled < limit ? filled++ : limit - 1;
       while (at > 0 && (topScores[at - 1] as number) < score) {
         topScores[at] = topScores[at - 1] as number;

@@ -74,7 +74,7 @@ app.use(async function corsFromConfig(c, next) {
 });
 
 // Document uploads carry files: their own limit (all files together), the rest the API's.
-const KNOWLEDGE_UPLOAD = /^\/v1\/assistants\/[^/]+\/knowledge\/documents\/?$/;
+const KNOWLEDGE_UPLOAD = /^\/v1\/assistants\/[^/]+\/documents\/?$/;
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 
 app.use(async function limitBody(c, next) {

@@ -29,7 +29,7 @@ type Upload = { name: string; content: string | Uint8Array; type?: string };
 function uploadRequest(who: SignedUp, assistantId: string, files: Upload[], field = "files"): Request {
   const form = new FormData();
   for (const file of files) form.append(field, new File([file.content], file.name, { type: file.type ?? "application/octet-stream" }));
-  return new Request(`http://api.test/v1/assistants/${assistantId}/knowledge/documents`, {
+  return new Request(`http://api.test/v1/assistants/${assistantId}/documents`, {
     method: "POST",
     headers: { Authorization: `Bearer ${who.access_token}`, "X-Org-Id": who.orgId, "CF-Connecting-IP": uniqueIp() },
     body: form,
@@ -41,7 +41,7 @@ async function upload(who: SignedUp, assistantId: string, files: Upload[]): Prom
 }
 
 function getDocument(who: SignedUp, assistantId: string, documentId: string): Promise<Response> {
-  return call(`/v1/assistants/${assistantId}/knowledge/documents/${documentId}`, { token: who.access_token, orgId: who.orgId });
+  return call(`/v1/assistants/${assistantId}/documents/${documentId}`, { token: who.access_token, orgId: who.orgId });
 }
 
 /** Polls until the background ingest has finished the document (the real queue consumer runs it). */
@@ -174,7 +174,7 @@ describe("uploading knowledge documents", () => {
 
     await setCreditBalance(owner.orgId, 50_000);
     const reindexed = await expectJson<DocumentView>(
-      await call(`/v1/assistants/${assistant.id}/knowledge/documents/${poor?.id}/reindex`, { method: "POST", token: owner.access_token, orgId: owner.orgId }),
+      await call(`/v1/assistants/${assistant.id}/documents/${poor?.id}/reindex`, { method: "POST", token: owner.access_token, orgId: owner.orgId }),
       202,
     );
     expect(reindexed.status).toBe("queued");
@@ -279,7 +279,7 @@ describe("uploading knowledge documents", () => {
     // NUL bytes are binary, not text.
     await expectProblem(await SELF.fetch(uploadRequest(owner, assistant.id, [{ name: "nul.txt", content: "abc\u0000def" }])), 415);
     const list = await expectJson<{ data: DocumentView[] }>(
-      await call(`/v1/assistants/${assistant.id}/knowledge/documents`, { token: owner.access_token, orgId: owner.orgId }),
+      await call(`/v1/assistants/${assistant.id}/documents`, { token: owner.access_token, orgId: owner.orgId }),
       200,
     );
     expect(list.data).toEqual([]);
@@ -300,18 +300,18 @@ describe("managing the knowledge base", () => {
     ]);
     await Promise.all(accepted.map((d) => settled(owner, assistant.id, d.id)));
     const first = await expectJson<{ data: DocumentView[]; next_cursor: string | null }>(
-      await call(`/v1/assistants/${assistant.id}/knowledge/documents?limit=2`, { token: owner.access_token, orgId: owner.orgId }),
+      await call(`/v1/assistants/${assistant.id}/documents?limit=2`, { token: owner.access_token, orgId: owner.orgId }),
       200,
     );
     expect(first.data.map((d) => d.filename)).toEqual(["faq.md", "page.html"]);
     const second = await expectJson<{ data: DocumentView[]; next_cursor: string | null }>(
-      await call(`/v1/assistants/${assistant.id}/knowledge/documents?limit=2&cursor=${first.next_cursor}`, { token: owner.access_token, orgId: owner.orgId }),
+      await call(`/v1/assistants/${assistant.id}/documents?limit=2&cursor=${first.next_cursor}`, { token: owner.access_token, orgId: owner.orgId }),
       200,
     );
     expect(second).toMatchObject({ data: [{ filename: "notes.txt" }], next_cursor: null });
 
     const faq = accepted[0]?.id ?? "";
-    const deleted = await call(`/v1/assistants/${assistant.id}/knowledge/documents/${faq}`, {
+    const deleted = await call(`/v1/assistants/${assistant.id}/documents/${faq}`, {
       method: "DELETE",
       token: owner.access_token,
       orgId: owner.orgId,
@@ -335,6 +335,16 @@ describe("managing the knowledge base", () => {
     const children = await search(owner, assistant.id, "q=children");
     expect(children.mode).toBe("hybrid");
     expect(children.data[0]?.snippet).toContain("Dr Okafor");
+
+    // Re-index all: every remaining document is read again and comes back ready.
+    const all = await expectJson<{ queued: number }>(
+      await call(`/v1/assistants/${assistant.id}/documents/reindex`, { method: "POST", token: owner.access_token, orgId: owner.orgId }),
+      202,
+    );
+    expect(all.queued).toBe(2);
+    const again = await Promise.all(accepted.slice(1).map((d) => settled(owner, assistant.id, d.id)));
+    expect(again.map((d) => d.status)).toEqual(["ready", "ready"]);
+    expect((await search(owner, assistant.id, "q=children")).data[0]?.snippet).toContain("Dr Okafor");
   });
 
   it("keeps each organisation's documents to itself and checks permissions", async () => {
@@ -353,7 +363,7 @@ describe("managing the knowledge base", () => {
     await expectJson(await call(`/v1/assistants/${assistant.id}/knowledge/search?q=gate`, { token: viewer.access_token, orgId: owner.orgId }), 200);
     await expectProblem(await SELF.fetch(uploadRequest({ ...viewer, orgId: owner.orgId }, assistant.id, [{ name: "x.txt", content: "x" }])), 403);
     await expectProblem(
-      await call(`/v1/assistants/${assistant.id}/knowledge/documents/${doc?.id}`, { method: "DELETE", token: viewer.access_token, orgId: owner.orgId }),
+      await call(`/v1/assistants/${assistant.id}/documents/${doc?.id}`, { method: "DELETE", token: viewer.access_token, orgId: owner.orgId }),
       403,
     );
   });
@@ -372,6 +382,6 @@ describe("managing the knowledge base", () => {
     expect(odd.data).toEqual([]);
     await expectProblem(await getDocument(owner, assistant.id, "doc_%00"), 404);
     await expectProblem(await getDocument(owner, assistant.id, "x".repeat(101)), 422);
-    await expectProblem(await call(`/v1/assistants/ast_nope/knowledge/documents`, { token: owner.access_token, orgId: owner.orgId }), 404);
+    await expectProblem(await call(`/v1/assistants/ast_nope/documents`, { token: owner.access_token, orgId: owner.orgId }), 404);
   });
 });

@@ -207,16 +207,16 @@ describe("KnowledgeBase vector and hybrid search", () => {
     expect(await kb.stats()).toEqual({ chunks: 1, documents: 1, vectors: 1, dimensions: 3 });
   });
 
-  it("clamps k to 1..50", async () => {
+  it("clamps k to 1..100", async () => {
     const kb = freshIndex();
-    const many = Array.from({ length: 60 }, (_, i) => ({ id: `c${i}`, documentId: `d${i % 7}`, text: `salon note number ${i}`, embedding: [1, i / 60] }));
+    const many = Array.from({ length: 120 }, (_, i) => ({ id: `c${i}`, documentId: `d${i % 7}`, text: `salon note number ${i}`, embedding: [1, i / 120] }));
     await kb.upsertChunks(many);
     expect((await kb.search({ query: "salon" })).hits).toHaveLength(5);
-    expect((await kb.search({ query: "salon", k: 500 })).hits).toHaveLength(50);
+    expect((await kb.search({ query: "salon", k: 500 })).hits).toHaveLength(100);
     expect((await kb.search({ query: "salon", k: 0 })).hits).toHaveLength(1);
-    expect((await kb.search({ query: "", embedding: [1, 0], mode: "vector", k: 1000 })).hits).toHaveLength(50);
-    expect((await kb.search({ query: "salon", embedding: [1, 0], k: 80 })).hits).toHaveLength(50);
-    expect(await kb.stats()).toEqual({ chunks: 60, documents: 7, vectors: 60, dimensions: 2 });
+    expect((await kb.search({ query: "", embedding: [1, 0], mode: "vector", k: 1000 })).hits).toHaveLength(100);
+    expect((await kb.search({ query: "salon", embedding: [1, 0], k: 110 })).hits).toHaveLength(100);
+    expect(await kb.stats()).toEqual({ chunks: 120, documents: 7, vectors: 120, dimensions: 2 });
   });
 
   it("finds the exact neighbour among thousands of 1536-dimension vectors upserted 500 at a time", async () => {

@@ -193,6 +193,21 @@ export async function reindexDocument(ctx: ServiceCtx, assistantId: string, docu
   return documentView(queued);
 }
 
+/** Queues every document of the assistant to be read and indexed again. */
+export async function reindexAllDocuments(ctx: ServiceCtx, assistantId: string): Promise<{ queued: number }> {
+  assertCan(ctx, "assistants:write");
+  const orgId = requireOrgId(ctx);
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  const queued = await ctx.db
+    .update(knowledgeDocuments)
+    .set({ status: "queued", failureReason: null, updatedAt: ctx.now() })
+    .where(and(eq(knowledgeDocuments.orgId, orgId), eq(knowledgeDocuments.assistantId, assistant.id)))
+    .returning();
+  // sendBatch takes at most 100 messages.
+  for (let i = 0; i < queued.length; i += 100) await enqueueIngest(ctx, queued.slice(i, i + 100));
+  return { queued: queued.length };
+}
+
 /**
  * Builds the assistant's index again from the chunks in Postgres (their text and stored
  * embeddings): no file is read and no embeddings are bought. For an index lost or out of step.

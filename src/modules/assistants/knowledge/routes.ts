@@ -3,8 +3,27 @@ import { Unprocessable } from "../../../lib/errors";
 import { createRouter, jsonResponse, problem, problemResponses } from "../../../lib/openapi";
 import { authed } from "../../identity/auth/route-security";
 import { AssistantIdParam } from "../assistants/schemas";
-import { deleteDocument, getDocument, listDocuments, MAX_FILES_PER_UPLOAD, rebuildIndex, reindexDocument, uploadDocuments } from "./documents";
-import { DocumentIdParam, DocumentList, DocumentListQuery, DocumentSchema, RebuildResult, SearchQuery, SearchResult, UploadedDocuments } from "./schemas";
+import {
+  deleteDocument,
+  getDocument,
+  listDocuments,
+  MAX_FILES_PER_UPLOAD,
+  rebuildIndex,
+  reindexAllDocuments,
+  reindexDocument,
+  uploadDocuments,
+} from "./documents";
+import {
+  DocumentIdParam,
+  DocumentList,
+  DocumentListQuery,
+  DocumentSchema,
+  RebuildResult,
+  ReindexAllResult,
+  SearchQuery,
+  SearchResult,
+  UploadedDocuments,
+} from "./schemas";
 import { searchKnowledge } from "./search";
 
 const tags = ["Knowledge base"];
@@ -22,7 +41,7 @@ const UploadForm = z
 const uploadRoute = createRoute({
   tags,
   method: "post",
-  path: "/v1/assistants/{id}/knowledge/documents",
+  path: "/v1/assistants/{id}/documents",
   summary: "Upload documents to an assistant's knowledge base; each is read, chunked, embedded and indexed in the background",
   description:
     "Multipart field `files` (repeat it for several). The kind is decided from the content; a file of another kind is a 415 naming `files[i]`, an empty one or one over `KNOWLEDGE_MAX_FILE_BYTES` a 422, and the whole upload (all files) over that size a 413. Poll the document until `status` is `ready` or `failed` (with `failure_reason`: encrypted, damaged, a scan with no text layer and no vision model).",
@@ -39,7 +58,7 @@ const uploadRoute = createRoute({
 const listRoute = createRoute({
   tags,
   method: "get",
-  path: "/v1/assistants/{id}/knowledge/documents",
+  path: "/v1/assistants/{id}/documents",
   summary: "An assistant's documents and their indexing state",
   ...authed("assistants:read"),
   request: { params: AssistantIdParam, query: DocumentListQuery },
@@ -49,7 +68,7 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   tags,
   method: "get",
-  path: "/v1/assistants/{id}/knowledge/documents/{document_id}",
+  path: "/v1/assistants/{id}/documents/{document_id}",
   summary: "One document",
   ...authed("assistants:read"),
   request: { params: DocumentIdParam },
@@ -59,7 +78,7 @@ const getRoute = createRoute({
 const deleteRoute = createRoute({
   tags,
   method: "delete",
-  path: "/v1/assistants/{id}/knowledge/documents/{document_id}",
+  path: "/v1/assistants/{id}/documents/{document_id}",
   summary: "Delete a document: its file, its passages and their place in the index",
   ...authed("assistants:write"),
   request: { params: DocumentIdParam },
@@ -69,11 +88,21 @@ const deleteRoute = createRoute({
 const reindexRoute = createRoute({
   tags,
   method: "post",
-  path: "/v1/assistants/{id}/knowledge/documents/{document_id}/reindex",
+  path: "/v1/assistants/{id}/documents/{document_id}/reindex",
   summary: "Read and index a document again (after a failure, or once embeddings are configured)",
   ...authed("assistants:write"),
   request: { params: DocumentIdParam },
   responses: { 202: jsonResponse(DocumentSchema, "Queued"), ...problemResponses },
+});
+
+const reindexAllRoute = createRoute({
+  tags,
+  method: "post",
+  path: "/v1/assistants/{id}/documents/reindex",
+  summary: "Read and index every document of the assistant again",
+  ...authed("assistants:write"),
+  request: { params: AssistantIdParam },
+  responses: { 202: jsonResponse(ReindexAllResult, "Queued"), ...problemResponses },
 });
 
 const rebuildRoute = createRoute({
@@ -122,5 +151,6 @@ export const knowledgeRoutes = createRouter()
     const { id, document_id } = c.req.valid("param");
     return c.json(await reindexDocument(c.var.ctx, id, document_id), 202);
   })
+  .openapi(reindexAllRoute, async (c) => c.json(await reindexAllDocuments(c.var.ctx, c.req.valid("param").id), 202))
   .openapi(rebuildRoute, async (c) => c.json(await rebuildIndex(c.var.ctx, c.req.valid("param").id), 200))
   .openapi(searchRoute, async (c) => c.json(await searchKnowledge(c.var.ctx, c.req.valid("param").id, c.req.valid("query")), 200));

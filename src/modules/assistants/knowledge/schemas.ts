@@ -70,7 +70,7 @@ export const SearchQuery = z.object({
     .max(1000)
     .refine((q) => !q.includes("\u0000"), "must not contain NUL")
     .openapi({ description: "What to look for, in plain words", example: "parking on weekends" }),
-  k: z.coerce.number().int().min(1).max(50).default(5).openapi({ description: "Passages to return, 1 to 50", example: 5 }),
+  k: z.coerce.number().int().min(1).max(100).default(10).openapi({ description: "Passages to return, 1 to 100", example: 10 }),
   mode: z
     .enum(SEARCH_MODES)
     .default("hybrid")
@@ -99,6 +99,10 @@ export const RebuildResult = z
     vectors: z.number().int().openapi({ description: "Passages with embeddings", example: 420 }),
   })
   .openapi("KnowledgeRebuild");
+
+export const ReindexAllResult = z
+  .object({ queued: z.number().int().openapi({ description: "Documents queued to be read and indexed again", example: 12 }) })
+  .openapi("KnowledgeReindexAll");
 
 export type DocumentView = z.infer<typeof DocumentSchema>;
 export type SearchInput = z.infer<typeof SearchQuery>;
