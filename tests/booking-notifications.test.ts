@@ -7,7 +7,7 @@ import type { Assistant } from "../src/modules/assistants/assistants/service";
 import { createBooking } from "../src/modules/assistants/bookings/service";
 import { systemActor } from "../src/modules/identity/auth/principal";
 import { call, expectJson, type SignedUp, signUp, uniqueEmail } from "./harness/api";
-import { fakeResend, fakeTwilio, messageRow } from "./harness/fakes";
+import { fakeResend, fakeTwilio, messageRow, twilioErrorBody } from "./harness/fakes";
 import { fetchWithEnv, testCtx } from "./harness/helpers";
 
 const DAY_MS = 86_400_000;
@@ -189,8 +189,11 @@ describe("booking notifications", () => {
     const owner = await signUp("bkn-fail");
     const assistant = await kolkataAssistant(owner);
     const date = dayFromNow(5);
-    // Twilio's documented never-valid destination: the send fails for good (error 21211).
-    const refused = await expectJson<BookingBody>(await book(owner, assistant.id, { start: `${date}T03:30:00.000Z`, phone: "+15005550001" }), 201);
+    // Twilio refuses this number for good (error 21211). A number of this test's own, not Twilio's
+    // magic invalid one: the fake is shared with test files running alongside, which count its requests.
+    const phone = uniquePhone();
+    await fakeTwilio.fail(phone, [{ status: 400, body: twilioErrorBody(400, 21211, `The 'To' number ${phone} is not a valid phone number.`) }]);
+    const refused = await expectJson<BookingBody>(await book(owner, assistant.id, { start: `${date}T03:30:00.000Z`, phone }), 201);
     const [message] = await messagesOf(refused.id);
     await delivered(message?.id ?? "", "failed");
 
