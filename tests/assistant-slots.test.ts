@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type BookingRules, type Busy, checkBookingStart, daySlots, localDateOf, slotsBetween } from "../src/modules/assistants/bookings/slots";
+import { type BookingRules, type Busy, checkBookingStart, daySchedule, daySlots, localDateOf, slotsBetween } from "../src/modules/assistants/bookings/slots";
 
 // Every expected UTC instant below is worked out by hand from the zones' published rules:
 // America/New_York EST -5 / EDT -4, 2026-03-08 02:00 EST -> 03:00 EDT (07:00Z), 2026-11-01 02:00 EDT -> 01:00 EST (06:00Z);
@@ -220,6 +220,43 @@ describe("daySlots windows: notice, past, horizon, closed dates", () => {
     });
     expect(daySlots(r, "2026-06-20", LONG_AGO, []).business_hours).toBe("Closed");
     expect(() => daySlots(r, "2026-02-30", LONG_AGO, [])).toThrow(RangeError);
+  });
+});
+
+describe("daySchedule", () => {
+  it("lays the whole grid and says why each slot is not offered: booked (naming it), buffer, notice; the available ones are daySlots'", () => {
+    // Kolkata (+5:30), 09:00-12:00 in 30-minute slots with a 15-minute buffer: 09:00, 09:45, 10:30, 11:15.
+    const r = rules({ timezone: "Asia/Kolkata", weeklyHours: weekdays([["09:00", "12:00"]]), slotDuration: 30, bufferMinutes: 15, minNoticeMinutes: 60 });
+    const now = new Date("2026-12-14T03:00:00Z"); // Monday 08:30 local: 09:00 is inside the hour's notice.
+    const held = [{ id: "bkg_A", start: new Date("2026-12-14T05:00:00Z"), end: new Date("2026-12-14T05:30:00Z") }]; // 10:30-11:00
+    const day = daySchedule(r, "2026-12-14", now, held);
+    expect(day).toMatchObject({ date: "2026-12-14", day: "Monday", business_hours: "9:00 AM - 12:00 PM" });
+    expect(day.slots.map((s) => [s.time, s.label, s.status, s.booking_id])).toEqual([
+      ["09:00", "9:00 AM", "unavailable", null],
+      ["09:45", "9:45 AM", "available", null],
+      ["10:30", "10:30 AM", "booked", "bkg_A"],
+      ["11:15", "11:15 AM", "available", null],
+    ]);
+    const free = daySlots(r, "2026-12-14", now, held);
+    expect(day.slots.filter((s) => s.status === "available").map(({ time, start, end }) => ({ time, start, end }))).toEqual(free.times);
+    // A 30-minute buffer makes the slots beside the booking unavailable, not booked.
+    const wide = daySchedule({ ...r, bufferMinutes: 30, minNoticeMinutes: 0 }, "2026-12-14", now, [
+      { id: "bkg_B", start: new Date("2026-12-14T04:30:00Z"), end: new Date("2026-12-14T05:00:00Z") }, // 10:00-10:30
+    ]);
+    expect(wide.slots.map((s) => [s.time, s.status])).toEqual([
+      ["09:00", "available"],
+      ["10:00", "booked"],
+      ["11:00", "available"],
+    ]);
+  });
+
+  it("has no slots on a closed date and only unavailable ones past the horizon", () => {
+    const r = rules({ weeklyHours: weekdays([["09:00", "11:00"]]), horizonDays: 2, closedDates: ["2026-12-15"] });
+    const now = new Date("2026-12-14T12:00:00Z"); // Monday 07:00 in New York: bookable through Wednesday the 16th.
+    expect(daySchedule(r, "2026-12-15", now, [])).toMatchObject({ business_hours: "Closed", slots: [] });
+    expect(daySchedule(r, "2026-12-13", now, []).slots).toEqual([]); // Sunday: no hours
+    expect(daySchedule(r, "2026-12-18", now, []).slots.map((s) => s.status)).toEqual(["unavailable", "unavailable"]);
+    expect(daySchedule(r, "2026-12-16", now, []).slots.map((s) => s.status)).toEqual(["available", "available"]);
   });
 });
 

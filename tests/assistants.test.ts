@@ -448,6 +448,54 @@ describe("an assistant's bookings", () => {
     expect(other.data).toEqual([]);
   });
 
+  it("lists today and the 7 days after by default, with every slot's state per day; other ranges on request", async () => {
+    const owner = await signUp();
+    const assistant = await createAssistant(owner, kolkata);
+    const soon = await expectJson<BookingBody>(await book(owner, assistant.id, { start: `${dayFromNow(2)}T04:00:00.000Z`, customer_name: "Asha" }), 201);
+    const later = await expectJson<BookingBody>(await book(owner, assistant.id, { start: `${dayFromNow(10)}T03:30:00.000Z`, customer_name: "Ravi" }), 201);
+    const list = (query: string) => call(`/v1/assistants/${assistant.id}/bookings${query}`, { token: owner.access_token, orgId: owner.orgId });
+    interface Schedule extends Page<BookingBody> {
+      start_date: string;
+      end_date: string;
+      timezone: string;
+      days: { date: string; day: string; business_hours: string; slots: { time: string; start: string; status: string; booking_id: string | null }[] }[];
+    }
+    const todayInKolkata = new Date(Date.now() + 330 * 60_000).toISOString().slice(0, 10);
+    const week = await expectJson<Schedule>(await list(""), 200);
+    expect(week).toMatchObject({ start_date: todayInKolkata, timezone: "Asia/Kolkata" });
+    expect(week.days).toHaveLength(8);
+    expect(week.days[0]?.date).toBe(todayInKolkata);
+    expect(week.end_date).toBe(week.days[7]?.date);
+    expect(week.data.map((b) => b.id)).toEqual([soon.id]);
+    const bookedDay = week.days.find((d) => d.date === dayFromNow(2));
+    expect(bookedDay?.business_hours).toBe("9:00 AM - 11:00 AM");
+    expect(bookedDay?.slots.map((s) => [s.time, s.status, s.booking_id])).toEqual([
+      ["09:00", "available", null],
+      ["09:30", "booked", soon.id],
+      ["10:00", "available", null],
+      ["10:30", "available", null],
+    ]);
+    // The available slots of a day are the ones /slots offers.
+    const offered = await expectJson<{ times: { start: string }[] }>(
+      await call(`/v1/assistants/${assistant.id}/slots?date=${dayFromNow(2)}`, { token: owner.access_token, orgId: owner.orgId }),
+      200,
+    );
+    expect(bookedDay?.slots.filter((s) => s.status === "available").map((s) => s.start)).toEqual(offered.times.map((t) => t.start));
+    // A later range finds the other booking; a cancelled booking's slot is free again but the booking is still listed.
+    await expectJson(
+      await call(`/v1/assistants/${assistant.id}/bookings/${later.id}/cancel`, { token: owner.access_token, orgId: owner.orgId, body: {} }),
+      200,
+    );
+    const far = await expectJson<Schedule>(await list(`?start_date=${dayFromNow(10)}&end_date=${dayFromNow(10)}`), 200);
+    expect(far.data.map((b) => [b.id, b.status])).toEqual([[later.id, "cancelled"]]);
+    expect(far.days.map((d) => d.slots[0]?.status)).toEqual(["available"]);
+    const onlyEnd = await expectJson<Schedule>(await list(`?end_date=${dayFromNow(20)}`), 200);
+    expect([onlyEnd.start_date, onlyEnd.days.length]).toEqual([dayFromNow(13), 8]);
+    const tooLong = await expectProblem(await list(`?start_date=${dayFromNow(0)}&end_date=${dayFromNow(31)}`), 422);
+    expect(tooLong.errors?.map((e) => e.path)).toEqual(["end_date"]);
+    await expectProblem(await list(`?start_date=${dayFromNow(3)}&end_date=${dayFromNow(2)}`), 422);
+  });
+
   it("refuses a start in the past, inside the notice, outside hours or on a closed date with 422 on start, writing nothing", async () => {
     const owner = await signUp();
     const closed = dayFromNow(4);

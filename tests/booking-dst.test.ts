@@ -103,7 +103,10 @@ describe("slots and bookings on daylight-saving days", () => {
     );
     expect(moves.map((r) => r.status).sort()).toEqual([200, 409]);
     const list = await expectJson<{ data: { id: string; start: string; status: string }[] }>(
-      await call(`/v1/assistants/${assistant.id}/bookings?status=confirmed`, { token: owner.access_token, orgId: owner.orgId }),
+      await call(`/v1/assistants/${assistant.id}/bookings?status=confirmed&start_date=2027-10-30&end_date=2027-10-31`, {
+        token: owner.access_token,
+        orgId: owner.orgId,
+      }),
       200,
     );
     const starts = list.data.map((x) => x.start).sort();

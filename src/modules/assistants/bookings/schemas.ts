@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { E164 } from "../../../lib/phone";
 import { ASSISTANT_ID_EXAMPLE, isRealDate } from "../assistants/schemas";
+import { MAX_RANGE_DAYS } from "./slots";
 
 const LocalDate = z.string().refine(isRealDate, "A real date YYYY-MM-DD");
 
@@ -91,7 +92,33 @@ export const BookingSchema = z
   })
   .openapi("Booking");
 
-export const BookingList = pageSchema(BookingSchema, "BookingList", { data: "Bookings, oldest made first" });
+const ScheduledSlotSchema = SlotTime.extend({
+  label: z.string().openapi({ description: "Local time as a label", example: "9:00 AM" }),
+  status: z.enum(["available", "booked", "unavailable"]).openapi({
+    description:
+      "available: can be booked now; booked: a confirmed booking holds it; unavailable: past, inside the notice, beyond the horizon or in a booking's buffer",
+    example: "booked",
+  }),
+  booking_id: z.string().nullable().openapi({ description: "The booking holding a booked slot, else null", example: BOOKING_ID_EXAMPLE }),
+}).openapi("ScheduledSlot");
+
+const DayScheduleSchema = z
+  .object({
+    date: z.string().openapi({ description: "The local day", example: "2026-12-14" }),
+    day: z.string().openapi({ description: "Its weekday", example: "Monday" }),
+    business_hours: z.string().openapi({ description: "That day's opening hours, or Closed", example: "9:00 AM - 12:00 PM" }),
+    slots: z.array(ScheduledSlotSchema).openapi({ description: "Every slot of the day's grid, in time order (none when closed)" }),
+  })
+  .openapi("DaySchedule");
+
+export const BookingList = pageSchema(BookingSchema, "BookingPage", { data: "Bookings starting in the range, oldest made first" })
+  .extend({
+    start_date: z.string().openapi({ description: "First local day covered (default today in the assistant's zone)", example: "2026-12-14" }),
+    end_date: z.string().openapi({ description: "Last local day covered, inclusive (default start_date + 7)", example: "2026-12-21" }),
+    timezone: z.string().openapi({ description: "The assistant's IANA zone the days are in", example: "America/New_York" }),
+    days: z.array(DayScheduleSchema).openapi({ description: "Each local day of the range with the state of every slot; the same on every page" }),
+  })
+  .openapi("BookingList");
 
 export const BookingListQuery = pageQuery({ defaultLimit: 50, cursorExample: BOOKING_ID_EXAMPLE })
   .extend({
@@ -103,8 +130,14 @@ export const BookingListQuery = pageQuery({ defaultLimit: 50, cursorExample: BOO
       .optional()
       .openapi({ description: "`next_cursor` of the previous page", example: BOOKING_ID_EXAMPLE }),
     status: z.enum(["confirmed", "cancelled"]).optional().openapi({ description: "Only bookings with this status", example: "confirmed" }),
-    start_date: LocalDate.optional().openapi({ description: "Bookings starting on or after this local day of the assistant", example: "2026-12-14" }),
-    end_date: LocalDate.optional().openapi({ description: "Bookings starting on or before this local day", example: "2026-12-20" }),
+    start_date: LocalDate.optional().openapi({
+      description: "First local day of the assistant (default: today in its zone, or end_date - 7)",
+      example: "2026-12-14",
+    }),
+    end_date: LocalDate.optional().openapi({
+      description: `Last local day, inclusive (default: start_date + 7); at most ${MAX_RANGE_DAYS} days in all`,
+      example: "2026-12-21",
+    }),
   })
   .superRefine((query, ctx) => {
     if (query.start_date && query.end_date && query.end_date < query.start_date)
@@ -134,3 +167,4 @@ export type RescheduleBookingInput = z.infer<typeof RescheduleBookingBody>;
 export type BookingNotifyInput = z.infer<typeof Notify>;
 export type BookingListInput = z.infer<typeof BookingListQuery>;
 export type Booking = z.infer<typeof BookingSchema>;
+export type BookingListPage = z.infer<typeof BookingList>;

@@ -5,14 +5,26 @@ import { bookings } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { Conflict, NotFound, Unprocessable } from "../../../lib/errors";
 import { newId } from "../../../lib/ids";
-import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
+import { type PageRequest, toPage } from "../../../lib/pagination";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
 import { recordOwnAgentEvent } from "../../usage/events/service";
 import type { Assistant } from "../assistants/schemas";
 import { getAssistantInOrg } from "../assistants/service";
 import { failureReason, notifyBooking } from "./notifications";
-import type { Booking, BookingListInput, BookingNotifyInput, CreateBookingInput, RescheduleBookingInput } from "./schemas";
-import { type BookingRules, type Busy, checkBookingStart, type DaySlots, daySlots, localDateOf, slotsBetween } from "./slots";
+import type { Booking, BookingListInput, BookingListPage, BookingNotifyInput, CreateBookingInput, RescheduleBookingInput } from "./schemas";
+import {
+  type BookedInterval,
+  type BookingRules,
+  type Busy,
+  checkBookingStart,
+  type DaySlots,
+  daySchedule,
+  daySlots,
+  localDateOf,
+  MAX_RANGE_DAYS,
+  slotsBetween,
+} from "./slots";
+import { addDays, daysBetween, localMidnight } from "./zone";
 
 type BookingRow = typeof bookings.$inferSelect;
 const BOOKING_ID = /^bkg_[0-9A-Za-z]{1,64}$/;
@@ -253,24 +265,61 @@ async function recordBookingMade(ctx: ServiceCtx, assistant: Assistant, booking:
   }
 }
 
-/** The assistant's bookings, oldest made first; `status`, and local `start_date`..`end_date` of the assistant's zone, filter. */
-export async function listBookings(ctx: ServiceCtx, assistantId: string, query: BookingListInput & PageRequest): Promise<Page<Booking>> {
+/** Days a booking list covers when the request leaves a date out: today (or end_date) and the week after (before). */
+const DEFAULT_LIST_DAYS = 7;
+
+/**
+ * The assistant's bookings starting on local days `start_date`..`end_date` of its zone (default
+ * today and the 7 days after), oldest made first, optionally of one `status`; with every day of the
+ * range and the state of each of its slots, as a schedule to show beside the list.
+ */
+export async function listBookings(ctx: ServiceCtx, assistantId: string, query: BookingListInput & PageRequest): Promise<BookingListPage> {
   assertCan(ctx, "assistants:read");
   const orgId = requireOrgId(ctx);
   const assistant = await getAssistantInOrg(ctx, assistantId);
-  const filters: SQL[] = [eq(bookings.orgId, orgId), eq(bookings.assistantId, assistant.id)];
+  const now = ctx.now();
+  const { from, to } = listRange(assistant.timezone, now, query);
+  const localDate = sql`(${bookings.startAt} AT TIME ZONE ${assistant.timezone})::date`;
+  const filters: SQL[] = [eq(bookings.orgId, orgId), eq(bookings.assistantId, assistant.id), sql`${localDate} between ${from}::date and ${to}::date`];
   if (query.status) filters.push(eq(bookings.status, query.status));
   if (query.cursor) filters.push(gt(bookings.id, query.cursor));
-  const localDate = sql`(${bookings.startAt} AT TIME ZONE ${assistant.timezone})::date`;
-  if (query.start_date) filters.push(sql`${localDate} >= ${query.start_date}::date`);
-  if (query.end_date) filters.push(sql`${localDate} <= ${query.end_date}::date`);
   const rows = await ctx.db
     .select()
     .from(bookings)
     .where(and(...filters))
     .orderBy(asc(bookings.id))
     .limit(query.limit + 1);
-  return toPage(rows, query.limit, (row) => row.id, bookingView);
+  const page = toPage(rows, query.limit, (row) => row.id, bookingView);
+  const held = await heldBetween(ctx, assistant, from, to);
+  const rules = bookingRules(assistant);
+  const days = Array.from({ length: daysBetween(from, to) + 1 }, (_, i) => daySchedule(rules, addDays(from, i), now, held));
+  return { ...page, start_date: from, end_date: to, timezone: assistant.timezone, days };
+}
+
+function listRange(timezone: string, now: Date, query: BookingListInput): { from: string; to: string } {
+  const from = query.start_date ?? (query.end_date ? addDays(query.end_date, -DEFAULT_LIST_DAYS) : localDateOf(timezone, now));
+  const to = query.end_date ?? addDays(from, DEFAULT_LIST_DAYS);
+  if (to < from) throw new Unprocessable([{ path: "end_date", message: `end_date ${to} is before start_date ${from}` }]);
+  if (daysBetween(from, to) + 1 > MAX_RANGE_DAYS) {
+    throw new Unprocessable([{ path: "end_date", message: `${from} to ${to} is more than ${MAX_RANGE_DAYS} days` }]);
+  }
+  return { from, to };
+}
+
+/** Confirmed bookings that can touch a slot of local days `from`..`to` (a day's margin covers any zone offset). */
+async function heldBetween(ctx: ServiceCtx, assistant: Assistant, from: string, to: string): Promise<BookedInterval[]> {
+  return ctx.db
+    .select({ id: bookings.id, start: bookings.startAt, end: bookings.endAt })
+    .from(bookings)
+    .where(
+      and(
+        eq(bookings.assistantId, assistant.id),
+        eq(bookings.status, "confirmed"),
+        gt(bookings.endAt, new Date(localMidnight(from) - 2 * DAY_MS)),
+        lt(bookings.startAt, new Date(localMidnight(to) + 3 * DAY_MS)),
+      ),
+    )
+    .orderBy(asc(bookings.startAt));
 }
 
 export async function getBooking(ctx: ServiceCtx, assistantId: string, bookingId: string): Promise<Booking> {

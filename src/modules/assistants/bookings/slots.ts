@@ -74,6 +74,29 @@ export interface DaySlots {
   times: SlotTime[];
 }
 
+export type SlotStatus = "available" | "booked" | "unavailable";
+
+/** A booking holding a range of time (UTC instants). */
+export interface BookedInterval extends Busy {
+  id: string;
+}
+
+export interface ScheduledSlot extends SlotTime {
+  /** Local label, "9:00 AM". */
+  label: string;
+  status: SlotStatus;
+  /** The booking holding a `booked` slot, else null. */
+  booking_id: string | null;
+}
+
+/** One local date's whole slot grid and the state of each slot. */
+export interface DaySchedule {
+  date: string;
+  day: string;
+  business_hours: string;
+  slots: ScheduledSlot[];
+}
+
 export type SlotsBetweenResult = { ok: true; days: DaySlots[] } | { ok: false; reason: "invalid_range" | "range_too_long"; message: string };
 
 export type BookingRefusal = "outside_hours" | "closed_day" | "in_past" | "inside_notice" | "beyond_horizon" | "not_on_slot_boundary";
@@ -149,45 +172,95 @@ function assertDate(date: string): void {
  * @throws RangeError when `date` is not a calendar date or the zone is unknown.
  */
 export function daySlots(rules: BookingRules, date: string, now: Date, busy: Busy[]): DaySlots {
-  assertDate(date);
-  const day = DAY_NAMES[weekdayIndex(date)] as string;
   const result: DaySlots = {
-    date,
-    day,
+    ...dayHeading(rules, date),
     timezone: rules.timezone,
     slots: [],
-    business_hours: businessHours(rules, date),
     slot_duration: rules.slotDuration,
     times: [],
   };
-  if (isClosed(rules, date) || date > lastBookableDate(rules, now)) return result;
+  for (const slot of slotGrid(rules, date)) {
+    if (slotState(rules, slot, now, busy) !== "available") continue;
+    result.slots.push(slot.label);
+    result.times.push({ time: slot.time, start: slot.start, end: slot.end });
+  }
+  return result;
+}
 
+/**
+ * Every slot of one local date with what stops it being booked: `booked` when a booking covers it
+ * (naming the first such booking), `unavailable` when it is past, inside the notice, beyond the
+ * horizon or inside another booking's buffer, `available` otherwise — exactly the slots
+ * `daySlots` offers. A closed date has no slots.
+ *
+ * @throws RangeError when `date` is not a calendar date or the zone is unknown.
+ */
+export function daySchedule(rules: BookingRules, date: string, now: Date, booked: BookedInterval[]): DaySchedule {
+  const slots = slotGrid(rules, date).map((slot): ScheduledSlot => {
+    const state = slotState(rules, slot, now, booked);
+    const holder = state === "booked" ? booked.find((b) => overlaps(slot, b.start.getTime(), b.end.getTime())) : undefined;
+    return { time: slot.time, label: slot.label, start: slot.start, end: slot.end, status: state, booking_id: holder?.id ?? null };
+  });
+  return { ...dayHeading(rules, date), slots };
+}
+
+/** The grid slot a booking, the notice, the horizon or a buffer leaves free or takes. */
+function slotState(rules: BookingRules, slot: GridSlot, now: Date, busy: Busy[]): SlotStatus {
+  if (busy.some((b) => overlaps(slot, b.start.getTime(), b.end.getTime()))) return "booked";
+  const buffer = rules.bufferMinutes * MINUTE;
+  if (busy.some((b) => overlaps(slot, b.start.getTime() - buffer, b.end.getTime() + buffer))) return "unavailable";
+  if (slot.at < now.getTime() + rules.minNoticeMinutes * MINUTE) return "unavailable";
+  if (slot.date > lastBookableDate(rules, now)) return "unavailable";
+  return "available";
+}
+
+function overlaps(slot: GridSlot, from: number, to: number): boolean {
+  return slot.at < to && slot.at + slot.duration > from;
+}
+
+function dayHeading(rules: BookingRules, date: string): { date: string; day: string; business_hours: string } {
+  assertDate(date);
+  return { date, day: DAY_NAMES[weekdayIndex(date)] as string, business_hours: businessHours(rules, date) };
+}
+
+interface GridSlot {
+  date: string;
+  /** Epoch ms it starts. */
+  at: number;
+  duration: number;
+  time: string;
+  label: string;
+  start: string;
+  end: string;
+}
+
+/**
+ * The slot grid of one local date in real-time order, ignoring bookings, notice and horizon: from
+ * the start of each opening interval every `slotDuration + bufferMinutes` minutes of real time
+ * while the slot fits (see the module comment for DST). A closed date has none.
+ */
+function slotGrid(rules: BookingRules, date: string): GridSlot[] {
+  if (isClosed(rules, date)) return [];
   const duration = rules.slotDuration * MINUTE;
   const step = (rules.slotDuration + rules.bufferMinutes) * MINUTE;
-  const buffer = rules.bufferMinutes * MINUTE;
-  const earliest = now.getTime() + rules.minNoticeMinutes * MINUTE;
-  const blocked = busy.map((b) => [b.start.getTime() - buffer, b.end.getTime() + buffer] as const);
-
   const starts: number[] = [];
   for (const [from, to] of openIntervals(rules, date)) {
-    for (let t = from; t + duration <= to; t += step) {
-      if (t < earliest) continue;
-      if (blocked.some(([bs, be]) => t < be && t + duration > bs)) continue;
-      starts.push(t);
-    }
+    for (let t = from; t + duration <= to; t += step) starts.push(t);
   }
   // Ranges are sorted, but on a fall-back night their intervals can interleave in real time.
   starts.sort((a, b) => a - b);
-  for (const t of starts) {
+  return starts.map((t) => {
     const wall = wallClock(rules.timezone, t);
-    result.slots.push(label(wall.hour, wall.minute));
-    result.times.push({
+    return {
+      date,
+      at: t,
+      duration,
       time: `${pad2(wall.hour)}:${pad2(wall.minute)}`,
+      label: label(wall.hour, wall.minute),
       start: new Date(t).toISOString(),
       end: new Date(t + duration).toISOString(),
-    });
-  }
-  return result;
+    };
+  });
 }
 
 /**
