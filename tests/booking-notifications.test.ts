@@ -133,6 +133,38 @@ describe("booking notifications", () => {
     expect(await messagesOf(silent.id)).toEqual([]);
   });
 
+  it("keep the channel a booking asked for: a move and a cancel without notify go the same way, none stays silent", async () => {
+    const owner = await signUp("bkn-keep");
+    const assistant = await kolkataAssistant(owner);
+    const date = dayFromNow(6);
+    const quiet = await expectJson<BookingBody & { notify: string }>(
+      await book(owner, assistant.id, { start: `${date}T03:30:00.000Z`, phone: uniquePhone(), notify: "none" }),
+      201,
+    );
+    expect(quiet.notify).toBe("none");
+    const move = (id: string, body: Record<string, unknown>) =>
+      call(`/v1/assistants/${assistant.id}/bookings/${id}/reschedule`, { token: owner.access_token, orgId: owner.orgId, body });
+    const cancel = (id: string) => call(`/v1/assistants/${assistant.id}/bookings/${id}/cancel`, { token: owner.access_token, orgId: owner.orgId, body: {} });
+    await expectJson(await move(quiet.id, { start: `${date}T04:00:00.000Z` }), 200);
+    await expectJson(await cancel(quiet.id), 200);
+    expect(await messagesOf(quiet.id)).toEqual([]);
+
+    const phone = uniquePhone();
+    const chatty = await expectJson<BookingBody>(await book(owner, assistant.id, { start: `${date}T04:30:00.000Z`, phone, notify: "whatsapp" }), 201);
+    await expectJson(await move(chatty.id, { start: `${date}T05:00:00.000Z` }), 200);
+    // A reschedule may change the choice; the cancel then follows the new one.
+    expect(await expectJson<{ notify: string }>(await move(chatty.id, { start: `${date}T05:30:00.000Z`, notify: "sms" }), 200)).toMatchObject({
+      notify: "sms",
+    });
+    await expectJson(await cancel(chatty.id), 200);
+    expect((await messagesOf(chatty.id)).map((m) => [m.idempotencyKey?.split(":")[0], m.channel])).toEqual([
+      ["booking-confirmed", "whatsapp"],
+      ["booking-moved", "whatsapp"],
+      ["booking-moved", "sms"],
+      ["booking-cancelled", "sms"],
+    ]);
+  });
+
   it("refuse an unknown notify channel with 422 on notify, booking nothing", async () => {
     const owner = await signUp("bkn-bad");
     const assistant = await kolkataAssistant(owner);

@@ -50,8 +50,8 @@ async function utcAssistant(owner: SignedUp): Promise<Assistant> {
   return expectJson<Assistant>(await call("/v1/assistants", { token: owner.access_token, orgId: owner.orgId, body }), 201);
 }
 
-async function book(owner: SignedUp, assistantId: string, start: string, phone = uniquePhone()): Promise<BookingBody & { phone: string }> {
-  const body = { start, customer_name: "Asha Rao", phone };
+async function book(owner: SignedUp, assistantId: string, start: string, phone = uniquePhone(), notify?: string): Promise<BookingBody & { phone: string }> {
+  const body = { start, customer_name: "Asha Rao", phone, notify };
   const booking = await expectJson<BookingBody>(
     await call(`/v1/assistants/${assistantId}/bookings`, { token: owner.access_token, orgId: owner.orgId, body }),
     201,
@@ -123,6 +123,26 @@ describe("booking reminders", () => {
     // Seven hours on, `later` is 23 h away and due.
     await sendBookingReminders(ctxAt(new Date(Date.now() + 7 * HOUR_MS)));
     expect(await countPerBooking(ids)).toEqual({ [later.id]: 1, [cancelled.id]: 0, [soon.id]: 0, [reminded.id]: 0 });
+  });
+
+  it("go by the channel the booking asked for, and not at all to a booking that asked for none", async () => {
+    const owner = await signUp("bkr-notify");
+    const assistant = await utcAssistant(owner);
+    const quiet = await book(owner, assistant.id, slotIn(2), uniquePhone(), "none");
+    const whatsapp = await book(owner, assistant.id, slotIn(3), uniquePhone(), "whatsapp");
+    const plain = await book(owner, assistant.id, slotIn(4));
+    const run = await sendBookingReminders(testCtx());
+    expect(run.failed).toBe(0);
+    const reminders = await remindersOf([quiet.id, whatsapp.id, plain.id]);
+    expect(reminders.map((m) => [m.entityId, m.channel, m.recipient]).sort()).toEqual(
+      [
+        [whatsapp.id, "whatsapp", whatsapp.phone],
+        [plain.id, "sms", plain.phone],
+      ].sort(),
+    );
+    // The quiet booking was never claimed, so it stays unreminded rather than silently stamped.
+    const [row] = await testCtx().db.select({ at: bookings.remindedAt, notify: bookings.notify }).from(bookings).where(eq(bookings.id, quiet.id));
+    expect(row).toEqual({ at: null, notify: "none" });
   });
 
   it("remind a rescheduled booking again, of its new time", async () => {

@@ -62,6 +62,8 @@ export const assistants = pgTable(
 
 export const BOOKING_STATUSES = ["confirmed", "cancelled"] as const;
 export const BOOKING_SOURCES = ["api", "call", "chat"] as const;
+/** How a booking's customer asked to be told about it; `none` sends nothing, reminders included. */
+export const BOOKING_NOTIFY = ["sms", "whatsapp", "email", "none"] as const;
 
 /**
  * A booking of one or more consecutive slots of an assistant, `[start_at, end_at)`. The migration
@@ -89,6 +91,8 @@ export const bookings = pgTable(
     sourceId: text("source_id"),
     status: text("status", { enum: BOOKING_STATUSES }).notNull().default("confirmed"),
     idempotencyKey: text("idempotency_key"),
+    /** The channel the booking asked for (null: the default by what it carries), kept so its reminder goes the same way. */
+    notify: text("notify", { enum: BOOKING_NOTIFY }),
     /** When the reminder before the appointment was claimed for sending; cleared by a reschedule. */
     remindedAt: timestamp("reminded_at", { withTimezone: true, mode: "date" }),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),

@@ -2,7 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { bookings } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { Unprocessable } from "../../../lib/errors";
-import { failureReason, sendBookingMessage } from "./notifications";
+import { type BookingNotify, failureReason, sendBookingMessage } from "./notifications";
 
 /** How long before its start a booking is reminded. */
 export const REMINDER_LEAD_HOURS = 24;
@@ -17,6 +17,7 @@ interface ClaimedBooking {
   start_ms: string;
   phone: string | null;
   email: string | null;
+  notify: BookingNotify | null;
   business_name: string;
   timezone: string;
 }
@@ -46,6 +47,7 @@ async function claimDueBookings(ctx: ServiceCtx, now: Date, limit: number): Prom
         AND due.start_at > ${nowIso}::timestamptz
         AND due.start_at <= ${until}::timestamptz
         AND (due.phone IS NOT NULL OR due.email IS NOT NULL)
+        AND due.notify IS DISTINCT FROM 'none'
       ORDER BY due.start_at, due.id
       LIMIT ${limit}
       FOR UPDATE OF due SKIP LOCKED
@@ -58,7 +60,7 @@ async function claimDueBookings(ctx: ServiceCtx, now: Date, limit: number): Prom
       AND b.status = 'confirmed'
       AND b.reminded_at IS NULL
     RETURNING b.id, b.org_id, (extract(epoch FROM b.start_at) * 1000)::bigint::text AS start_ms,
-      b.phone, b.email, a.business_name, a.timezone
+      b.phone, b.email, b.notify, a.business_name, a.timezone
   `)) as unknown as { rows: ClaimedBooking[] };
   return result.rows;
 }
@@ -73,7 +75,8 @@ async function releaseClaim(ctx: ServiceCtx, id: string, now: Date): Promise<voi
 
 /**
  * Reminds each confirmed booking of every organisation once, within REMINDER_LEAD_HOURS of its
- * start, by SMS to its phone or else email (a reschedule clears the stamp, so the new time is
+ * start, by the channel the booking asked for (none: no reminder), by default SMS to its phone or
+ * else email (a reschedule clears the stamp, so the new time is
  * reminded too). Run by the five-minute cron.
  */
 export async function sendBookingReminders(ctx: ServiceCtx, options: { limit?: number } = {}): Promise<BookingReminderRun> {
@@ -84,8 +87,7 @@ export async function sendBookingReminders(ctx: ServiceCtx, options: { limit?: n
   for (const row of claimed) {
     const booking = { id: row.id, start: new Date(Number(row.start_ms)).toISOString(), phone: row.phone, email: row.email };
     try {
-      await sendBookingMessage(ctx, row.org_id, booking, row, "reminder");
-      sent++;
+      if (await sendBookingMessage(ctx, row.org_id, booking, row, "reminder", row.notify ?? undefined)) sent++;
     } catch (error) {
       failed++;
       ctx.log.warn("booking reminder not sent", { booking_id: row.id, org_id: row.org_id, reason: failureReason(error) });

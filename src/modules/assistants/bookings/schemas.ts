@@ -87,6 +87,10 @@ export const BookingSchema = z
     source: z.enum(["api", "call", "chat"]).openapi({ description: "Where the booking was made", example: "api" }),
     source_id: z.string().nullable().openapi({ description: "The call or chat that made it, or null", example: null }),
     status: z.enum(["confirmed", "cancelled"]).openapi({ description: "confirmed holds the slot; cancelled frees it", example: "confirmed" }),
+    notify: z.enum(["sms", "whatsapp", "email", "none"]).nullable().openapi({
+      description: "The channel asked for its messages, reminder included (a reschedule or cancel can change it); null: SMS to a phone, else email",
+      example: "whatsapp",
+    }),
     created_at: z.string().openapi({ description: "When it was made", example: "2026-12-10T10:00:00.000Z" }),
     updated_at: z.string().openapi({ description: "Last change", example: "2026-12-10T10:00:00.000Z" }),
   })

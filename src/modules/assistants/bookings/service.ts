@@ -98,6 +98,7 @@ function bookingView(row: BookingRow): Booking {
     source: row.source,
     source_id: row.sourceId,
     status: row.status,
+    notify: row.notify,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -223,6 +224,7 @@ export async function createBooking(
         sourceId: options.sourceId ?? null,
         status: "confirmed",
         idempotencyKey: key ?? null,
+        notify: input.notify ?? null,
         createdAt: now,
         updatedAt: now,
       })
@@ -345,7 +347,7 @@ export async function cancelBooking(ctx: ServiceCtx, assistantId: string, bookin
   if (!row) return bookingView(await getBookingRow(ctx.db, orgId, assistant.id, bookingId));
   // Only the cancel that changed the status tells the customer.
   const booking = bookingView(row);
-  await notifyBooking(ctx, orgId, booking, assistant, "cancelled", options.notify);
+  await notifyBooking(ctx, orgId, booking, assistant, "cancelled", options.notify ?? row.notify ?? undefined);
   return booking;
 }
 
@@ -370,7 +372,7 @@ export async function rescheduleBooking(ctx: ServiceCtx, assistantId: string, bo
     const [row] = await ctx.db
       .update(bookings)
       // A new time deserves its own reminder: the claim only takes bookings not yet reminded.
-      .set({ startAt: start, endAt: end, slots, updatedAt: now, remindedAt: null })
+      .set({ startAt: start, endAt: end, slots, updatedAt: now, remindedAt: null, notify: input.notify ?? current.notify })
       .where(and(eq(bookings.id, bookingId), eq(bookings.orgId, orgId), eq(bookings.status, "confirmed")))
       .returning();
     if (!row) throw new Conflict(`Booking ${bookingId} was cancelled meanwhile`);
@@ -380,6 +382,6 @@ export async function rescheduleBooking(ctx: ServiceCtx, assistantId: string, bo
     throw error;
   }
   // A "move" to the time it already had changes nothing the customer needs to hear.
-  if (current.startAt.getTime() !== start.getTime()) await notifyBooking(ctx, orgId, moved, assistant, "moved", input.notify);
+  if (current.startAt.getTime() !== start.getTime()) await notifyBooking(ctx, orgId, moved, assistant, "moved", moved.notify ?? undefined);
   return moved;
 }
