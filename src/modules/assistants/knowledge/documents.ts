@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
 import { documentChunks, knowledgeDocuments } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
+import { sha256Hex } from "../../../lib/crypto";
 import { Conflict, NotFound, Unprocessable, UnsupportedMediaType } from "../../../lib/errors";
 import { newId } from "../../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
@@ -54,11 +55,6 @@ function cleanFilename(name: string): string {
   return (clean || "document").slice(0, FILENAME_MAX);
 }
 
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * Stores uploaded files of an assistant's knowledge base and queues each for indexing. Every file
  * is checked before anything is stored, so a bad one refuses the whole upload: empty or too large
@@ -99,7 +95,7 @@ export async function uploadDocuments(ctx: ServiceCtx, assistantId: string, file
         filename,
         kind,
         sizeBytes: bytes.length,
-        sha256: await sha256(bytes),
+        sha256: await sha256Hex(bytes),
         r2Key: documentKey(orgId, assistant.id, id),
         status: "queued",
         createdAt: now,
