@@ -81,6 +81,19 @@ export interface Env extends DurableObjectEnv {
   KNOWLEDGE_VISION_BASE_URL?: string;
   KNOWLEDGE_VISION_API_KEY?: string;
   KNOWLEDGE_VISION_MODEL?: string;
+  ELEVENLABS_API_KEY?: string;
+  ELEVENLABS_BASE_URL?: string;
+  /** Speech defaults when the organisation chose none: provider (openai | elevenlabs), models, voice. */
+  SPEECH_PROVIDER?: string;
+  /** Longest recording speech-to-text accepts, in seconds (default 600), and largest upload in bytes (default 25 MB). */
+  SPEECH_MAX_AUDIO_SECONDS?: string;
+  SPEECH_MAX_UPLOAD_BYTES?: string;
+  /** Longest text text-to-speech accepts, in characters (default 4096). */
+  SPEECH_MAX_TEXT_CHARS?: string;
+  /** Days stored audio is kept in R2 before the cleanup cron deletes it (default 7). */
+  AUDIO_RETENTION_DAYS?: string;
+  /** Comma-separated providers that `FAKE_PROVIDERS=1 npm run dev` replaced with local fakes; /healthz reports them. */
+  FAKE_PROVIDERS?: string;
   // Bindings
   RATE_LIMIT_AUTH: RateLimit;
   RATE_LIMIT_API: RateLimit;
@@ -187,6 +200,14 @@ const ConfigSchema = z.object({
   KNOWLEDGE_VISION_BASE_URL: z.url().optional(),
   KNOWLEDGE_VISION_API_KEY: z.string().min(1).optional(),
   KNOWLEDGE_VISION_MODEL: z.string().min(1).default("gemini-2.5-flash"),
+  ELEVENLABS_API_KEY: z.string().min(1).optional(),
+  ELEVENLABS_BASE_URL: z.url().default("https://api.elevenlabs.io"),
+  SPEECH_PROVIDER: z.enum(["openai", "elevenlabs"]).default("openai"),
+  SPEECH_MAX_AUDIO_SECONDS: z.coerce.number().int().min(1).max(7200).default(600),
+  SPEECH_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(25_000_000),
+  SPEECH_MAX_TEXT_CHARS: z.coerce.number().int().min(1).max(100_000).default(4096),
+  AUDIO_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
+  FAKE_PROVIDERS: z.string().default(""),
 });
 
 /** Every configuration variable the Worker reads (`npm run dev` passes those set in its environment through). */
@@ -226,6 +247,19 @@ export interface Config {
   dataEncryption?: KeyRing;
   linkedDatabases: { allowPrivateHosts: boolean; timeoutMs: number; maxRows: number; maxBytes: number; sqlModel: string };
   knowledge: KnowledgeConfig;
+  speech: SpeechConfig;
+  /** Providers replaced by local fakes (`FAKE_PROVIDERS=1 npm run dev`); empty in production. */
+  fakeProviders: string[];
+}
+
+/** Speech providers and the limits of speech routes. */
+export interface SpeechConfig {
+  elevenlabs: { apiKey?: string; baseUrl: string };
+  defaultProvider: "openai" | "elevenlabs";
+  maxAudioSeconds: number;
+  maxUploadBytes: number;
+  maxTextChars: number;
+  retentionDays: number;
 }
 
 /** How knowledge-base documents are read and embedded. */
@@ -365,6 +399,15 @@ export function loadConfig(env: Env): Config {
           ? { baseUrl: vars.KNOWLEDGE_VISION_BASE_URL, apiKey: vars.KNOWLEDGE_VISION_API_KEY, model: vars.KNOWLEDGE_VISION_MODEL }
           : undefined,
     },
+    speech: {
+      elevenlabs: { apiKey: vars.ELEVENLABS_API_KEY, baseUrl: vars.ELEVENLABS_BASE_URL },
+      defaultProvider: vars.SPEECH_PROVIDER,
+      maxAudioSeconds: vars.SPEECH_MAX_AUDIO_SECONDS,
+      maxUploadBytes: vars.SPEECH_MAX_UPLOAD_BYTES,
+      maxTextChars: vars.SPEECH_MAX_TEXT_CHARS,
+      retentionDays: vars.AUDIO_RETENTION_DAYS,
+    },
+    fakeProviders: splitList(vars.FAKE_PROVIDERS),
   };
   parsed.set(env, config);
   return config;
