@@ -10,6 +10,8 @@ export class ProviderError extends Error {
     readonly retryable: boolean,
     message: string,
     readonly retryAfterSeconds?: number,
+    /** No answer within the time allowed (as opposed to refused or unreachable). */
+    readonly timedOut = false,
   ) {
     super(`${provider}: ${message}`);
     this.name = "ProviderError";

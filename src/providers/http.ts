@@ -18,7 +18,9 @@ export async function providerFetch(
   try {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    throw new ProviderError(provider, undefined, undefined, true, `request failed: ${error instanceof Error ? error.message : String(error)}`);
+    const timedOut = error instanceof Error && error.name === "TimeoutError";
+    const reason = timedOut ? `no answer within ${timeoutMs} ms` : `request failed: ${error instanceof Error ? error.message : String(error)}`;
+    throw new ProviderError(provider, undefined, undefined, true, reason, undefined, timedOut);
   }
   if (response.ok) return response;
   const text = await response.text();

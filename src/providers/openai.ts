@@ -159,6 +159,9 @@ function parseArguments(raw: string): Record<string, unknown> | undefined {
 function toProviderError(error: unknown): unknown {
   if (error instanceof ProviderUnavailable) return error;
   // Only the SDK throws its errors, so it is loaded whenever `error` can be one.
+  if (sdk !== undefined && error instanceof sdk.APIConnectionTimeoutError) {
+    return new ProviderError("openai", undefined, undefined, true, "no answer in time", undefined, true);
+  }
   if (sdk !== undefined && error instanceof sdk.APIError) {
     const retryAfter = Number(error.headers?.get("retry-after"));
     return new ProviderError(

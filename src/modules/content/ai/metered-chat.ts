@@ -3,9 +3,8 @@ import { AppError, ProviderUnavailable } from "../../../lib/errors";
 import { ProviderError } from "../../../providers/errors";
 import { type ChatParams, type ChatResult, openai } from "../../../providers/openai";
 import { requireOrgId } from "../../identity/auth/principal";
+import { type CreditMeter, withCreditMeter } from "../../money/credits/meter";
 import { creditsFor, lookupPrice } from "../../money/credits/prices";
-import { releaseReservation, reserveCredits, settleReservation } from "../../money/credits/reservations";
-import { noteCreditsCharged } from "../../money/credits/usage";
 
 export interface TokenUsage {
   inputTokens: number;
@@ -24,85 +23,87 @@ export interface Metered<T> {
   balance: number;
 }
 
+export interface MeteredChatOptions {
+  feature: string;
+  model: string;
+  estimate: TokenUsage;
+  /**
+   * A hold already open for a longer pipeline (audio chat): the completions are added to it and
+   * nothing is held or settled here; `credits` and `balance` then say what this part cost and 0.
+   */
+  meter?: CreditMeter;
+}
+
 /**
  * Paid model work in three steps: hold the estimated credits (402, and no provider call, when
  * they are short), run `work` (any number of completions), then settle once with the tokens
  * actually used, whatever `work` ended with. A failure before any token was used releases the
  * hold; after, the tokens are still charged and the failure rethrown. Provider failures become
- * problems the caller understands (502, or 503 when trying later may help).
+ * problems the caller understands (502, 503 when trying later may help, 504 on a timeout).
  */
-export async function withMeteredChat<T>(
-  ctx: ServiceCtx,
-  options: { feature: string; model: string; estimate: TokenUsage },
-  work: (llm: MeteredChat) => Promise<T>,
-): Promise<Metered<T>> {
+export async function withMeteredChat<T>(ctx: ServiceCtx, options: MeteredChatOptions, work: (llm: MeteredChat) => Promise<T>): Promise<Metered<T>> {
   const orgId = requireOrgId(ctx);
   // Checked before holding credits: a missing key is our configuration, not the customer's spend.
   if (!ctx.config.openai.apiKey) throw new ProviderUnavailable("OPENAI_API_KEY");
-  const { price, source } = lookupPrice("openai", options.model);
-  const reservation = await reserveCredits(ctx, { orgId, amount: creditsFor(price, options.estimate), feature: options.feature });
-  const usage: TokenUsage = { inputTokens: 0, outputTokens: 0 };
   const client = openai(ctx.config);
-  const llm: MeteredChat = {
-    async chat(params) {
-      const result = await client.chat({ ...params, model: options.model });
-      usage.inputTokens += result.usage.inputTokens;
-      usage.outputTokens += result.usage.outputTokens;
-      return result;
-    },
-  };
-
-  const settle = async () => {
-    const settlement = await settleReservation(ctx, reservation.id, creditsFor(price, usage), {
-      provider: "openai",
-      model: options.model,
-      priceSource: source,
-      ...usage,
-    });
-    noteCreditsCharged(ctx, settlement.charged);
-    return settlement;
-  };
-
-  let value: T;
-  try {
-    value = await work(llm);
-  } catch (error) {
-    if (usage.inputTokens + usage.outputTokens > 0) {
-      await settle();
-    } else {
-      await releaseReservation(ctx, reservation.id).catch((releaseError: unknown) =>
-        // The hold expires and the reclaim job gives it back; the caller still hears the real cause.
-        ctx.log.error("could not release a credit reservation", { reservation_id: reservation.id, error: releaseError }),
-      );
+  const usage: TokenUsage = { inputTokens: 0, outputTokens: 0 };
+  const run = async (meter: CreditMeter) => {
+    const before = meter.credits;
+    const llm: MeteredChat = {
+      async chat(params) {
+        const result = await client.chat({ ...params, model: options.model });
+        usage.inputTokens += result.usage.inputTokens;
+        usage.outputTokens += result.usage.outputTokens;
+        meter.add("openai", options.model, result.usage);
+        return result;
+      },
+    };
+    try {
+      return { value: await work(llm), credits: meter.credits - before };
+    } catch (error) {
+      throw providerProblem(error);
     }
-    throw providerProblem(error);
+  };
+  if (options.meter) {
+    const { value, credits } = await run(options.meter);
+    return { value, usage: { ...usage }, credits, balance: 0 };
   }
-  const settlement = await settle();
-  return { value, usage: { ...usage }, credits: settlement.charged, balance: settlement.balance };
+  const { price } = lookupPrice("openai", options.model);
+  const metered = await withCreditMeter(
+    ctx,
+    { orgId, feature: options.feature, estimate: creditsFor(price, options.estimate) },
+    async (meter) => (await run(meter)).value,
+  );
+  return { value: metered.value, usage: { ...usage }, credits: metered.credits, balance: metered.balance };
 }
 
-/** A provider failure as the problem the caller sees; anything else unchanged. */
+const PROVIDER_NAMES: Record<string, string> = { openai: "OpenAI", elevenlabs: "ElevenLabs" };
+
+/**
+ * A provider failure as the problem the caller sees; anything else unchanged. A provider that
+ * says "later" (429, 503) is a 503 with its Retry-After; one that took too long is a 504; any
+ * other refusal or breakage is a 502. The provider's status and code travel as extensions.
+ */
 export function providerProblem(error: unknown): unknown {
   if (!(error instanceof ProviderError)) return error;
+  const name = PROVIDER_NAMES[error.provider] ?? error.provider;
   const extensions = { provider: error.provider, provider_status: error.status ?? null, provider_code: error.code ?? null };
-  if (error.retryable) {
+  if (error.timedOut) {
+    return new AppError(504, `${PROBLEMS}provider-timeout`, "Provider timeout", `${name} did not answer in time; try again`, undefined, undefined, extensions);
+  }
+  if (error.status === 429 || error.status === 503) {
     return new AppError(
       503,
-      "https://billx.dev/problems/provider-unavailable",
+      `${PROBLEMS}provider-unavailable`,
       "Provider unavailable",
-      `OpenAI could not answer right now; try again later (${error.message})`,
+      `${name} could not answer right now; try again later (${error.message})`,
       undefined,
       error.retryAfterSeconds ? { "Retry-After": String(error.retryAfterSeconds) } : undefined,
       extensions,
     );
   }
-  return new AppError(
-    502,
-    "https://billx.dev/problems/provider-error",
-    "Provider error",
-    `OpenAI refused the request: ${error.message}`,
-    undefined,
-    undefined,
-    extensions,
-  );
+  const detail = error.status === undefined || error.status >= 500 ? `${name} failed: ${error.message}` : `${name} refused the request: ${error.message}`;
+  return new AppError(502, `${PROBLEMS}provider-error`, "Provider error", detail, undefined, undefined, extensions);
 }
+
+const PROBLEMS = "https://billx.dev/problems/";

@@ -76,6 +76,12 @@ export interface UsageDetails {
   characters?: number;
 }
 
+/** One provider's part of work settled at once with others (one line per model used). */
+export interface UsageLine extends UsageDetails {
+  /** Credits this part cost. */
+  credits: number;
+}
+
 export interface Settlement {
   reservationId: string;
   /** Credits charged: the actual cost, or less when the balance could not cover an overrun. */
@@ -91,8 +97,15 @@ export interface Settlement {
  * more than was held, what the balance can cover is charged and the shortfall is logged.
  * Settling twice returns the first settlement. A hold the reclaim job expired meanwhile is still
  * charged (from the balance) because the work did happen; a released one is a 409.
+ * `usage` is one usage event carrying the whole charge, or several lines (one per provider and
+ * model of a pipeline), each its own event; what an overrun left uncharged comes off the last lines.
  */
-export async function settleReservation(ctx: ServiceCtx, reservationId: string, actualCredits: number, usage?: UsageDetails): Promise<Settlement> {
+export async function settleReservation(
+  ctx: ServiceCtx,
+  reservationId: string,
+  actualCredits: number,
+  usage?: UsageDetails | UsageLine[],
+): Promise<Settlement> {
   if (!Number.isSafeInteger(actualCredits) || actualCredits < 0) {
     throw new Unprocessable([{ path: "actualCredits", message: "must be a whole number >= 0" }]);
   }
@@ -158,23 +171,36 @@ export async function settleReservation(ctx: ServiceCtx, reservationId: string, 
       },
     ]);
     await tx.update(creditReservations).set({ charged }).where(eq(creditReservations.id, reservationId));
-    if (usage) {
-      await tx.insert(usageEvents).values({
-        id: newId("use"),
-        orgId,
-        feature: reservation.feature,
-        provider: usage.provider,
-        model: usage.model,
-        inputTokens: usage.inputTokens ?? 0,
-        outputTokens: usage.outputTokens ?? 0,
-        audioSeconds: usage.audioSeconds ?? 0,
-        characters: usage.characters ?? 0,
-        credits: charged,
-        priceSource: usage.priceSource,
-        reservationId,
-      });
+    const lines = usage === undefined ? [] : Array.isArray(usage) ? chargedLines(usage, charged) : [{ ...usage, credits: charged }];
+    if (lines.length > 0) {
+      await tx.insert(usageEvents).values(
+        lines.map((line) => ({
+          id: newId("use"),
+          orgId,
+          feature: reservation.feature,
+          provider: line.provider,
+          model: line.model,
+          inputTokens: line.inputTokens ?? 0,
+          outputTokens: line.outputTokens ?? 0,
+          audioSeconds: line.audioSeconds ?? 0,
+          characters: line.characters ?? 0,
+          credits: line.credits,
+          priceSource: line.priceSource,
+          reservationId,
+        })),
+      );
     }
     return { reservationId, charged, balance, created: true };
+  });
+}
+
+/** The lines with their credits cut, first to last, to what was really charged: the events then sum to the ledger. */
+function chargedLines(lines: UsageLine[], charged: number): UsageLine[] {
+  let left = charged;
+  return lines.map((line) => {
+    const credits = Math.min(line.credits, left);
+    left -= credits;
+    return { ...line, credits };
   });
 }
 
