@@ -69,6 +69,9 @@ export default defineConfig({
           STRIPE_PRICE_PRO: "price_pro_test",
           STRIPE_PRICE_CREDITS_1000: "price_credits_1000_test",
           STRIPE_PRICE_CREDITS_10000: "price_credits_10000_test",
+          // The key tests/fakes/elevenlabs.ts accepts (tests/harness/global-setup.ts starts it with this one).
+          ELEVENLABS_API_KEY: "xi-test-fake",
+          ELEVENLABS_BASE_URL: inject("elevenlabsBaseUrl"),
         },
       },
     })),

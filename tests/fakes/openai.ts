@@ -2,11 +2,16 @@
  * A fake of OpenAI's Chat Completions API (`POST /v1/chat/completions`): plain JSON replies,
  * streamed Server-Sent Events (`data: {chunk}` ... `data: [DONE]`), tool calls in both, usage,
  * and OpenAI's error envelope. Also `POST /v1/embeddings`, with vectors that mean something
- * (see `embedText`), as floats or base64. Scope = the request's `model`, so parallel test files that each
- * use their own model name never see each other's scripts or requests.
+ * (see `embedText`), as floats or base64. Audio: `POST /v1/audio/transcriptions` (see `transcriptions`)
+ * and `POST /v1/audio/speech` (see `speech`), with the speech fakes' transcript registry
+ * (`POST /_fake/transcripts {sha256, text, language?}`). Scope = the request's `model`, so parallel test
+ * files that each use their own model name never see each other's scripts, requests, failures or delays.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type FakeState, nextScript, recordAndMaybeFail, sendJson, startFake } from "./kit.ts";
+import { chunkAudio, inspectAudio, languageName, renderSpeech, type SpeechFormat, spreadWords, TranscriptRegistry } from "./audio.ts";
+import { registerTranscript, summariseForm } from "./elevenlabs.ts";
+import { type FakeRequest, type FakeState, nextScript, recordAndMaybeFail, recordDelayAndMaybeFail, sendBytes, sendJson, startFake } from "./kit.ts";
+import { parseMultipart } from "./multipart.ts";
 
 export interface ScriptedToolCall {
   name: string;
@@ -29,9 +34,13 @@ interface ChatRequest {
 let sequence = 0;
 
 export function startFakeOpenAI() {
+  const transcripts = new TranscriptRegistry();
   return startFake<ChatScript>((req, res, state) => {
     const url = new URL(req.url ?? "/", "http://fake");
+    if (req.method === "POST" && url.pathname === "/_fake/transcripts") return registerTranscript(req, res, transcripts);
     if (req.method === "POST" && url.pathname === "/v1/embeddings") return embeddings(req, res, state);
+    if (req.method === "POST" && url.pathname === "/v1/audio/transcriptions") return transcriptions(req, res, state, transcripts);
+    if (req.method === "POST" && url.pathname === "/v1/audio/speech") return speech(req, res, state);
     if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
       return sendJson(res, 404, {
         error: { message: `Unknown request URL: ${req.method} ${url.pathname}`, type: "invalid_request_error", param: null, code: "unknown_url" },
@@ -143,6 +152,160 @@ function embeddings(req: IncomingMessage & { body: unknown }, res: ServerRespons
   });
   const tokens = inputs.reduce((sum, text) => sum + countTokens(text), 0);
   return sendJson(res, 200, { object: "list", data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+}
+
+export const OPENAI_FAKE_TRANSCRIPT = "This is a fake transcript from the OpenAI fake.";
+const TRANSCRIPTION_FORMATS = ["json", "text", "srt", "verbose_json", "vtt"];
+const UNSUPPORTED_FILE = "Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm']";
+
+function invalidRequest(res: ServerResponse, message: string, param: string | null, code: string | null = null) {
+  return sendJson(res, 400, { error: { message, type: "invalid_request_error", param, code } });
+}
+
+/**
+ * `POST /v1/audio/transcriptions`, multipart `file`, `model`, `language`, `prompt`, `response_format`
+ * (json | text | srt | vtt | verbose_json; gpt-4o* models only json and text), `timestamp_granularities[]`
+ * (word, segment; verbose_json only). WAV (PCM or u-law), MP3, Ogg, FLAC, WebM and MP4 are accepted by
+ * their bytes; anything else, raw u-law included, is refused as OpenAI refuses it.
+ */
+async function transcriptions(req: FakeRequest, res: ServerResponse, state: FakeState<ChatScript>, transcripts: TranscriptRegistry) {
+  if (!/^Bearer \S+$/.test(req.headers.authorization ?? "")) return sendJson(res, 401, UNAUTHORIZED);
+  const form = parseMultipart(req.rawBody, req.headers["content-type"]);
+  const model = form?.field("model") ?? "";
+  if (await recordDelayAndMaybeFail(req, res, state, model, summariseForm(form))) return;
+  if (!model) return invalidRequest(res, "you must provide a model parameter", "model");
+  const file = form?.file("file");
+  if (!form || !file) return invalidRequest(res, "1 validation error for Request\nbody -> file\n  field required (type=value_error.missing)", "file");
+  const format = form.field("response_format") ?? "json";
+  if (!TRANSCRIPTION_FORMATS.includes(format)) {
+    return invalidRequest(res, `'${format}' is not one of ${JSON.stringify(TRANSCRIPTION_FORMATS)} - 'response_format'`, "response_format", "invalid_value");
+  }
+  const tokenBilled = model.startsWith("gpt-4o");
+  if (tokenBilled && format !== "json" && format !== "text") {
+    return invalidRequest(
+      res,
+      `response_format '${format}' is not compatible with model '${model}'. Use 'json' or 'text' instead.`,
+      "response_format",
+      "unsupported_value",
+    );
+  }
+  const granularities = form.fields("timestamp_granularities[]");
+  if (granularities.length > 0 && format !== "verbose_json") {
+    return invalidRequest(res, "timestamp_granularities requires response_format=verbose_json", "timestamp_granularities", "invalid_value");
+  }
+  const audio = inspectAudio(file.data);
+  if (!audio || audio.container === "ulaw" || audio.container === "pcm") return invalidRequest(res, UNSUPPORTED_FILE, null, "invalid_value");
+
+  const transcript = transcripts.transcribe(file.data, audio, OPENAI_FAKE_TRANSCRIPT);
+  const language = form.field("language") || transcript.language;
+  const duration = Math.round(audio.durationSeconds * 1000) / 1000;
+  const words = spreadWords(transcript.text, audio.durationSeconds);
+  const segments =
+    transcript.text === ""
+      ? []
+      : [
+          {
+            id: 0,
+            seek: 0,
+            start: words[0]?.start ?? 0,
+            end: words.at(-1)?.end ?? duration,
+            text: ` ${transcript.text}`,
+            tokens: Array.from({ length: countTokens(transcript.text) }, (_, i) => 50364 + i),
+            temperature: 0,
+            avg_logprob: -0.2,
+            compression_ratio: 1.1,
+            no_speech_prob: 0.01,
+          },
+        ];
+  if (format === "text") return sendBytes(res, 200, { "content-type": "text/plain; charset=utf-8" }, [Buffer.from(`${transcript.text}\n`)]);
+  if (format === "srt" || format === "vtt") {
+    const stamp = (t: number) => {
+      const ms = Math.round(t * 1000);
+      const hh = String(Math.floor(ms / 3_600_000)).padStart(2, "0");
+      const mm = String(Math.floor(ms / 60_000) % 60).padStart(2, "0");
+      const ss = String(Math.floor(ms / 1000) % 60).padStart(2, "0");
+      return `${hh}:${mm}:${ss}${format === "srt" ? "," : "."}${String(ms % 1000).padStart(3, "0")}`;
+    };
+    const cues = segments.map((s, i) => `${format === "srt" ? `${i + 1}\n` : ""}${stamp(s.start)} --> ${stamp(s.end)}\n${s.text.trim()}\n`);
+    const body = format === "srt" ? cues.join("\n") : `WEBVTT\n\n${cues.join("\n")}`;
+    return sendBytes(res, 200, { "content-type": "text/plain; charset=utf-8" }, [Buffer.from(body)]);
+  }
+  const seconds = Math.ceil(audio.durationSeconds);
+  if (format === "verbose_json") {
+    const wantWords = granularities.includes("word");
+    const wantSegments = granularities.length === 0 || granularities.includes("segment");
+    return sendJson(res, 200, {
+      task: "transcribe",
+      language: languageName(language),
+      duration,
+      text: transcript.text,
+      ...(wantWords ? { words } : {}),
+      ...(wantSegments ? { segments } : {}),
+      usage: { type: "duration", seconds },
+    });
+  }
+  const audioTokens = Math.max(1, Math.round(audio.durationSeconds * 10));
+  const outputTokens = transcript.text === "" ? 0 : countTokens(transcript.text);
+  const usage = tokenBilled
+    ? {
+        type: "tokens",
+        input_tokens: audioTokens,
+        input_token_details: { text_tokens: 0, audio_tokens: audioTokens },
+        output_tokens: outputTokens,
+        total_tokens: audioTokens + outputTokens,
+      }
+    : { type: "duration", seconds };
+  return sendJson(res, 200, { text: transcript.text, usage });
+}
+
+/** OpenAI's speech formats the fake renders: 24 kHz mono, as OpenAI's voices are. */
+const SPEECH_FORMATS: Record<string, SpeechFormat> = {
+  mp3: { kind: "mp3", sampleRate: 24000, kbps: 160 },
+  wav: { kind: "wav", sampleRate: 24000 },
+  pcm: { kind: "pcm", sampleRate: 24000 },
+};
+const MAX_SPEECH_INPUT = 4096;
+
+/**
+ * `POST /v1/audio/speech` JSON `{model, input, voice, response_format?, speed?, instructions?}`: real
+ * audio as long as the input takes to say (mp3, wav, pcm; opus, aac and flac are not rendered by the
+ * fake and answer 400), sent in a few chunks as OpenAI streams it.
+ */
+async function speech(req: FakeRequest, res: ServerResponse, state: FakeState<ChatScript>) {
+  const body = (req.body && typeof req.body === "object" ? req.body : {}) as {
+    model?: unknown;
+    input?: unknown;
+    voice?: unknown;
+    response_format?: unknown;
+    speed?: unknown;
+    instructions?: unknown;
+  };
+  if (!/^Bearer \S+$/.test(req.headers.authorization ?? "")) return sendJson(res, 401, UNAUTHORIZED);
+  const model = typeof body.model === "string" ? body.model : "";
+  if (await recordDelayAndMaybeFail(req, res, state, model)) return;
+  if (!model) return invalidRequest(res, "you must provide a model parameter", "model");
+  if (typeof body.input !== "string" || body.input.length === 0) return invalidRequest(res, "'input' is required and must be a non-empty string", "input");
+  if (body.input.length > MAX_SPEECH_INPUT) {
+    return invalidRequest(res, `'input' is too long: ${body.input.length} characters, at most ${MAX_SPEECH_INPUT}`, "input", "string_above_max_length");
+  }
+  const voiceOk = typeof body.voice === "string" ? body.voice !== "" : typeof (body.voice as { id?: unknown } | undefined)?.id === "string";
+  if (!voiceOk) return invalidRequest(res, "'voice' is required", "voice");
+  const formatName = body.response_format === undefined ? "mp3" : String(body.response_format);
+  const format = SPEECH_FORMATS[formatName];
+  if (!format) {
+    const known = ["mp3", "opus", "aac", "flac", "wav", "pcm"].includes(formatName);
+    return invalidRequest(
+      res,
+      known ? `the fake does not render response_format '${formatName}'` : `'${formatName}' is not a valid response_format`,
+      "response_format",
+    );
+  }
+  const speed = body.speed === undefined ? 1 : Number(body.speed);
+  if (!Number.isFinite(speed) || speed < 0.25 || speed > 4) return invalidRequest(res, "'speed' must be between 0.25 and 4.0", "speed");
+  if (body.instructions !== undefined && /^tts-1/.test(model))
+    return invalidRequest(res, `instructions are not supported with model '${model}'`, "instructions");
+  const rendered = renderSpeech(body.input, format, speed);
+  return sendBytes(res, 200, { "content-type": rendered.contentType }, chunkAudio(rendered.bytes, 3, rendered.chunking));
 }
 
 function defaultDimensions(model: string): number {

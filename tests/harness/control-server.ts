@@ -5,13 +5,32 @@
  * - `POST /openapi/validate` → the verdict of an OpenAPI validator library on the posted document
  *   (the validator compiles schemas to code, which workerd does not allow, so it runs here).
  * - `/sql-data/*`: real-world SQL for the SQL guard's tests (see sql-data.ts).
+ * - `GET /audio-data/{name}`: a file of `../shared/data/audio/` beside the checkout (the spoken
+ *   recordings and their `manifest.json`), 404 when absent. Tests may read shared data; src/ never does.
  */
+import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage } from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import pg from "pg";
 import { startSqlData } from "./sql-data.ts";
 
 export const TEMPLATE_DATABASE = "billx_template";
+
+const AUDIO_DATA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/data/audio");
+const AUDIO_TYPES: Record<string, string> = { ".wav": "audio/wav", ".ulaw": "audio/basic", ".json": "application/json" };
+
+/** A file of the shared audio data, or undefined when the name is not a plain file name there. */
+async function audioData(name: string): Promise<{ bytes: Buffer; type: string } | undefined> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) return undefined;
+  try {
+    const bytes = await readFile(path.join(AUDIO_DATA_DIR, name));
+    return { bytes, type: AUDIO_TYPES[path.extname(name)] ?? "application/octet-stream" };
+  } catch {
+    return undefined;
+  }
+}
 
 export async function startControlServer(adminUrl: string, urlFor: (database: string) => string) {
   let counter = 0;
@@ -42,6 +61,12 @@ export async function startControlServer(adminUrl: string, urlFor: (database: st
       if (req.method === "POST" && req.url === "/openapi/validate") {
         const result = await new Validator().validate(JSON.parse(await readBody(req)));
         return reply(200, { valid: result.valid, errors: result.errors ?? [] });
+      }
+      if (req.method === "GET" && req.url?.startsWith("/audio-data/")) {
+        const file = await audioData(decodeURIComponent(req.url.slice("/audio-data/".length)));
+        if (!file) return reply(404, { message: "no such audio data file" });
+        res.writeHead(200, { "content-type": file.type, "content-length": String(file.bytes.byteLength) }).end(file.bytes);
+        return;
       }
       if (await handleSqlData(req, res, () => readBody(req))) return;
       reply(404, { message: "not found" });

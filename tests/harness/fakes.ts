@@ -15,6 +15,7 @@ import { createServiceCtx } from "../../src/lib/service-ctx";
 import { type SendInput, sendMessage } from "../../src/modules/messaging/outbound/service";
 import type { MessageRow } from "../../src/modules/messaging/outbound/types";
 import type { QueueJob } from "../../src/queues/jobs";
+import { parseWav } from "../fakes/audio";
 import type { RecordedRequest } from "../fakes/kit";
 import type { AcceptedEmail } from "../fakes/resend";
 import type { FakeCheckoutSession, FakeCustomer, FakeInvoice, FakeSubscription } from "../fakes/stripe";
@@ -117,6 +118,92 @@ export function graphErrorBody(code: number, message: string, details?: string) 
       fbtrace_id: "AfakeTraceId0",
     },
   };
+}
+
+/** ELEVENLABS_API_KEY as vitest.config.ts binds it: the one key the ElevenLabs fake accepts. */
+export const ELEVENLABS_TEST_API_KEY = "xi-test-fake";
+
+/** A file of `../shared/data/audio/` (a recording or manifest.json), through the harness control server. */
+export async function audioData(name: string): Promise<Uint8Array> {
+  return new Uint8Array(await (await control(inject("harnessUrl"), `/audio-data/${encodeURIComponent(name)}`)).arrayBuffer());
+}
+
+/** One entry of `../shared/data/audio/manifest.json`. */
+export interface AudioRecording {
+  text: string;
+  wav: string;
+  wav_format: string;
+  ulaw: string;
+  ulaw_format: string;
+  duration_ms: number;
+}
+
+export async function audioManifest(): Promise<AudioRecording[]> {
+  const manifest = JSON.parse(new TextDecoder().decode(await audioData("manifest.json"))) as { files: AudioRecording[] };
+  return manifest.files;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Both speech fakes (ElevenLabs and OpenAI audio) share what tests register here. */
+export const fakeSpeech = {
+  /**
+   * Speech-to-text answers `text` (and `language`, ISO 639-1) for this audio, by the SHA-256 of the
+   * uploaded file's bytes; pass the bytes or the hex digest. A WAV registers its data chunk too (sent
+   * as raw PCM), and an uploaded WAV is also looked up by its data chunk (raw u-law wrapped in a WAV).
+   * Returns the digest of the bytes.
+   */
+  async registerTranscript(audio: Uint8Array | ArrayBuffer | string, text: string, language?: string): Promise<string> {
+    const bytes = typeof audio === "string" ? undefined : audio instanceof Uint8Array ? audio : new Uint8Array(audio);
+    const sha256 = bytes ? await sha256Hex(bytes) : (audio as string).toLowerCase();
+    // A WAV's samples also stand for it when they are sent headerless (ElevenLabs' pcm_s16le_16).
+    const data = bytes ? parseWav(bytes)?.data : undefined;
+    const digests = data ? [sha256, await sha256Hex(data)] : [sha256];
+    await Promise.all(
+      digests.flatMap((digest) => {
+        const body = { sha256: digest, text, ...(language ? { language } : {}) };
+        return [postJson(inject("elevenlabsBaseUrl"), "/_fake/transcripts", body), postJson(inject("openaiBaseUrl"), "/_fake/transcripts", body)];
+      }),
+    );
+    return sha256;
+  },
+};
+
+/** Scripted failures, delays and recorded requests of one fake, by scope. */
+function scopedControls(baseUrl: () => string) {
+  return {
+    /** The next calls in this scope fail with these replies, in order. */
+    async fail(scope: string, failures: FakeFailure[]): Promise<void> {
+      await postJson(baseUrl(), "/_fake/failures", { scope, failures });
+    },
+    /** The next `count` (default 1) calls in this scope wait `ms` before answering (before the first byte of a stream). */
+    async delay(scope: string, ms: number, count = 1): Promise<void> {
+      await postJson(baseUrl(), "/_fake/delays", { scope, ms, count });
+    },
+    /** Every call made in this scope, oldest first; uploads appear as {filename, content_type, size, sha256}. */
+    async requests(scope: string): Promise<RecordedRequest[]> {
+      return (await control(baseUrl(), `/_fake/requests?scope=${encodeURIComponent(scope)}`)).json();
+    },
+  };
+}
+
+/** The fake ElevenLabs API (tests/fakes/elevenlabs.ts); scope = `model_id` for speech-to-text, the voice id for text-to-speech. */
+export const fakeElevenLabs = scopedControls(() => inject("elevenlabsBaseUrl"));
+
+/** The OpenAI fake's audio endpoints (tests/fakes/openai.ts); scope = the request's `model`. */
+export const fakeOpenAIAudio = scopedControls(() => inject("openaiBaseUrl"));
+
+/** ElevenLabs' error body for scripting failures: `{detail: {status, message}}`. */
+export function elevenLabsErrorBody(status: string, message: string) {
+  return { detail: { status, message } };
+}
+
+/** OpenAI's error envelope for scripting failures. */
+export function openAIErrorBody(message: string, type = "server_error", code: string | null = null) {
+  return { error: { message, type, param: null, code } };
 }
 
 /** The fake Stripe API (tests/fakes/stripe.ts); scope = the organisation id Billx sends. */

@@ -11,6 +11,7 @@ import { applyMigrations } from "../../scripts/lib/migrate.ts";
 import { startNeonGateway } from "../../scripts/lib/neon-gateway.ts";
 import { ensureDatabase, startPostgres } from "../../scripts/lib/postgres.ts";
 import { generateSigningKey } from "../../scripts/lib/signing-key.ts";
+import { startFakeElevenLabs } from "../fakes/elevenlabs.ts";
 import { startFakeGoogle } from "../fakes/google.ts";
 import { startFakeOpenAI } from "../fakes/openai.ts";
 import { startFakeResend } from "../fakes/resend.ts";
@@ -42,6 +43,8 @@ export default async function setup(project: TestProject) {
   const twilio = await startFakeTwilio();
   const whatsapp = await startFakeWhatsApp();
   const stripe = await startFakeStripe();
+  // The key vitest.config.ts gives the Worker as ELEVENLABS_API_KEY.
+  const elevenlabs = await startFakeElevenLabs("xi-test-fake");
 
   project.provide("neonGateway", gateway.address);
   project.provide("harnessUrl", control.url);
@@ -53,6 +56,7 @@ export default async function setup(project: TestProject) {
   project.provide("twilioBaseUrl", twilio.url);
   project.provide("whatsappBaseUrl", whatsapp.url);
   project.provide("stripeBaseUrl", stripe.url);
+  project.provide("elevenlabsBaseUrl", elevenlabs.url);
   project.provide("jwtPrivateKey", await generateSigningKey("test-key-1"));
   project.provide("chinookOwnerUrl", chinook.ownerUrl);
   project.provide("chinookReaderUrl", chinook.readerUrl);
@@ -65,6 +69,7 @@ export default async function setup(project: TestProject) {
     await twilio.close();
     await whatsapp.close();
     await stripe.close();
+    await elevenlabs.close();
     await control.close();
     await gateway.close();
     await postgres.stop();
@@ -94,6 +99,7 @@ declare module "vitest" {
     twilioBaseUrl: string;
     whatsappBaseUrl: string;
     stripeBaseUrl: string;
+    elevenlabsBaseUrl: string;
     jwtPrivateKey: string;
     chinookOwnerUrl: string;
     chinookReaderUrl: string;
