@@ -5,7 +5,20 @@
  */
 import OpenAI, { toFile } from "openai";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { mulawDecode, parseMp3, parseWav, pcm16Samples, rms, speechDurationSeconds, WAV_MULAW, wrapWav, writeWav } from "./fakes/audio";
+import {
+  mulawDecode,
+  parseAdts,
+  parseFlacInfo,
+  parseMp3,
+  parseOggOpus,
+  parseWav,
+  pcm16Samples,
+  rms,
+  speechDurationSeconds,
+  WAV_MULAW,
+  wrapWav,
+  writeWav,
+} from "./fakes/audio";
 import {
   type AudioRecording,
   audioData,
@@ -178,7 +191,7 @@ describe("ElevenLabs fake: text-to-speech", () => {
   const text = "Your booking is confirmed for tomorrow at ten.";
   const expected = speechDurationSeconds(text);
 
-  it("answers real MP3 frames by default, raw PCM16, raw 8 kHz u-law and WAV as output_format asks", async () => {
+  it("answers real MP3 frames by default, raw PCM16, raw 8 kHz u-law, Ogg Opus and WAV as output_format asks", async () => {
     const mp3 = await textToSpeech("voice_formats", { text, model_id: "eleven_multilingual_v2" });
     expect(mp3.status).toBe(200);
     expect(mp3.headers.get("content-type")).toBe("audio/mpeg");
@@ -196,6 +209,9 @@ describe("ElevenLabs fake: text-to-speech", () => {
     const ulaw = new Uint8Array(await ulawResponse.arrayBuffer());
     expect(ulaw.length / 8000).toBeCloseTo(expected, 2);
     expect(rms(mulawDecode(ulaw))).toBeGreaterThan(0.02);
+
+    const opus = parseOggOpus(new Uint8Array(await (await textToSpeech("voice_formats", { text }, "opus_48000_64")).arrayBuffer()));
+    expect(opus?.durationSeconds).toBeCloseTo(expected, 1);
 
     const wav = parseWav(new Uint8Array(await (await textToSpeech("voice_formats", { text }, "wav_22050")).arrayBuffer()));
     expect(wav).toMatchObject({ format: 1, channels: 1, sampleRate: 22050, bitsPerSample: 16 });
@@ -295,7 +311,7 @@ describe("OpenAI fake: audio through the official SDK", () => {
     ).rejects.toMatchObject({ status: 400, error: { param: "response_format" } });
   });
 
-  it("speaks real MP3, WAV and PCM at 24 kHz, sized to the input", async () => {
+  it("speaks real MP3, WAV, PCM, FLAC, Ogg Opus and ADTS AAC at 24 kHz, sized to the input", async () => {
     const input = "We open at ten on Saturday.";
     const mp3 = await openai().audio.speech.create({ model: "tts-1-fakes", voice: "alloy", input });
     expect(mp3.headers.get("content-type")).toBe("audio/mpeg");
@@ -317,6 +333,22 @@ describe("OpenAI fake: audio through the official SDK", () => {
       await (await openai().audio.speech.create({ model: "tts-1-fakes", voice: "alloy", input, response_format: "pcm", speed: 2 })).arrayBuffer(),
     );
     expect(pcm.length / 48000).toBeCloseTo(speechDurationSeconds(input, 2), 2);
+
+    const speak = async (response_format: "flac" | "opus" | "aac") => {
+      const response = await openai().audio.speech.create({ model: "tts-1-fakes", voice: "alloy", input, response_format });
+      return { type: response.headers.get("content-type"), bytes: new Uint8Array(await response.arrayBuffer()) };
+    };
+    const flac = await speak("flac");
+    expect(flac.type).toBe("audio/flac");
+    expect(parseFlacInfo(flac.bytes)).toMatchObject({ sampleRate: 24000, channels: 1, bitsPerSample: 16 });
+    expect(parseFlacInfo(flac.bytes)?.durationSeconds).toBeCloseTo(speechDurationSeconds(input), 2);
+    const opus = await speak("opus");
+    expect(opus.type).toBe("audio/opus");
+    expect(parseOggOpus(opus.bytes)?.durationSeconds).toBeCloseTo(speechDurationSeconds(input), 1);
+    const aac = await speak("aac");
+    expect(aac.type).toBe("audio/aac");
+    expect(parseAdts(aac.bytes)?.sampleRate).toBe(24000);
+    expect(parseAdts(aac.bytes)?.durationSeconds).toBeCloseTo(speechDurationSeconds(input), 1);
 
     const [request] = await fakeOpenAIAudio.requests("gpt-4o-mini-tts-fakes");
     expect(request?.body).toMatchObject({ model: "gpt-4o-mini-tts-fakes", voice: "coral", input, response_format: "wav" });

@@ -249,6 +249,239 @@ export function parseMp3(bytes: Uint8Array): ParsedMp3 | undefined {
   return { frames, sampleRate, channels, durationSeconds: samples / sampleRate, silent, frameOffsets };
 }
 
+// ---------------------------------------------------------------- FLAC, Ogg Opus, ADTS AAC
+
+/** Writes bits most significant first. */
+class BitWriter {
+  private readonly bytes: number[] = [];
+  private current = 0;
+  private filled = 0;
+
+  write(value: number, bits: number) {
+    for (let i = bits - 1; i >= 0; i--) {
+      this.current = (this.current << 1) | (Math.floor(value / 2 ** i) & 1);
+      if (++this.filled === 8) {
+        this.bytes.push(this.current);
+        this.current = 0;
+        this.filled = 0;
+      }
+    }
+  }
+
+  toBytes(): Uint8Array {
+    if (this.filled > 0) this.write(0, 8 - this.filled);
+    return Uint8Array.from(this.bytes);
+  }
+}
+
+function crc8(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let i = 0; i < 8; i++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+  }
+  return crc;
+}
+
+function crc16(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x8005) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
+const FLAC_BLOCK = 4096;
+
+/** A mono 16-bit FLAC stream of `samples`: STREAMINFO, then fixed-size frames of VERBATIM subframes with their CRCs. */
+export function writeFlac(samples: Int16Array, sampleRate: number): Uint8Array {
+  const info = new BitWriter();
+  info.write(FLAC_BLOCK, 16);
+  info.write(FLAC_BLOCK, 16);
+  info.write(0, 24); // min frame size unknown
+  info.write(0, 24); // max frame size unknown
+  info.write(sampleRate, 20);
+  info.write(0, 3); // channels - 1
+  info.write(15, 5); // bits per sample - 1
+  info.write(samples.length, 36);
+  for (let i = 0; i < 16; i++) info.write(0, 8); // MD5 unknown
+  const parts = [Uint8Array.from([0x66, 0x4c, 0x61, 0x43, 0x80, 0x00, 0x00, 0x22]), info.toBytes()];
+  for (let frame = 0, at = 0; at < samples.length; frame++, at += FLAC_BLOCK) {
+    const block = samples.subarray(at, at + FLAC_BLOCK);
+    const header = new BitWriter();
+    header.write(0xfff8, 16); // sync, fixed block size
+    header.write(block.length === FLAC_BLOCK ? 0b1100 : 0b0111, 4);
+    header.write(0, 4); // sample rate from STREAMINFO
+    header.write(0, 4); // mono
+    header.write(0b100, 3); // 16 bits per sample
+    header.write(0, 1);
+    // Frame number, UTF-8 coded.
+    if (frame < 0x80) header.write(frame, 8);
+    else if (frame < 0x800) {
+      header.write(0xc0 | (frame >> 6), 8);
+      header.write(0x80 | (frame & 0x3f), 8);
+    } else {
+      header.write(0xe0 | (frame >> 12), 8);
+      header.write(0x80 | ((frame >> 6) & 0x3f), 8);
+      header.write(0x80 | (frame & 0x3f), 8);
+    }
+    if (block.length !== FLAC_BLOCK) header.write(block.length - 1, 16);
+    const headerBytes = header.toBytes();
+    const body = new Uint8Array(1 + block.length * 2);
+    body[0] = 0x02; // VERBATIM subframe, no wasted bits
+    const view = new DataView(body.buffer);
+    for (let i = 0; i < block.length; i++) view.setInt16(1 + i * 2, block[i] as number, false);
+    const frameBytes = concatBytes([headerBytes, Uint8Array.of(crc8(headerBytes)), body]);
+    const crc = crc16(frameBytes);
+    parts.push(frameBytes, Uint8Array.of(crc >> 8, crc & 0xff));
+  }
+  return concatBytes(parts);
+}
+
+/** STREAMINFO of a FLAC stream; undefined when the bytes do not start as one. */
+export function parseFlacInfo(bytes: Uint8Array): { sampleRate: number; channels: number; bitsPerSample: number; durationSeconds: number } | undefined {
+  if (text4(bytes, 0) !== "fLaC" || bytes.byteLength < 42 || ((bytes[4] as number) & 0x7f) !== 0) return undefined;
+  const b = (i: number) => bytes[8 + i] as number;
+  const sampleRate = (b(10) << 12) | (b(11) << 4) | (b(12) >> 4);
+  const channels = ((b(12) >> 1) & 0x07) + 1;
+  const bitsPerSample = (((b(12) & 0x01) << 4) | (b(13) >> 4)) + 1;
+  const total = (b(13) & 0x0f) * 2 ** 32 + ((b(14) << 24) >>> 0) + (b(15) << 16) + (b(16) << 8) + b(17);
+  if (sampleRate === 0) return undefined;
+  return { sampleRate, channels, bitsPerSample, durationSeconds: total / sampleRate };
+}
+
+const OGG_CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let r = n << 24;
+  for (let i = 0; i < 8; i++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
+  return r >>> 0;
+});
+
+function oggPage(packets: Uint8Array[], headerType: number, granule: number, serial: number, sequence: number): Uint8Array {
+  const lacing: number[] = [];
+  for (const packet of packets) {
+    for (let left = packet.byteLength; ; left -= 255) {
+      lacing.push(Math.min(left, 255));
+      if (left < 255) break;
+    }
+  }
+  const header = new Uint8Array(27 + lacing.length);
+  const view = new DataView(header.buffer);
+  header.set([0x4f, 0x67, 0x67, 0x53, 0, headerType]);
+  view.setBigUint64(6, BigInt(granule), true);
+  view.setUint32(14, serial, true);
+  view.setUint32(18, sequence, true);
+  header[26] = lacing.length;
+  header.set(lacing, 27);
+  const page = concatBytes([header, ...packets]);
+  let crc = 0;
+  for (const byte of page) crc = ((crc << 8) ^ (OGG_CRC_TABLE[((crc >>> 24) ^ byte) & 0xff] as number)) >>> 0;
+  new DataView(page.buffer).setUint32(22, crc, true);
+  return page;
+}
+
+const OPUS_PRE_SKIP = 312;
+
+/**
+ * Ogg Opus of silence lasting at least `durationSeconds`: OpusHead, OpusTags, then 20 ms packets that
+ * are a TOC byte only (CELT fullband, mono, one empty frame, which decoders play as silence), 50 to a page.
+ */
+export function silentOggOpus(durationSeconds: number): Uint8Array {
+  const serial = 0x42494c58;
+  const head = new Uint8Array(19);
+  head.set([0x4f, 0x70, 0x75, 0x73, 0x48, 0x65, 0x61, 0x64, 1, 1]);
+  new DataView(head.buffer).setUint16(10, OPUS_PRE_SKIP, true);
+  new DataView(head.buffer).setUint32(12, 48000, true);
+  const vendor = new TextEncoder().encode("billx speech fake");
+  const tags = new Uint8Array(8 + 4 + vendor.byteLength + 4);
+  tags.set(new TextEncoder().encode("OpusTags"));
+  new DataView(tags.buffer).setUint32(8, vendor.byteLength, true);
+  tags.set(vendor, 12);
+  const pages = [oggPage([head], 0x02, 0, serial, 0), oggPage([tags], 0, 0, serial, 1)];
+  const packets = Math.max(1, Math.ceil(durationSeconds / 0.02));
+  for (let first = 0, sequence = 2; first < packets; first += 50, sequence++) {
+    const count = Math.min(50, packets - first);
+    const last = first + count >= packets;
+    const granule = OPUS_PRE_SKIP + (first + count) * 960;
+    pages.push(
+      oggPage(
+        Array.from({ length: count }, () => Uint8Array.of(0xf8)),
+        last ? 0x04 : 0,
+        granule,
+        serial,
+        sequence,
+      ),
+    );
+  }
+  return concatBytes(pages);
+}
+
+/** Duration of an Ogg Opus stream by its last page's granule position; undefined unless it starts with OpusHead. */
+export function parseOggOpus(bytes: Uint8Array): { durationSeconds: number; pages: number } | undefined {
+  if (text4(bytes, 0) !== "OggS" || text4(bytes, 28) !== "Opus") return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const preSkip = view.getUint16(28 + 10, true);
+  let at = 0;
+  let pages = 0;
+  let granule = 0;
+  while (at + 27 <= bytes.byteLength && text4(bytes, at) === "OggS") {
+    granule = Number(view.getBigUint64(at + 6, true));
+    const segments = bytes[at + 26] as number;
+    let size = 27 + segments;
+    for (let i = 0; i < segments; i++) size += bytes[at + 27 + i] as number;
+    at += size;
+    pages++;
+  }
+  if (at !== bytes.byteLength) return undefined;
+  return { durationSeconds: (granule - preSkip) / 48000, pages };
+}
+
+const ADTS_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+
+/**
+ * ADTS AAC-LC of silence, mono, lasting at least `durationSeconds`: 1024-sample frames, each a 7-byte
+ * ADTS header and a raw data block holding one channel element with no scale-factor bands, then END.
+ */
+export function silentAdtsAac(durationSeconds: number, sampleRate = 24000): Uint8Array {
+  const rateIndex = ADTS_RATES.indexOf(sampleRate);
+  if (rateIndex < 0) throw new Error(`ADTS has no sampling frequency index for ${sampleRate} Hz`);
+  // SCE tag 0, global_gain 0, ics_info long window with max_sfb 0, no pulse/TNS/gain control, then ID_END.
+  const block = Uint8Array.of(0x00, 0x00, 0x00, 0x07);
+  const length = 7 + block.byteLength;
+  const frame = new Uint8Array(length);
+  frame.set([0xff, 0xf1, (1 << 6) | (rateIndex << 2), (1 << 6) | (length >> 11), (length >> 3) & 0xff, ((length & 0x07) << 5) | 0x1f, 0xfc]);
+  frame.set(block, 7);
+  const frames = Math.max(1, Math.ceil((durationSeconds * sampleRate) / 1024));
+  return concatBytes(Array.from({ length: frames }, () => frame));
+}
+
+/** Walks ADTS frames; undefined unless the bytes are nothing but ADTS frames. */
+export function parseAdts(bytes: Uint8Array): { frames: number; sampleRate: number; durationSeconds: number; frameOffsets: number[] } | undefined {
+  let at = 0;
+  let sampleRate = 0;
+  const frameOffsets: number[] = [];
+  while (at + 7 <= bytes.byteLength) {
+    if (bytes[at] !== 0xff || ((bytes[at + 1] as number) & 0xf6) !== 0xf0) return undefined;
+    sampleRate = ADTS_RATES[((bytes[at + 2] as number) >> 2) & 0x0f] ?? 0;
+    const length = (((bytes[at + 3] as number) & 0x03) << 11) | ((bytes[at + 4] as number) << 3) | ((bytes[at + 5] as number) >> 5);
+    if (!sampleRate || length < 7) return undefined;
+    frameOffsets.push(at);
+    at += length;
+  }
+  if (frameOffsets.length === 0 || at !== bytes.byteLength) return undefined;
+  return { frames: frameOffsets.length, sampleRate, durationSeconds: (frameOffsets.length * 1024) / sampleRate, frameOffsets };
+}
+
 // ---------------------------------------------------------------- fake speech
 
 /** Seconds a fake voice takes to say `text`: one burst per word sized to its letters, short gaps, lead-in and tail. */
@@ -290,6 +523,9 @@ export function synthesizeSpeech(text: string, sampleRate: number, speed = 1): I
 
 export type SpeechFormat =
   | { kind: "mp3"; sampleRate: number; kbps: number }
+  | { kind: "flac"; sampleRate: number }
+  | { kind: "opus" }
+  | { kind: "aac"; sampleRate: number }
   | { kind: "pcm"; sampleRate: number }
   | { kind: "wav"; sampleRate: number }
   | { kind: "ulaw"; sampleRate: 8000 };
@@ -303,8 +539,8 @@ export interface RenderedSpeech {
 }
 
 /**
- * Fake speech for `text` as real audio of `format`: PCM16/WAV/u-law carry the tone bursts of
- * `synthesizeSpeech`; MP3 is silent Layer III frames of the same length.
+ * Fake speech for `text` as real audio of `format`: PCM16/WAV/u-law/FLAC carry the tone bursts of
+ * `synthesizeSpeech`; MP3, Ogg Opus and AAC are silent frames of the same length.
  */
 export function renderSpeech(text: string, format: SpeechFormat, speed = 1): RenderedSpeech {
   if (format.kind === "mp3") {
@@ -312,8 +548,18 @@ export function renderSpeech(text: string, format: SpeechFormat, speed = 1): Ren
     const parsed = parseMp3(bytes) as ParsedMp3;
     return { bytes, contentType: "audio/mpeg", durationSeconds: parsed.durationSeconds, chunking: { boundaries: parsed.frameOffsets } };
   }
+  if (format.kind === "opus") {
+    const bytes = silentOggOpus(speechDurationSeconds(text, speed));
+    return { bytes, contentType: "audio/opus", durationSeconds: parseOggOpus(bytes)?.durationSeconds ?? 0, chunking: {} };
+  }
+  if (format.kind === "aac") {
+    const bytes = silentAdtsAac(speechDurationSeconds(text, speed), format.sampleRate);
+    const parsed = parseAdts(bytes);
+    return { bytes, contentType: "audio/aac", durationSeconds: parsed?.durationSeconds ?? 0, chunking: { boundaries: parsed?.frameOffsets ?? [] } };
+  }
   const samples = synthesizeSpeech(text, format.sampleRate, speed);
   const durationSeconds = samples.length / format.sampleRate;
+  if (format.kind === "flac") return { bytes: writeFlac(samples, format.sampleRate), contentType: "audio/flac", durationSeconds, chunking: {} };
   if (format.kind === "ulaw") return { bytes: mulawEncode(samples), contentType: "audio/basic", durationSeconds, chunking: {} };
   if (format.kind === "wav")
     return { bytes: writeWav(samples, format.sampleRate), contentType: "audio/wav", durationSeconds, chunking: { align: 2, headerBytes: 44 } };
@@ -335,13 +581,13 @@ export function isSilence(samples: Int16Array, threshold = 0.003): boolean {
   return rms(samples) < threshold;
 }
 
-export type AudioContainer = "wav" | "mp3" | "ulaw" | "pcm" | "ogg" | "flac" | "webm" | "mp4";
+export type AudioContainer = "wav" | "mp3" | "ulaw" | "pcm" | "ogg" | "flac" | "aac" | "webm" | "mp4";
 
 export interface UploadedAudio {
   container: AudioContainer;
   sampleRate: number | undefined;
   durationSeconds: number;
-  /** Whether it is silence; null when the fake cannot decode the encoding (ogg, flac, webm, mp4). */
+  /** Whether it is silence; null when the fake does not decode the encoding (flac, ogg, aac, webm, mp4). */
   silent: boolean | null;
   /** The encoded audio without its container header (a WAV's data chunk), for transcript look-ups. */
   payload: Uint8Array;
@@ -351,7 +597,7 @@ export interface UploadedAudio {
 export type RawAudioHint = { kind: "ulaw"; sampleRate: number } | { kind: "pcm16"; sampleRate: number };
 
 /**
- * What an uploaded file is, by its bytes (WAV, MP3, Ogg, FLAC, WebM, MP4 signatures) or, for headerless
+ * What an uploaded file is, by its bytes (WAV, MP3, FLAC, Ogg, ADTS AAC, WebM, MP4) or, for headerless
  * audio, by `raw`. Undefined when it is not audio.
  */
 export function inspectAudio(bytes: Uint8Array, raw?: RawAudioHint): UploadedAudio | undefined {
@@ -381,9 +627,15 @@ export function inspectAudio(bytes: Uint8Array, raw?: RawAudioHint): UploadedAud
   }
   const mp3 = parseMp3(bytes);
   if (mp3) return { container: "mp3", sampleRate: mp3.sampleRate, durationSeconds: mp3.durationSeconds, silent: mp3.silent, payload: bytes };
+  const flac = parseFlacInfo(bytes);
+  if (flac) return { container: "flac", sampleRate: flac.sampleRate, durationSeconds: flac.durationSeconds, silent: null, payload: bytes };
+  const opus = parseOggOpus(bytes);
+  if (opus) return { container: "ogg", sampleRate: 48000, durationSeconds: opus.durationSeconds, silent: null, payload: bytes };
+  const adts = parseAdts(bytes);
+  if (adts) return { container: "aac", sampleRate: adts.sampleRate, durationSeconds: adts.durationSeconds, silent: null, payload: bytes };
   const signature = text4(bytes, 0);
   const container: AudioContainer | undefined =
-    signature === "OggS" ? "ogg" : signature === "fLaC" ? "flac" : signature === "\x1a\x45\xdf\xa3" ? "webm" : text4(bytes, 4) === "ftyp" ? "mp4" : undefined;
+    signature === "OggS" ? "ogg" : signature === "\x1a\x45\xdf\xa3" ? "webm" : text4(bytes, 4) === "ftyp" ? "mp4" : undefined;
   if (!container) return undefined;
   // Not decoded here: estimate the length as 128 kbit/s.
   return { container, sampleRate: undefined, durationSeconds: bytes.byteLength / 16000, silent: null, payload: bytes };

@@ -143,6 +143,7 @@ export function elevenLabsFormat(outputFormat: string): SpeechFormat | undefined
   if (pcm && ["8000", "16000", "22050", "24000", "44100", "48000"].includes(pcm[2] as string)) {
     return { kind: pcm[1] === "wav" ? "wav" : "pcm", sampleRate: Number(pcm[2]) };
   }
+  if (/^opus_48000_(32|64|96|128|192)$/.test(outputFormat)) return { kind: "opus" };
   return outputFormat === "ulaw_8000" ? { kind: "ulaw", sampleRate: 8000 } : undefined;
 }
 
@@ -158,7 +159,7 @@ async function textToSpeech(req: FakeRequest, res: ServerResponse, state: FakeSt
         {
           type: "enum",
           loc: ["query", "output_format"],
-          msg: "Input should be a supported output format (mp3_*, pcm_*, wav_*, ulaw_8000)",
+          msg: "Input should be a supported output format (mp3_*, pcm_*, wav_*, opus_48000_*, ulaw_8000)",
           input: outputFormat,
         },
       ],

@@ -166,7 +166,7 @@ function invalidRequest(res: ServerResponse, message: string, param: string | nu
  * `POST /v1/audio/transcriptions`, multipart `file`, `model`, `language`, `prompt`, `response_format`
  * (json | text | srt | vtt | verbose_json; gpt-4o* models only json and text), `timestamp_granularities[]`
  * (word, segment; verbose_json only). WAV (PCM or u-law), MP3, Ogg, FLAC, WebM and MP4 are accepted by
- * their bytes; anything else, raw u-law included, is refused as OpenAI refuses it.
+ * their bytes; anything else (raw u-law or PCM, ADTS AAC, not audio) is refused as OpenAI refuses it.
  */
 async function transcriptions(req: FakeRequest, res: ServerResponse, state: FakeState<ChatScript>, transcripts: TranscriptRegistry) {
   if (!/^Bearer \S+$/.test(req.headers.authorization ?? "")) return sendJson(res, 401, UNAUTHORIZED);
@@ -194,7 +194,8 @@ async function transcriptions(req: FakeRequest, res: ServerResponse, state: Fake
     return invalidRequest(res, "timestamp_granularities requires response_format=verbose_json", "timestamp_granularities", "invalid_value");
   }
   const audio = inspectAudio(file.data);
-  if (!audio || audio.container === "ulaw" || audio.container === "pcm") return invalidRequest(res, UNSUPPORTED_FILE, null, "invalid_value");
+  if (!audio || audio.container === "ulaw" || audio.container === "pcm" || audio.container === "aac")
+    return invalidRequest(res, UNSUPPORTED_FILE, null, "invalid_value");
 
   const transcript = transcripts.transcribe(file.data, audio, OPENAI_FAKE_TRANSCRIPT);
   const language = form.field("language") || transcript.language;
@@ -263,13 +264,16 @@ const SPEECH_FORMATS: Record<string, SpeechFormat> = {
   mp3: { kind: "mp3", sampleRate: 24000, kbps: 160 },
   wav: { kind: "wav", sampleRate: 24000 },
   pcm: { kind: "pcm", sampleRate: 24000 },
+  flac: { kind: "flac", sampleRate: 24000 },
+  opus: { kind: "opus" },
+  aac: { kind: "aac", sampleRate: 24000 },
 };
 const MAX_SPEECH_INPUT = 4096;
 
 /**
  * `POST /v1/audio/speech` JSON `{model, input, voice, response_format?, speed?, instructions?}`: real
- * audio as long as the input takes to say (mp3, wav, pcm; opus, aac and flac are not rendered by the
- * fake and answer 400), sent in a few chunks as OpenAI streams it.
+ * audio as long as the input takes to say (mp3, opus in Ogg, aac in ADTS, flac, wav, pcm), sent in a few
+ * chunks as OpenAI streams it.
  */
 async function speech(req: FakeRequest, res: ServerResponse, state: FakeState<ChatScript>) {
   const body = (req.body && typeof req.body === "object" ? req.body : {}) as {
@@ -292,14 +296,7 @@ async function speech(req: FakeRequest, res: ServerResponse, state: FakeState<Ch
   if (!voiceOk) return invalidRequest(res, "'voice' is required", "voice");
   const formatName = body.response_format === undefined ? "mp3" : String(body.response_format);
   const format = SPEECH_FORMATS[formatName];
-  if (!format) {
-    const known = ["mp3", "opus", "aac", "flac", "wav", "pcm"].includes(formatName);
-    return invalidRequest(
-      res,
-      known ? `the fake does not render response_format '${formatName}'` : `'${formatName}' is not a valid response_format`,
-      "response_format",
-    );
-  }
+  if (!format) return invalidRequest(res, `'${formatName}' is not one of ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] - 'response_format'`, "response_format");
   const speed = body.speed === undefined ? 1 : Number(body.speed);
   if (!Number.isFinite(speed) || speed < 0.25 || speed > 4) return invalidRequest(res, "'speed' must be between 0.25 and 4.0", "speed");
   if (body.instructions !== undefined && /^tts-1/.test(model))
