@@ -1,11 +1,12 @@
 /**
  * `npm run dev`: the whole API on http://127.0.0.1:8787 (or $PORT) on a local Postgres with
  * migrations applied and a demo organisation seeded, through the same Neon driver code as
- * production. Ctrl-C stops wrangler, the gateway and Postgres; nothing is left running.
+ * production. With FAKE_PROVIDERS=1, every provider not configured in the shell or .dev.vars is
+ * a local fake (scripts/lib/fake-providers.ts). Ctrl-C stops wrangler, the fakes, the gateway and
+ * Postgres; nothing is left running.
  */
-import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
 import { CONFIG_VARIABLES } from "../src/env.ts";
+import { type FakeProviders, fakeProvidersRequested, readDevVars, startFakeProviders } from "./lib/fake-providers.ts";
 import { ROOT, startLocalStack } from "./lib/local-stack.ts";
 import { seedDemo } from "./lib/seed.ts";
 import { startWranglerDev } from "./lib/wrangler-dev.ts";
@@ -27,11 +28,30 @@ if (demo) {
   say("demo user demo@billx.local exists (its password was shown on the first start; delete .data/ to reseed)");
 }
 
+const devVars = readDevVars(ROOT);
+const shellVars = configFromEnvironment();
+let fakes: FakeProviders | undefined;
+if (fakeProvidersRequested(process.env.FAKE_PROVIDERS ?? devVars.FAKE_PROVIDERS)) {
+  try {
+    fakes = await startFakeProviders({ ...devVars, ...shellVars }, { apiOrigin: `http://127.0.0.1:${port}` });
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  if (fakes.faked.length === 0) say("FAKE_PROVIDERS: every provider is configured, none is faked");
+  else {
+    say(`fake providers (no real account is used): ${fakes.faked.join(", ")}`);
+    for (const [name, url] of Object.entries(fakes.urls)) say(`  ${name.padEnd(10)} fake on ${url}`);
+  }
+}
+
 const wrangler = startWranglerDev({
   port,
   stack,
   persistTo: ".data/wrangler",
-  vars: { ...localDefaults(), ...configFromEnvironment() },
+  // The shell's variables win over the fakes'; the fakes leave out what .dev.vars sets. The
+  // Worker's FAKE_PROVIDERS is always the list of what this run faked ("" for none).
+  vars: { ...localDefaults(devVars), ...fakes?.vars, ...shellVars, FAKE_PROVIDERS: fakes?.vars.FAKE_PROVIDERS ?? "" },
   extraArgs: process.argv.slice(2),
 });
 say(`API on http://127.0.0.1:${port}  (docs: http://127.0.0.1:${port}/docs)`);
@@ -42,6 +62,7 @@ async function stop(code: number) {
   stopping = true;
   say("stopping...");
   wrangler.stop();
+  await fakes?.stop();
   await stack.stop();
   process.exit(code);
 }
@@ -56,7 +77,8 @@ wrangler.process.on("exit", (code) => void stop(code ?? 0));
  * and signing keys come from the local stack instead (scripts/lib/wrangler-dev.ts).
  */
 function configFromEnvironment(): Record<string, string> {
-  const fromStack = new Set(["DATABASE_URL", "NEON_LOCAL_GATEWAY", "JWT_PRIVATE_KEY", "DATA_ENCRYPTION_KEYS"]);
+  // FAKE_PROVIDERS is the switch here; the Worker gets the list of what was faked instead.
+  const fromStack = new Set(["DATABASE_URL", "NEON_LOCAL_GATEWAY", "JWT_PRIVATE_KEY", "DATA_ENCRYPTION_KEYS", "FAKE_PROVIDERS"]);
   const vars: Record<string, string> = {};
   for (const name of CONFIG_VARIABLES) {
     const value = process.env[name];
@@ -66,10 +88,13 @@ function configFromEnvironment(): Record<string, string> {
 }
 
 /** Defaults for local runs, unless `.dev.vars` (which wrangler dev reads) sets them: a `--var` would win over it. */
-function localDefaults(): Record<string, string> {
-  const file = path.join(ROOT, ".dev.vars");
-  const devVars = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const defaults: Record<string, string> = { CORS_ORIGINS: "http://localhost:5173,http://127.0.0.1:5173", LOG_LEVEL: "info" };
-  for (const name of Object.keys(defaults)) if (new RegExp(`^\\s*${name}\\s*=`, "m").test(devVars)) delete defaults[name];
+function localDefaults(devVars: Record<string, string>): Record<string, string> {
+  // APP_URL: links and Checkout's way back lead to this server, whatever PORT says.
+  const defaults: Record<string, string> = {
+    CORS_ORIGINS: "http://localhost:5173,http://127.0.0.1:5173",
+    LOG_LEVEL: "info",
+    APP_URL: `http://127.0.0.1:${port}`,
+  };
+  for (const name of Object.keys(defaults)) if (name in devVars) delete defaults[name];
   return defaults;
 }

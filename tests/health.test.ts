@@ -6,7 +6,21 @@ describe("GET /healthz", () => {
   it("answers ok when the database answers", async () => {
     const response = await SELF.fetch("http://api.test/healthz");
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ok", db: "ok" });
+    expect(await response.json()).toEqual({ status: "ok", db: "ok", fake_providers: [] });
+  });
+
+  it("lists the providers FAKE_PROVIDERS names as fakes, with no sign-in", async () => {
+    const response = await fetchWithEnv(new Request("http://api.test/healthz"), { FAKE_PROVIDERS: "openai, twilio,telegram" });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok", db: "ok", fake_providers: ["openai", "twilio", "telegram"] });
+  });
+
+  it("lists no fake providers when FAKE_PROVIDERS is empty or unset", async () => {
+    for (const value of ["", undefined]) {
+      const response = await fetchWithEnv(new Request("http://api.test/healthz"), { FAKE_PROVIDERS: value });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { fake_providers: unknown }).fake_providers).toEqual([]);
+    }
   });
 
   it("answers 503 problem+json when the database cannot be reached", async () => {
