@@ -5,12 +5,13 @@
  * (see `embedText`), as floats or base64. Audio: `POST /v1/audio/transcriptions` (see `transcriptions`)
  * and `POST /v1/audio/speech` (see `speech`), with the speech fakes' transcript registry
  * (`POST /_fake/transcripts {sha256, text, language?}`). Scope = the request's `model`, so parallel test
- * files that each use their own model name never see each other's scripts, requests, failures or delays.
+ * files that each use their own model name never see each other's scripts, requests, failures or delays
+ * (`POST /_fake/delays` holds chat, embeddings and audio answers alike).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { chunkAudio, inspectAudio, languageName, renderSpeech, type SpeechFormat, spreadWords, TranscriptRegistry } from "./audio.ts";
 import { registerTranscript, summariseForm } from "./elevenlabs.ts";
-import { type FakeRequest, type FakeState, nextScript, recordAndMaybeFail, recordDelayAndMaybeFail, sendBytes, sendJson, startFake } from "./kit.ts";
+import { type FakeRequest, type FakeState, nextScript, recordDelayAndMaybeFail, sendBytes, sendJson, startFake } from "./kit.ts";
 import { parseMultipart } from "./multipart.ts";
 
 export interface ScriptedToolCall {
@@ -35,7 +36,7 @@ let sequence = 0;
 
 export function startFakeOpenAI() {
   const transcripts = new TranscriptRegistry();
-  return startFake<ChatScript>((req, res, state) => {
+  return startFake<ChatScript>(async (req, res, state) => {
     const url = new URL(req.url ?? "/", "http://fake");
     if (req.method === "POST" && url.pathname === "/_fake/transcripts") return registerTranscript(req, res, transcripts);
     if (req.method === "POST" && url.pathname === "/v1/embeddings") return embeddings(req, res, state);
@@ -51,7 +52,7 @@ export function startFakeOpenAI() {
     if (!/^Bearer \S+$/.test(req.headers.authorization ?? "")) {
       return sendJson(res, 401, UNAUTHORIZED);
     }
-    if (recordAndMaybeFail(req, res, state, scope)) return;
+    if (await recordDelayAndMaybeFail(req, res, state, scope)) return;
     if (!body.model || !Array.isArray(body.messages) || body.messages.length === 0) {
       return sendJson(res, 400, {
         error: { message: "'model' and 'messages' are required", type: "invalid_request_error", param: body.model ? "messages" : "model", code: null },
@@ -124,11 +125,11 @@ interface EmbeddingRequest {
   encoding_format?: unknown;
 }
 
-function embeddings(req: IncomingMessage & { body: unknown }, res: ServerResponse, state: FakeState<ChatScript>) {
+async function embeddings(req: IncomingMessage & { body: unknown }, res: ServerResponse, state: FakeState<ChatScript>) {
   const body = (req.body && typeof req.body === "object" ? req.body : {}) as EmbeddingRequest;
   const model = typeof body.model === "string" ? body.model : "";
   if (!/^Bearer \S+$/.test(req.headers.authorization ?? "")) return sendJson(res, 401, UNAUTHORIZED);
-  if (recordAndMaybeFail(req, res, state, model)) return;
+  if (await recordDelayAndMaybeFail(req, res, state, model)) return;
   const invalid = (message: string, param: string) => sendJson(res, 400, { error: { message, type: "invalid_request_error", param, code: null } });
   if (!model) return invalid("you must provide a model parameter", "model");
   const inputs = typeof body.input === "string" ? [body.input] : body.input;
