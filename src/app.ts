@@ -25,6 +25,7 @@ import { googleAuthRoutes } from "./modules/identity/auth/google-routes";
 import { recoveryRoutes } from "./modules/identity/auth/recovery-routes";
 import { authRoutes } from "./modules/identity/auth/routes";
 import { membersRoutes } from "./modules/identity/members/routes";
+import { orgSettingsRoutes } from "./modules/identity/org-settings/routes";
 import { orgsRoutes } from "./modules/identity/orgs/routes";
 import { rolesRoutes } from "./modules/identity/roles/routes";
 import { messagesRoutes } from "./modules/messaging/outbound/routes";
@@ -41,6 +42,7 @@ import { dashboardRoutes } from "./modules/retail/dashboard/routes";
 import { merchantsRoutes } from "./modules/retail/merchants/routes";
 import { productsRoutes } from "./modules/retail/products/routes";
 import { receivablesRoutes } from "./modules/retail/receivables/routes";
+import { speechRoutes } from "./modules/speech/routes";
 import { agentAnalyticsRoutes } from "./modules/usage/agent-analytics/routes";
 import { agentsRoutes } from "./modules/usage/agents/routes";
 import { billingModelsRoutes } from "./modules/usage/billing-models/routes";
@@ -75,11 +77,21 @@ app.use(async function corsFromConfig(c, next) {
 
 // Document uploads carry files: their own limit (all files together), the rest the API's.
 const KNOWLEDGE_UPLOAD = /^\/v1\/assistants\/[^/]+\/documents\/?$/;
+// Recordings: their own limit too (SPEECH_MAX_UPLOAD_BYTES).
+const AUDIO_UPLOAD = /^\/v1\/(?:stt|query\/audio-chat)\/?$/;
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 
 app.use(async function limitBody(c, next) {
   const config = loadConfig(c.env);
-  const maxSize = c.req.method === "POST" && KNOWLEDGE_UPLOAD.test(c.req.path) ? config.knowledge.maxFileBytes + MULTIPART_OVERHEAD_BYTES : config.maxBodyBytes;
+  const uploadLimit =
+    c.req.method !== "POST"
+      ? undefined
+      : KNOWLEDGE_UPLOAD.test(c.req.path)
+        ? config.knowledge.maxFileBytes
+        : AUDIO_UPLOAD.test(c.req.path)
+          ? config.speech.maxUploadBytes
+          : undefined;
+  const maxSize = uploadLimit === undefined ? config.maxBodyBytes : uploadLimit + MULTIPART_OVERHEAD_BYTES;
   return bodyLimit({
     maxSize,
     onError: () => {
@@ -108,6 +120,7 @@ app.route("/", googleAuthRoutes);
 app.route("/", recoveryRoutes);
 app.route("/", apiKeysRoutes);
 app.route("/", orgsRoutes);
+app.route("/", orgSettingsRoutes);
 app.route("/", membersRoutes);
 app.route("/", rolesRoutes);
 app.route("/", auditRoutes);
@@ -134,6 +147,7 @@ app.route("/", merchantsRoutes);
 app.route("/", dashboardRoutes);
 app.route("/", databasesRoutes);
 app.route("/", queryRoutes);
+app.route("/", speechRoutes);
 app.route("/", toolsRoutes);
 app.route("/", sqlGuardRoutes);
 app.route("/", docsRoutes);

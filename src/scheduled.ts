@@ -5,6 +5,7 @@ import { sendBookingReminders } from "./modules/assistants/bookings/reminders";
 import { reclaimExpiredReservations } from "./modules/money/credits/reservations";
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/platform/operations/service";
 import { sendOverdueReminders } from "./modules/retail/bills/reminders";
+import { deleteExpiredAudio } from "./modules/speech/audio-store";
 import { runMonthlyInvoicing } from "./modules/usage/invoices/monthly";
 
 type CronJob = { name: string; run: (ctx: ServiceCtx) => Promise<string | undefined> };
@@ -33,6 +34,11 @@ export const cronJobs: Record<string, CronJob[]> = {
     {
       name: "dead-letters.purge",
       run: async (ctx) => `${await purgeOldDeadLetters(ctx)} purged`,
+    },
+    // Stored audio (spoken answers, kept text to speech) leaves R2 after AUDIO_RETENTION_DAYS.
+    {
+      name: "audio.expire",
+      run: async (ctx) => `${await deleteExpiredAudio(ctx)} deleted`,
     },
   ],
   // Morning in much of the world; a bill is reminded at most once per BILL_REMINDER_INTERVAL_DAYS.

@@ -51,8 +51,7 @@ export type ChatStreamEvent = { type: "text"; text: string } | { type: "done"; r
 export function openai(config: Config) {
   const client = async () => {
     if (!config.openai.apiKey) throw new ProviderUnavailable("OPENAI_API_KEY");
-    const OpenAI = await loadSdk();
-    return new OpenAI({ apiKey: config.openai.apiKey, baseURL: config.openai.baseUrl, maxRetries: 2, timeout: 60_000 });
+    return loadOpenAiClient(config.openai.apiKey, config.openai.baseUrl);
   };
 
   return {
@@ -133,6 +132,12 @@ async function loadSdk(): Promise<typeof OpenAI> {
   return sdk;
 }
 
+/** An SDK client for one key and base URL (any OpenAI-compatible endpoint), the SDK loaded on first use. */
+export async function loadOpenAiClient(apiKey: string, baseURL: string): Promise<OpenAI> {
+  const OpenAI = await loadSdk();
+  return new OpenAI({ apiKey, baseURL, maxRetries: 2, timeout: 60_000 });
+}
+
 function toResult(completion: ChatCompletion): ChatResult {
   const choice = completion.choices[0];
   const toolCalls = (choice?.message.tool_calls ?? [])
@@ -156,7 +161,8 @@ function parseArguments(raw: string): Record<string, unknown> | undefined {
   }
 }
 
-function toProviderError(error: unknown): unknown {
+/** An SDK error as a `ProviderError` (status, code, retryable, timed out); anything else unchanged. */
+export function toProviderError(error: unknown): unknown {
   if (error instanceof ProviderUnavailable) return error;
   // Only the SDK throws its errors, so it is loaded whenever `error` can be one.
   if (sdk !== undefined && error instanceof sdk.APIConnectionTimeoutError) {

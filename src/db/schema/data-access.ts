@@ -77,6 +77,10 @@ export const queryRuns = pgTable(
     promptTokens: integer("prompt_tokens").notNull().default(0),
     completionTokens: integer("completion_tokens").notNull().default(0),
     credits: integer("credits").notNull().default(0),
+    /** How the question was asked: typed, or spoken and transcribed (`/v1/query/audio-chat`). */
+    source: text("source", { enum: ["text", "voice"] })
+      .notNull()
+      .default("text"),
     userId: text("user_id").references(() => users.id, { onDelete: "set null" }),
     apiKeyId: text("api_key_id"),
     /** Set by feedback: true marks the pair a good example; false with corrected_sql adds the correction. */

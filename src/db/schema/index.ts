@@ -9,4 +9,5 @@ export * from "./messaging";
 export * from "./monetisation";
 export * from "./operations";
 export * from "./payments";
+export * from "./speech";
 export * from "./tenancy";

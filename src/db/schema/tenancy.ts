@@ -1,10 +1,15 @@
 import { sql } from "drizzle-orm";
-import { boolean, index, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { boolean, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 const timestamps = {
   createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
 };
+
+/** What `organizations.settings` holds; unset keys fall back to the platform's defaults. */
+export interface OrgSettingsRecord {
+  speech?: { provider?: "openai" | "elevenlabs"; stt_model?: string; tts_model?: string; voice?: string };
+}
 
 /** Organisations are the tenants: every tenant-owned row carries an `org_id`. */
 export const organizations = pgTable("organizations", {
@@ -15,6 +20,8 @@ export const organizations = pgTable("organizations", {
   pricesIncludeTax: boolean("prices_include_tax").notNull().default(false),
   /** Retail: stock may go below zero (sell first, count later) instead of refusing the sale. */
   allowNegativeStock: boolean("allow_negative_stock").notNull().default(false),
+  /** Per-organisation choices of other modules (speech defaults, ...), shape in src/modules/identity/org-settings/schemas.ts. */
+  settings: jsonb("settings").$type<OrgSettingsRecord>().notNull().default({}),
   ...timestamps,
 });
 

@@ -2,6 +2,7 @@ import type { ServiceCtx } from "../../../lib/context";
 import { AppError } from "../../../lib/errors";
 import { withMeteredChat } from "../../content/ai/metered-chat";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import type { CreditMeter } from "../../money/credits/meter";
 import { type ChatMessage, draftSql, estimateTokens, systemPrompt } from "../query/sql-writer";
 import { describeAnalyticsSchema } from "./catalog";
 import { AnalyticsStatementError, runAsAnalyst } from "./execute";
@@ -36,7 +37,7 @@ function refused(sql: string, reasons: AnalyticsReason[], detail: string, extens
  * The SQL must pass the guard over the curated tables, else 422 `sql-refused` (still charged: the
  * model did the work). Nothing runs here: POST /v1/ai/sql/execute does that.
  */
-export async function writeAnalyticsSql(ctx: ServiceCtx, input: AnalyticsPromptInput): Promise<AnalyticsSqlAnswerView> {
+export async function writeAnalyticsSql(ctx: ServiceCtx, input: AnalyticsPromptInput, options: { meter?: CreditMeter } = {}): Promise<AnalyticsSqlAnswerView> {
   assertCan(ctx, ANALYTICS_PERMISSION);
   requireOrgId(ctx);
   const messages: ChatMessage[] = [
@@ -45,7 +46,7 @@ export async function writeAnalyticsSql(ctx: ServiceCtx, input: AnalyticsPromptI
   ];
   const model = input.model ?? ctx.config.linkedDatabases.sqlModel;
   const estimate = { inputTokens: estimateTokens(messages), outputTokens: MAX_SQL_TOKENS };
-  const metered = await withMeteredChat(ctx, { feature: ANALYTICS_FEATURE, model, estimate }, async (llm) => {
+  const metered = await withMeteredChat(ctx, { feature: ANALYTICS_FEATURE, model, estimate, meter: options.meter }, async (llm) => {
     const draft = await draftSql(llm, messages);
     return { draft, verdict: await judgeOwnDataSql(draft.sql) };
   });

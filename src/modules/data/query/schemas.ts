@@ -70,6 +70,7 @@ export const HistoryEntry = z
     database_id: z.string().openapi({ description: "The database asked", example: DATABASE_ID_EXAMPLE }),
     conversation_id: z.string().openapi({ description: "Its conversation", example: CONVERSATION_ID_EXAMPLE }),
     prompt: z.string().openapi({ description: "The question", example: "Top 5 customers by total spend" }),
+    source: z.enum(["text", "voice"]).openapi({ description: "text: typed; voice: spoken to /v1/query/audio-chat and transcribed", example: "text" }),
     sql: z.string().nullable().openapi({ description: "The SQL written (null if the model gave none)", example: "SELECT ..." }),
     status: z.enum(QUERY_RUN_STATUSES).openapi({ description: "succeeded, failed (the database refused it) or refused (the guard did)", example: "succeeded" }),
     error: z.string().nullable().openapi({ description: "Why it failed or was refused", example: null }),

@@ -6,6 +6,7 @@ import { newId } from "../../../lib/ids";
 import { type Page, toPage } from "../../../lib/pagination";
 import { type MeteredChat, withMeteredChat } from "../../content/ai/metered-chat";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import type { CreditMeter } from "../../money/credits/meter";
 import { isStatementError } from "../databases/connection";
 import { type ExecutionResult, runReadOnly } from "../databases/execute";
 import { visibleTables } from "../databases/introspect";
@@ -17,6 +18,11 @@ import type { ChatInput, ChatResultView, FeedbackInput, HistoryEntryView, Histor
 import { type ChatMessage, draftSql, estimateTokens, type SqlDraft, systemPrompt } from "./sql-writer";
 
 export const QUERY_FEATURE = "query.chat";
+
+export interface AskOptions {
+  meter?: CreditMeter;
+  source?: "text" | "voice";
+}
 /** Earlier turns of a conversation the model is shown. */
 const CONVERSATION_TURNS = 6;
 /** Confirmed question/SQL pairs the model is shown. */
@@ -107,9 +113,11 @@ function databaseProblem(error: unknown): unknown {
  * Answers a question about a linked database: the model writes SQL from the relevant schema,
  * confirmed examples and the conversation; the guard judges it; it runs read-only. Credits are
  * held before any model call (402 when short) and charged once for every round. Every question is
- * recorded in the history, refused and failed ones too. Callable without HTTP (voice agents).
+ * recorded in the history, refused and failed ones too. Callable without HTTP (voice agents):
+ * `options.meter` adds the model's work to a hold the caller opened, `options.source` records how
+ * the question was asked.
  */
-export async function askDatabase(ctx: ServiceCtx, input: ChatInput): Promise<ChatResultView> {
+export async function askDatabase(ctx: ServiceCtx, input: ChatInput, options: AskOptions = {}): Promise<ChatResultView> {
   assertCan(ctx, "databases:query");
   const orgId = requireOrgId(ctx);
   const row = await getDatabaseRow(ctx, input.database_id).catch((error: unknown) => {
@@ -122,7 +130,9 @@ export async function askDatabase(ctx: ServiceCtx, input: ChatInput): Promise<Ch
   const model = input.model ?? ctx.config.linkedDatabases.sqlModel;
   const estimate = { inputTokens: estimateTokens(messages) * MAX_ROUNDS, outputTokens: MAX_SQL_TOKENS * MAX_ROUNDS };
 
-  const metered = await withMeteredChat(ctx, { feature: QUERY_FEATURE, model, estimate }, (llm) => writeAndRun(ctx, llm, row, messages, input.execute ?? true));
+  const metered = await withMeteredChat(ctx, { feature: QUERY_FEATURE, model, estimate, meter: options.meter }, (llm) =>
+    writeAndRun(ctx, llm, row, messages, input.execute ?? true),
+  );
   const outcome = metered.value;
   const result = outcome.status === "succeeded" ? outcome.result : null;
   const error = outcome.status === "failed" ? outcome.error : outcome.status === "refused" ? outcome.reasons.map((r) => r.message).join(" ") : null;
@@ -143,6 +153,7 @@ export async function askDatabase(ctx: ServiceCtx, input: ChatInput): Promise<Ch
       promptTokens: metered.usage.inputTokens,
       completionTokens: metered.usage.outputTokens,
       credits: metered.credits,
+      source: options.source ?? "text",
       userId: ctx.actor?.userId ?? null,
       apiKeyId: ctx.actor?.apiKeyId ?? null,
       createdAt: ctx.now(),
@@ -196,6 +207,7 @@ function historyView(run: RunRow): HistoryEntryView {
     database_id: run.databaseId,
     conversation_id: run.conversationId,
     prompt: run.prompt,
+    source: run.source,
     sql: run.sql,
     status: run.status,
     error: run.error,

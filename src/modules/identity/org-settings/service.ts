@@ -1,0 +1,88 @@
+import { eq } from "drizzle-orm";
+import { withTransaction } from "../../../db/client";
+import { type OrgSettingsRecord, organizations } from "../../../db/schema";
+import type { ServiceCtx } from "../../../lib/context";
+import { NotFound } from "../../../lib/errors";
+import type { SpeechProviderName } from "../../../providers/speech";
+import { recordAudit } from "../audit/service";
+import { assertCan, requireOrgId } from "../auth/principal";
+import type { OrgSettingsView, UpdateOrgSettingsInput } from "./schemas";
+
+/** Each provider's models and voice when neither the request nor the organisation names one. */
+export const SPEECH_DEFAULTS: Record<SpeechProviderName, { stt_model: string; tts_model: string; voice: string }> = {
+  openai: { stt_model: "whisper-1", tts_model: "gpt-4o-mini-tts", voice: "alloy" },
+  elevenlabs: { stt_model: "scribe_v1", tts_model: "eleven_flash_v2_5", voice: "21m00Tcm4TlvDq8ikWAM" },
+};
+
+export interface SpeechChoice {
+  provider: SpeechProviderName;
+  stt_model: string;
+  tts_model: string;
+  voice: string;
+}
+
+/**
+ * The speech provider, models and voice for one request: what the request names, else the
+ * organisation's setting, else the defaults. The organisation's models and voice belong to its
+ * provider: a request for another provider gets that provider's defaults.
+ */
+export function resolveSpeech(
+  stored: OrgSettingsRecord["speech"],
+  platformProvider: SpeechProviderName,
+  request: Partial<SpeechChoice> = {},
+): SpeechChoice & { defaults: (keyof SpeechChoice)[] } {
+  const provider = request.provider ?? stored?.provider ?? platformProvider;
+  const own = (stored?.provider ?? platformProvider) === provider ? stored : undefined;
+  const defaults: (keyof SpeechChoice)[] = [];
+  if (!request.provider && !stored?.provider) defaults.push("provider");
+  const pick = (key: "stt_model" | "tts_model" | "voice") => {
+    const value = request[key] ?? own?.[key];
+    if (value) return value;
+    defaults.push(key);
+    return SPEECH_DEFAULTS[provider][key];
+  };
+  return { provider, stt_model: pick("stt_model"), tts_model: pick("tts_model"), voice: pick("voice"), defaults };
+}
+
+async function storedSettings(ctx: ServiceCtx, orgId: string): Promise<OrgSettingsRecord> {
+  const [row] = await ctx.db.select({ settings: organizations.settings }).from(organizations).where(eq(organizations.id, orgId));
+  if (!row) throw new NotFound("organization", orgId);
+  return row.settings;
+}
+
+/** The active organisation's speech choice for a request (see `resolveSpeech`). */
+export async function speechChoiceFor(ctx: ServiceCtx, request: Partial<SpeechChoice> = {}): Promise<SpeechChoice> {
+  const settings = await storedSettings(ctx, requireOrgId(ctx));
+  return resolveSpeech(settings.speech, ctx.config.speech.defaultProvider, request);
+}
+
+function view(settings: OrgSettingsRecord, platformProvider: SpeechProviderName): OrgSettingsView {
+  return { speech: resolveSpeech(settings.speech, platformProvider) };
+}
+
+export async function getOrgSettings(ctx: ServiceCtx): Promise<OrgSettingsView> {
+  assertCan(ctx, "org:read");
+  return view(await storedSettings(ctx, requireOrgId(ctx)), ctx.config.speech.defaultProvider);
+}
+
+/** Changes the given settings (null clears one back to its default), audited with before and after. */
+export async function updateOrgSettings(ctx: ServiceCtx, patch: UpdateOrgSettingsInput): Promise<OrgSettingsView> {
+  assertCan(ctx, "org:write");
+  const orgId = requireOrgId(ctx);
+  return withTransaction(ctx, async (tx) => {
+    const [row] = await tx.select({ settings: organizations.settings }).from(organizations).where(eq(organizations.id, orgId)).for("update");
+    if (!row) throw new NotFound("organization", orgId);
+    const speech = { ...row.settings.speech };
+    for (const [key, value] of Object.entries(patch.speech ?? {}) as [keyof typeof speech, string | null | undefined][]) {
+      if (value === null) delete speech[key];
+      else if (value !== undefined) (speech as Record<string, string>)[key] = value;
+    }
+    const settings: OrgSettingsRecord = { ...row.settings, speech };
+    await tx.update(organizations).set({ settings, updatedAt: ctx.now() }).where(eq(organizations.id, orgId));
+    await recordAudit(
+      { ...ctx, db: tx },
+      { orgId, action: "org.settings_updated", targetType: "organization", targetId: orgId, metadata: { from: row.settings, to: settings } },
+    );
+    return view(settings, ctx.config.speech.defaultProvider);
+  });
+}
