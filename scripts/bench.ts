@@ -19,6 +19,9 @@
  *   clients, then the same batches replayed as duplicates (scripts/lib/bench-events.ts);
  * - `POST /v1/billing-models/{id}/calculate` p50/p99 for one agent and one month holding 1,000,000
  *   events seeded through SQL (scripts/lib/bench-calculate.ts);
+ * - `knowledge`: SciFact through the knowledge-base pipeline (ingestion chunks/s, lexical and hybrid
+ *   nDCG@10 by ../shared/data/ir/score.mjs), search p50/p99 at 10,000 and 50,000 chunks, bookings/s
+ *   with N clients and the 31-day slots computation (scripts/lib/bench-knowledge.ts);
  * - the gzip size of the bundle from `wrangler deploy --dry-run`;
  * - `suite`: the whole test suite as `npm test` runs it: wall time, files, tests, vitest's import
  *   and tests phases, the fixed cost per file (import / files), the slowest files
@@ -27,10 +30,11 @@
  *   (scripts/lib/bench-startup.ts).
  *
  * `BENCH_ONLY=query,sql_guard` runs only those sections (suite, startup, http, signin, messaging,
- * credits, bills, dashboard, sql_guard, query, events, calculate, bundle); the local stack's
+ * credits, bills, dashboard, sql_guard, query, events, calculate, knowledge, bundle); the local stack's
  * start-up figures are printed whenever a section needs the stack.
  */
 import { execFileSync } from "node:child_process";
+import path from "node:path";
 import autocannon from "autocannon";
 import { startFakeOpenAI } from "../tests/fakes/openai.ts";
 import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../tests/fakes/telegram.ts";
@@ -38,6 +42,7 @@ import { benchShop, measureBillIssue, measureSummary, removeShop, seedBills } fr
 import { formatCalculateFigures, measureCalculate } from "./lib/bench-calculate.ts";
 import { measureDebits } from "./lib/bench-credits.ts";
 import { formatEventIngestFigures, measureEventIngest } from "./lib/bench-events.ts";
+import { formatKnowledgeFigures, measureKnowledge } from "./lib/bench-knowledge.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
 import { benchModelVars, formatQueryChatFigures, measureQueryChat } from "./lib/bench-query.ts";
 import { formatSqlGuardFigures, measureSqlGuard } from "./lib/bench-sql-guard.ts";
@@ -214,6 +219,31 @@ try {
       requests: CALCULATE_REQUESTS,
     });
     console.log(formatCalculateFigures(figures));
+  }
+
+  if (runs("knowledge")) {
+    const accessToken = (await signUpBenchUser(base)).accessToken;
+    const figures = await measureKnowledge({
+      baseUrl: base,
+      accessToken,
+      databaseUrl: stack.databaseUrl,
+      scifactDir: path.resolve(ROOT, process.env.BENCH_SCIFACT_DIR ?? "../shared/data/ir/scifact"),
+      clients: Number(process.env.BENCH_KNOWLEDGE_CLIENTS ?? 8),
+      // The queue indexes a few abstracts a second locally: all 5,183 through it take over half an hour.
+      scifactPipelineDocs:
+        process.env.BENCH_SCIFACT_PIPELINE_DOCS === "all" ? Number.POSITIVE_INFINITY : Number(process.env.BENCH_SCIFACT_PIPELINE_DOCS ?? 250),
+      filesPerUpload: 10,
+      searchK: Number(process.env.BENCH_KNOWLEDGE_K ?? 50),
+      latencySizes: (process.env.BENCH_KNOWLEDGE_SIZES ?? "10000,50000").split(",").map(Number),
+      latencyRequests: Number(process.env.BENCH_KNOWLEDGE_SEARCHES ?? 200),
+      // The Worker's defaults (src/env.ts); wrangler dev is given no other.
+      embeddingModel: "text-embedding-3-large",
+      dimensions: 1536,
+      bookings: Number(process.env.BENCH_BOOKINGS ?? 300),
+      bookingClients: Number(process.env.BENCH_BOOKING_CLIENTS ?? CONNECTIONS),
+      slotsRequests: Number(process.env.BENCH_SLOTS_REQUESTS ?? 100),
+    });
+    console.log(formatKnowledgeFigures(figures));
   }
 
   if (runs("bundle")) {
