@@ -90,6 +90,8 @@ export interface Env extends DurableObjectEnv {
   SPEECH_MAX_UPLOAD_BYTES?: string;
   /** Longest text text-to-speech accepts, in characters (default 4096). */
   SPEECH_MAX_TEXT_CHARS?: string;
+  /** How long a speech provider may take to answer, in milliseconds (default 120000). */
+  SPEECH_TIMEOUT_MS?: string;
   /** Days stored audio is kept in R2 before the cleanup cron deletes it (default 7). */
   AUDIO_RETENTION_DAYS?: string;
   /** Comma-separated providers that `FAKE_PROVIDERS=1 npm run dev` replaced with local fakes; /healthz reports them. */
@@ -206,6 +208,7 @@ const ConfigSchema = z.object({
   SPEECH_MAX_AUDIO_SECONDS: z.coerce.number().int().min(1).max(7200).default(600),
   SPEECH_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(25_000_000),
   SPEECH_MAX_TEXT_CHARS: z.coerce.number().int().min(1).max(100_000).default(4096),
+  SPEECH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(120_000),
   AUDIO_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
   FAKE_PROVIDERS: z.string().default(""),
 });
@@ -259,6 +262,7 @@ export interface SpeechConfig {
   maxAudioSeconds: number;
   maxUploadBytes: number;
   maxTextChars: number;
+  timeoutMs: number;
   retentionDays: number;
 }
 
@@ -405,6 +409,7 @@ export function loadConfig(env: Env): Config {
       maxAudioSeconds: vars.SPEECH_MAX_AUDIO_SECONDS,
       maxUploadBytes: vars.SPEECH_MAX_UPLOAD_BYTES,
       maxTextChars: vars.SPEECH_MAX_TEXT_CHARS,
+      timeoutMs: vars.SPEECH_TIMEOUT_MS,
       retentionDays: vars.AUDIO_RETENTION_DAYS,
     },
     fakeProviders: splitList(vars.FAKE_PROVIDERS),

@@ -17,10 +17,6 @@ const FORMATS: Partial<Record<TtsFormat, string>> = {
   ulaw_8000: "ulaw_8000",
 };
 
-// Speech to text of a long recording takes a while; text to speech streams, so this bounds the whole stream.
-const TRANSCRIBE_TIMEOUT_MS = 120_000;
-const SPEAK_TIMEOUT_MS = 60_000;
-
 interface SttResponse {
   language_code?: string | null;
   text?: string;
@@ -51,7 +47,7 @@ export function elevenLabsSpeech(config: Config): SpeechProvider {
         url("/v1/speech-to-text"),
         { method: "POST", headers: { "xi-api-key": key() }, body: form },
         describeError,
-        TRANSCRIBE_TIMEOUT_MS,
+        config.speech.timeoutMs,
       );
       const body = (await response.json()) as SttResponse;
       const words = (body.words ?? [])
@@ -78,7 +74,8 @@ export function elevenLabsSpeech(config: Config): SpeechProvider {
           body: JSON.stringify({ text, model_id: options.model }),
         },
         describeError,
-        SPEAK_TIMEOUT_MS,
+        // Text to speech streams: this bounds the whole stream, not only its first byte.
+        config.speech.timeoutMs,
       );
       if (!response.body) throw new Error("speech response without a body");
       return { body: response.body, contentType: TTS_CONTENT_TYPES[options.format] };

@@ -22,7 +22,8 @@ const FORMATS: Partial<Record<TtsFormat, "mp3" | "wav" | "opus" | "aac" | "flac"
 export function openaiSpeech(config: Config): SpeechProvider {
   const client = async () => {
     if (!config.openai.apiKey) throw new ProviderUnavailable("OPENAI_API_KEY");
-    return loadOpenAiClient(config.openai.apiKey, config.openai.baseUrl);
+    // One retry: audio uploads are large, and the caller waits for the answer.
+    return loadOpenAiClient(config.openai.apiKey, config.openai.baseUrl, { timeoutMs: config.speech.timeoutMs, maxRetries: 1 });
   };
   return {
     name: "openai",

@@ -133,9 +133,9 @@ async function loadSdk(): Promise<typeof OpenAI> {
 }
 
 /** An SDK client for one key and base URL (any OpenAI-compatible endpoint), the SDK loaded on first use. */
-export async function loadOpenAiClient(apiKey: string, baseURL: string): Promise<OpenAI> {
+export async function loadOpenAiClient(apiKey: string, baseURL: string, options: { timeoutMs?: number; maxRetries?: number } = {}): Promise<OpenAI> {
   const OpenAI = await loadSdk();
-  return new OpenAI({ apiKey, baseURL, maxRetries: 2, timeout: 60_000 });
+  return new OpenAI({ apiKey, baseURL, maxRetries: options.maxRetries ?? 2, timeout: options.timeoutMs ?? 60_000 });
 }
 
 function toResult(completion: ChatCompletion): ChatResult {
