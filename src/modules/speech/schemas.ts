@@ -18,13 +18,10 @@ const Language = z
   .regex(/^[a-z]{2,3}$/, "An ISO 639 code such as en")
   .optional()
   .openapi({ description: "Language spoken, ISO 639-1 (default: detected)", example: "en" });
-const DeclaredFormat = z
-  .enum(["ulaw_8000", "pcm_8000", "pcm_16000", "pcm_24000"])
-  .optional()
-  .openapi({
-    description: "Only for headerless audio: raw G.711 u-law 8 kHz or 16-bit PCM. Files with a header are recognised from their bytes.",
-    example: "ulaw_8000",
-  });
+const DeclaredFormat = z.enum(["ulaw_8000", "pcm_8000", "pcm_16000", "pcm_24000"]).optional().openapi({
+  description: "Only for headerless audio: raw G.711 u-law 8 kHz or 16-bit PCM. Files with a header are recognised from their bytes.",
+  example: "ulaw_8000",
+});
 const AudioFile = z.any().openapi({ type: "string", format: "binary", description: "The recording: WAV, MP3, OGG/Opus, WebM or M4A (or raw with `format`)" });
 
 export const SttForm = z
