@@ -6,7 +6,7 @@
  * once; a step that fails releases what was not used.
  */
 import type { ServiceCtx } from "../../lib/context";
-import { AppError, Unprocessable } from "../../lib/errors";
+import { AppError } from "../../lib/errors";
 import type { SpeechProviderName, SynthesizedSpeech, TtsFormat } from "../../providers/speech";
 import { withMeteredChat } from "../content/ai/metered-chat";
 import { executeAnalyticsSql, writeAnalyticsSql } from "../data/analytics-sql/service";
@@ -17,7 +17,7 @@ import { type CreditMeter, withCreditMeter } from "../money/credits/meter";
 import { creditsFor, lookupPrice } from "../money/credits/prices";
 import type { DeclaredRawAudio } from "./audio-format";
 import { storeAudio } from "./audio-store";
-import { configuredSpeechProvider } from "./providers";
+import { assertFormatOffered, configuredSpeechProvider } from "./providers";
 import { ANSWER_MAX_TOKENS, answerPromptTokens, type RowsResult, spokenAnswer } from "./spoken-answer";
 import { speakWith } from "./synthesize";
 import { billableSecondsEstimate, checkAudio, transcribeWith } from "./transcribe";
@@ -82,10 +82,7 @@ export async function audioChat(ctx: ServiceCtx, request: AudioChatRequest): Pro
   const audio = checkAudio(ctx, request.bytes, request.format, "file");
   const choice = await speechChoiceFor(ctx, { provider: request.provider, voice: request.voice });
   const format = request.output_format ?? "mp3";
-  const provider = configuredSpeechProvider(ctx.config, choice.provider);
-  if (!provider.formats.includes(format)) {
-    throw new Unprocessable([{ path: "output_format", message: `${provider.name} does not offer ${format}; choose one of ${provider.formats.join(", ")}` }]);
-  }
+  assertFormatOffered(configuredSpeechProvider(ctx.config, choice.provider), format, "output_format");
   const model = request.model ?? ctx.config.linkedDatabases.sqlModel;
   const sqlPrice = lookupPrice("openai", model).price;
   const estimate =
