@@ -148,7 +148,14 @@ describe("cron", () => {
     const remaining = await db.select({ id: deadLetters.id }).from(deadLetters).where(eq(deadLetters.queue, "q"));
     expect(remaining.map((r) => r.id)).toEqual(["dlq_new"]);
     const [run] = await db.select().from(cronRuns).orderBy(desc(cronRuns.startedAt)).limit(1);
-    expect(run).toMatchObject({ cron: "0 3 * * *", status: "ok", jobs: [{ job: "dead-letters.purge", ok: true, detail: "1 purged" }] });
+    expect(run).toMatchObject({
+      cron: "0 3 * * *",
+      status: "ok",
+      jobs: [
+        { job: "dead-letters.purge", ok: true, detail: "1 purged" },
+        { job: "audio.expire", ok: true },
+      ],
+    });
     expect(run?.scheduledAt.getTime()).toBe(now);
   });
 });
