@@ -2,7 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { apiUsage, creditLedger, creditReservations, usageEvents } from "../src/db/schema";
 import { getBalance } from "../src/modules/money/credits/ledger";
-import { PLANS, periodOf } from "../src/modules/money/credits/plans";
+import { PLANS, periodOf } from "../src/modules/money/plans/plans";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
 import { expectProblem, fakeOpenAI, setCreditBalance, testCtx } from "./harness/helpers";
 

@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import { auditEvents, creditBalances, creditLedger, users } from "../src/db/schema";
 import { PaymentRequired } from "../src/lib/errors";
 import { debitCredits, getBalance, grantCredits } from "../src/modules/money/credits/ledger";
-import { PLANS, periodOf } from "../src/modules/money/credits/plans";
 import { creditsFor, lookupPrice } from "../src/modules/money/credits/prices";
 import { releaseReservation, reserveCredits, settleReservation } from "../src/modules/money/credits/reservations";
+import { PLANS, periodOf } from "../src/modules/money/plans/plans";
 import { call, expectJson, signUp } from "./harness/api";
 import { expectProblem, setCreditBalance, testCtx } from "./harness/helpers";
 

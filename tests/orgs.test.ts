@@ -357,3 +357,85 @@ describe("removing members", () => {
     expect((await members(ada)).map((m) => m.role).sort()).toEqual(["admin", "owner", "owner"]);
   });
 });
+
+describe("plan limits", () => {
+  interface PlanProblem {
+    type: string;
+    detail: string;
+    plan: string;
+    limit: string;
+    allowed: number;
+  }
+
+  it("lists every plan publicly with what it gives, written from its credits and limits", async () => {
+    const { data } = await expectJson<{
+      data: { id: string; monthly_credits: number; limits: { organisations: number; members: number }; features: string[] }[];
+    }>(await call("/v1/plans"), 200);
+    expect(data.map((p) => p.id)).toEqual(["free", "basic", "pro"]);
+    const free = data[0]!;
+    expect(free).toMatchObject({ monthly_credits: 1000, support: "community", limits: { organisations: 3, members: 5 } });
+    expect(free.features).toEqual([
+      "1,000 credits a month",
+      "Every paid feature (AI, voice, ask your data, messaging), charged in credits",
+      "Own up to 3 organisations",
+      "Up to 5 members per organisation",
+      "Community support",
+    ]);
+  });
+
+  it("shows the active organisation's plan and the places its members take", async () => {
+    const owner = await signUp("plan-view");
+    await expectJson(await invite(owner, uniqueEmail("plan-view-guest"), "viewer"), 201);
+    const plan = await expectJson<{ plan: { id: string }; subscription: unknown; usage: { members: number } }>(
+      await call("/v1/org/plan", { token: owner.access_token, orgId: owner.orgId }),
+      200,
+    );
+    expect(plan).toMatchObject({ plan: { id: "free", limits: { members: 5 } }, subscription: null, usage: { members: 2 } });
+  });
+
+  it("lets a person on the free plan own three organisations and answers 403 naming the plan for a fourth", async () => {
+    const ada = await signUp("plan-orgs");
+    for (const name of ["Second", "Third"]) await expectJson(await call("/v1/orgs", { token: ada.access_token, body: { name } }), 201);
+    const refused = await call("/v1/orgs", { token: ada.access_token, body: { name: "Fourth" } });
+    const problem = (await expectProblem(refused, 403)) as unknown as PlanProblem;
+    expect(problem).toMatchObject({ type: "https://billx.dev/problems/plan-limit", plan: "free", limit: "organisations", allowed: 3 });
+    expect(problem.detail).toContain("Free plan");
+    const owned = await testCtx()
+      .db.select()
+      .from(memberships)
+      .where(and(eq(memberships.userId, ada.user.id), eq(memberships.role, "owner")));
+    expect(owned).toHaveLength(3);
+  });
+
+  it("creates exactly two more organisations when eight creations race", async () => {
+    const ada = await signUp("plan-orgs-race");
+    const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => call("/v1/orgs", { token: ada.access_token, body: { name: `Race ${i}` } })));
+    expect(responses.map((r) => r.status).sort()).toEqual([201, 201, 403, 403, 403, 403, 403, 403]);
+    const owned = await testCtx()
+      .db.select()
+      .from(memberships)
+      .where(and(eq(memberships.userId, ada.user.id), eq(memberships.role, "owner")));
+    expect(owned).toHaveLength(3);
+  });
+
+  it("counts pending invitations against the members limit, but not the one a new invitation replaces", async () => {
+    const owner = await signUp("plan-seats");
+    const emails = Array.from({ length: 4 }, (_, i) => uniqueEmail(`plan-seat-${i}`));
+    for (const email of emails) await expectJson(await invite(owner, email, "viewer"), 201);
+    const problem = (await expectProblem(await invite(owner, uniqueEmail("plan-seat-extra"), "viewer"), 403)) as unknown as PlanProblem;
+    expect(problem).toMatchObject({ plan: "free", limit: "members", allowed: 5 });
+    // Inviting the same address again replaces its invitation: no new place is taken.
+    await expectJson(await invite(owner, emails[0]!, "admin"), 201);
+    const pending = await testCtx().db.select().from(invitations).where(eq(invitations.orgId, owner.orgId));
+    expect(pending).toHaveLength(4);
+  });
+
+  it("takes exactly the places left when ten invitations race", async () => {
+    const owner = await signUp("plan-seats-race");
+    const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => invite(owner, uniqueEmail(`plan-race-${i}`), "viewer")));
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(4);
+    expect(responses.filter((r) => r.status === 403)).toHaveLength(6);
+    const pending = await testCtx().db.select().from(invitations).where(eq(invitations.orgId, owner.orgId));
+    expect(pending).toHaveLength(4);
+  });
+});

@@ -5,8 +5,8 @@ import { creditBalances, creditLedger, messages, stripeEvents, subscriptions } f
 import { loadConfig } from "../src/env";
 import { AppError } from "../src/lib/errors";
 import { getBalance } from "../src/modules/money/credits/ledger";
-import { PLANS } from "../src/modules/money/credits/plans";
 import { verifyStripeEvent } from "../src/modules/money/payments/webhooks";
+import { PLANS } from "../src/modules/money/plans/plans";
 import vector from "./fixtures/webhooks/stripe-signature.json";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
 import { fakeStripe, STRIPE_TEST_WEBHOOK_SECRET, sendStripeEvent, stripeEvent, stripeSignature } from "./harness/fakes";
@@ -209,6 +209,21 @@ describe("Stripe webhooks: plans", () => {
     expect(await balanceOf(owner.orgId)).toBe(before + PLANS.basic.monthlyCredits);
     const [row] = await subscriptionRows(owner.orgId);
     expect(row?.currentPeriodEnd?.getTime()).toBe(subscription.items.data[0]!.current_period_end * 1000);
+  });
+
+  it("lift the plan's limits once the subscription is active: the owner of a Basic organisation may own five", async () => {
+    const { owner, session } = await paidPlan("wh-plan-limits");
+    for (const name of ["Second", "Third"]) await expectJson(await call("/v1/orgs", { token: owner.access_token, body: { name } }), 201);
+    await expectProblem(await call("/v1/orgs", { token: owner.access_token, body: { name: "Fourth" } }), 403);
+
+    await expectJson(await sendStripeEvent(stripeEvent("checkout.session.completed", session)), 200);
+    const plan = await expectJson<{ plan: { id: string }; subscription: { status: string } | null }>(
+      await call("/v1/org/plan", { token: owner.access_token, orgId: owner.orgId }),
+      200,
+    );
+    expect(plan).toMatchObject({ plan: { id: "basic", limits: { organisations: 5, members: 20 } }, subscription: { status: "active" } });
+    for (const name of ["Fourth", "Fifth"]) await expectJson(await call("/v1/orgs", { token: owner.access_token, body: { name } }), 201);
+    await expectProblem(await call("/v1/orgs", { token: owner.access_token, body: { name: "Sixth" } }), 403);
   });
 
   it("renew the allowance when the next period's invoice is paid", async () => {

@@ -7,6 +7,7 @@ import { Conflict, Forbidden, NotFound, Unprocessable } from "../../../lib/error
 import { newId } from "../../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
 import { sendMessage } from "../../messaging/outbound/service";
+import { assertMemberSeat } from "../../money/plans/limits";
 import { recordAudit } from "../audit/service";
 import { requireOrgId } from "../auth/principal";
 import type { OrgView } from "../orgs/schemas";
@@ -104,6 +105,7 @@ export async function inviteMember(ctx: ServiceCtx, orgId: string, input: { emai
   const expiresAt = new Date(ctx.now().getTime() + INVITATION_TTL_MS);
 
   const { role, orgName } = await withTransaction(ctx, async (tx) => {
+    await assertMemberSeat(tx, orgId, ctx.now(), { countPending: true, replacingEmail: email });
     const role = await findAssignableRole(tx, orgId, input.role, { lock: true });
     if (!role) throw new Unprocessable([{ path: "role", message: `no role ${input.role} in this organisation` }]);
     requireMayGrant(ctx, role);
@@ -146,6 +148,8 @@ export async function acceptInvitation(ctx: ServiceCtx, token: string): Promise<
       .from(invitations)
       .where(eq(invitations.tokenHash, tokenHash));
     if (!found) throw new NotFound("invitation");
+    // The seat lock first, then the role, then the invitation: one order for every path.
+    await assertMemberSeat(tx, found.orgId, ctx.now(), { countPending: false });
     // The role before the invitation: deleteRole locks in that order too, so they cannot deadlock.
     const role = await findAssignableRole(tx, found.orgId, found.role, { lock: true });
     // Two accepts of one token race here: the row lock makes the second wait until the first

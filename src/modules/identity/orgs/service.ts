@@ -5,6 +5,7 @@ import type { ServiceCtx } from "../../../lib/context";
 import { Forbidden, NotFound } from "../../../lib/errors";
 import { newId } from "../../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
+import { assertMayOwnAnotherOrg } from "../../money/plans/limits";
 import { countActiveApiKeys } from "../api-keys/service";
 import { recordAudit } from "../audit/service";
 import { requireOrgId } from "../auth/principal";
@@ -55,6 +56,7 @@ export async function createOrg(ctx: ServiceCtx, input: { name: string; currency
   const userId = requireUser(ctx);
   const id = newId("org");
   return withTransaction(ctx, async (tx) => {
+    await assertMayOwnAnotherOrg(tx, userId);
     const [row] = await tx
       .insert(organizations)
       .values({ id, name: input.name, currency: input.currency ?? "USD" })

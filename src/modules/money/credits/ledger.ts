@@ -17,7 +17,7 @@ import type { ServiceCtx } from "../../../lib/context";
 import { PaymentRequired, Unprocessable } from "../../../lib/errors";
 import { newId } from "../../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
-import { DEFAULT_PLAN, PLANS, planPeriodReference } from "./plans";
+import { DEFAULT_PLAN, PLANS, planPeriodReference } from "../plans/plans";
 
 export interface CreditReference {
   /** What caused the entry: `stripe_event`, `checkout_session`, `reservation`, `plan_period`, `adjustment`, ... */

@@ -5,8 +5,8 @@ import type { Page, PageRequest } from "../../../lib/pagination";
 import { recordAudit } from "../../identity/audit/service";
 import { requireOrgId } from "../../identity/auth/principal";
 import { loadOrg } from "../../identity/orgs/service";
+import { periodOf } from "../plans/plans";
 import { getBalance, getLedgerEntry, grantCredits, type LedgerEntryView, ledgerEntryView, listLedgerEntries } from "./ledger";
-import { periodOf } from "./plans";
 import { getQuotaUsage, type QuotaUsageView } from "./usage";
 
 /** The active organisation's balance. */

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { CREDIT_PACKS, type CreditPackId, DEFAULT_PLAN, PLANS, type PlanId } from "../credits/plans";
+import { CREDIT_PACKS, type CreditPackId, DEFAULT_PLAN, PLANS, type PlanId } from "../plans/plans";
 
 /** Plans Checkout sells: every plan but the one organisations get for free. */
 export const PAID_PLANS = (Object.keys(PLANS) as PlanId[]).filter((plan) => plan !== DEFAULT_PLAN) as [PlanId, ...PlanId[]];

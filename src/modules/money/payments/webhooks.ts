@@ -22,7 +22,7 @@ import { loadOrg } from "../../identity/orgs/service";
 import { sendMessage } from "../../messaging/outbound/service";
 import { INVOICE_CHECKOUT_KIND, settleInvoiceCheckout } from "../../usage/invoices/stripe";
 import { grantCredits } from "../credits/ledger";
-import { creditPackFor, DEFAULT_PLAN, isPlanId, PLANS, type PlanId } from "../credits/plans";
+import { creditPackFor, DEFAULT_PLAN, isPlanId, PLANS, type PlanId } from "../plans/plans";
 import type { WebhookReceiptView } from "./schemas";
 
 type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];

@@ -3,18 +3,51 @@
  * charged in (1 credit = USD 0.001, see prices.ts). The Stripe module maps these ids to Stripe
  * price ids from its environment; nothing here knows about Stripe.
  */
+export type SupportLevel = "community" | "email" | "priority";
+
+/** What a plan caps; each is enforced where the thing is created, with a 403 naming the plan. */
+export interface PlanLimits {
+  /** Organisations one person may own (the best plan among those they own decides). */
+  organisations: number;
+  /** Members of one organisation, pending invitations included. */
+  members: number;
+}
+
 export interface Plan {
   name: string;
   /** Credits granted at the start of each billing period. */
   monthlyCredits: number;
-  features: string[];
+  support: SupportLevel;
+  limits: PlanLimits;
 }
 
+/** From the smallest to the largest: limits checks take the largest of several plans. */
 export const PLANS = {
-  free: { name: "Free", monthlyCredits: 1_000, features: ["ai.completions", "1 organisation", "community support"] },
-  basic: { name: "Basic", monthlyCredits: 20_000, features: ["ai.completions", "voice", "messaging", "email support"] },
-  pro: { name: "Pro", monthlyCredits: 100_000, features: ["ai.completions", "voice", "messaging", "ask your data", "priority support"] },
+  free: { name: "Free", monthlyCredits: 1_000, support: "community", limits: { organisations: 3, members: 5 } },
+  basic: { name: "Basic", monthlyCredits: 20_000, support: "email", limits: { organisations: 5, members: 20 } },
+  pro: { name: "Pro", monthlyCredits: 100_000, support: "priority", limits: { organisations: 20, members: 100 } },
 } as const satisfies Record<string, Plan>;
+
+const SUPPORT_TEXT: Record<SupportLevel, string> = {
+  community: "Community support",
+  email: "Email support",
+  priority: "Priority support",
+};
+
+/**
+ * What a plan gives, in words for a pricing page. Written from the plan's numbers so it cannot
+ * promise what is not enforced: every plan can use every paid feature, and credits are what limit use.
+ */
+export function planFeatures(plan: Plan): string[] {
+  const count = (n: number) => n.toLocaleString("en-US");
+  return [
+    `${count(plan.monthlyCredits)} credits a month`,
+    "Every paid feature (AI, voice, ask your data, messaging), charged in credits",
+    `Own up to ${count(plan.limits.organisations)} organisations`,
+    `Up to ${count(plan.limits.members)} members per organisation`,
+    SUPPORT_TEXT[plan.support],
+  ];
+}
 
 export type PlanId = keyof typeof PLANS;
 
