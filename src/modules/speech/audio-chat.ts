@@ -19,7 +19,7 @@ import type { DeclaredRawAudio } from "./audio-format";
 import { storeAudio } from "./audio-store";
 import { assertFormatOffered, configuredSpeechProvider } from "./providers";
 import { ANSWER_MAX_TOKENS, answerPromptTokens, type RowsResult, spokenAnswer } from "./spoken-answer";
-import { speakWith } from "./synthesize";
+import { type SpeechChoiceMade, speakWith } from "./synthesize";
 import { billableSecondsEstimate, checkAudio, transcribeWith } from "./transcribe";
 
 export const AUDIO_CHAT_FEATURE = "query.audio_chat";
@@ -70,10 +70,49 @@ async function askQuestion(ctx: ServiceCtx, meter: CreditMeter, request: AudioCh
   return { query_id: null, conversation_id: null, sql: written.sql, result: rows };
 }
 
-/** A problem from the question's pipeline, with what was heard added so the caller sees why. */
-function withTranscript(error: unknown, transcript: string): unknown {
+/**
+ * A problem from a step after listening, with what was heard added so the caller sees why, and
+ * `usage.credits` saying what the whole pipeline is charged so far (listening included): a step's
+ * own problem (the SQL guard's refusal) only knows its own part.
+ */
+function withPipelineContext(error: unknown, transcript: string, meter: CreditMeter): unknown {
   if (!(error instanceof AppError)) return error;
-  return new AppError(error.status, error.type, error.title, error.detail, error.errors, error.headers, { ...error.extensions, transcript });
+  const stepUsage = error.extensions?.usage;
+  const usage = { ...(typeof stepUsage === "object" ? stepUsage : {}), credits: meter.credits };
+  return new AppError(error.status, error.type, error.title, error.detail, error.errors, error.headers, { ...error.extensions, transcript, usage });
+}
+
+/** What was heard, answered: the question's rows, the sentence written from them, and that sentence spoken. */
+async function answerHeard(
+  ctx: ServiceCtx,
+  meter: CreditMeter,
+  request: AudioChatRequest,
+  question: string,
+  choices: { model: string; speech: SpeechChoiceMade },
+): Promise<Asked> {
+  if (!question) {
+    throw new AppError(422, "https://billx.dev/problems/nothing-heard", "Nothing heard", "The recording has no speech to answer", [
+      { path: "file", message: "no speech" },
+    ]);
+  }
+  const asked = await askQuestion(ctx, meter, request, question, choices.model);
+  const answerText = await withMeteredChat(
+    ctx,
+    { feature: AUDIO_CHAT_FEATURE, model: choices.model, estimate: { inputTokens: 0, outputTokens: 0 }, meter },
+    (llm) => spokenAnswer(llm, question, asked.sql, asked.result),
+  );
+  const speech = await speakWith(ctx, meter, answerText.value, choices.speech);
+  return {
+    transcript: question,
+    query_id: asked.query_id,
+    conversation_id: asked.conversation_id,
+    sql: asked.sql,
+    columns: asked.result.columns,
+    rows: asked.result.rows,
+    truncated: asked.result.truncated,
+    answer_text: answerText.value,
+    speech,
+  };
 }
 
 export async function audioChat(ctx: ServiceCtx, request: AudioChatRequest): Promise<Asked & { credits: number }> {
@@ -91,34 +130,14 @@ export async function audioChat(ctx: ServiceCtx, request: AudioChatRequest): Pro
     creditsFor(sqlPrice, { inputTokens: answerPromptTokens(""), outputTokens: ANSWER_MAX_TOKENS }) +
     creditsFor(lookupPrice(choice.provider, choice.tts_model).price, { characters: ANSWER_CHARS_ESTIMATE });
 
+  const speech = { provider: choice.provider, model: choice.tts_model, voice: choice.voice, format };
   const metered = await withCreditMeter(ctx, { orgId, feature: AUDIO_CHAT_FEATURE, estimate }, async (meter): Promise<Asked> => {
     const heard = await transcribeWith(ctx, meter, audio, { provider: choice.provider, model: choice.stt_model, language: request.language });
-    if (!heard.text) {
-      throw new AppError(422, "https://billx.dev/problems/nothing-heard", "Nothing heard", "The recording has no speech to answer", [
-        { path: "file", message: "no speech" },
-      ]);
-    }
-    let asked: Awaited<ReturnType<typeof askQuestion>>;
     try {
-      asked = await askQuestion(ctx, meter, request, heard.text, model);
+      return await answerHeard(ctx, meter, request, heard.text, { model, speech });
     } catch (error) {
-      throw withTranscript(error, heard.text);
+      throw withPipelineContext(error, heard.text, meter);
     }
-    const answerText = await withMeteredChat(ctx, { feature: AUDIO_CHAT_FEATURE, model, estimate: { inputTokens: 0, outputTokens: 0 }, meter }, (llm) =>
-      spokenAnswer(llm, heard.text, asked.sql, asked.result),
-    );
-    const speech = await speakWith(ctx, meter, answerText.value, { provider: choice.provider, model: choice.tts_model, voice: choice.voice, format });
-    return {
-      transcript: heard.text,
-      query_id: asked.query_id,
-      conversation_id: asked.conversation_id,
-      sql: asked.sql,
-      columns: asked.result.columns,
-      rows: asked.result.rows,
-      truncated: asked.result.truncated,
-      answer_text: answerText.value,
-      speech,
-    };
   });
   return { ...metered.value, credits: metered.credits };
 }
