@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { auditEvents, invitations, memberships, messages, organizations } from "../src/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
 import { call, expectJson, GOOD_PASSWORD, joinOrgAs, type Member, type SignedUp, signUp, uniqueEmail } from "./harness/api";
-import { expectProblem, testCtx } from "./harness/helpers";
+import { expectProblem, testCtx, testEnv } from "./harness/helpers";
 
 interface Org {
   id: string;
@@ -168,6 +168,9 @@ describe("organisations", () => {
     const admin = await joinOrgAs(owner, "admin");
     await expectJson(await call("/v1/roles", { token: ada.access_token, orgId: shop.id, body: { name: "Clerk", permissions: ["members:read"] } }), 201);
     await expectJson(await invite(owner, uniqueEmail("pending"), "member"), 201);
+    // Files the organisation keeps in R2 (audio, documents), and one of Ada's other organisation.
+    for (const key of ["audio/aud_1", "audio/aud_2", "assistants/ast_1/documents/doc_1"]) await testEnv.FILES.put(`orgs/${shop.id}/${key}`, "bytes");
+    await testEnv.FILES.put(`orgs/${ada.orgId}/audio/aud_kept`, "bytes");
 
     const byAdmin = await call(`/v1/orgs/${shop.id}`, { method: "DELETE", token: admin.access_token, orgId: shop.id });
     expect((await expectProblem(byAdmin, 403)).detail).toBe("This needs the org:delete permission");
@@ -183,6 +186,9 @@ describe("organisations", () => {
     expect(await auditActions(null, shop.id)).toEqual(["org.deleted"]);
     // Ada keeps her first organisation.
     expect((await expectJson<Page<Org>>(await call("/v1/orgs", { token: ada.access_token }), 200)).data.map((o) => o.id)).toEqual([ada.orgId]);
+    // Its files leave R2 just after the response; the other organisation's stay.
+    await expect.poll(async () => (await testEnv.FILES.list({ prefix: `orgs/${shop.id}/` })).objects.length).toBe(0);
+    expect((await testEnv.FILES.list({ prefix: `orgs/${ada.orgId}/` })).objects.map((o) => o.key)).toEqual([`orgs/${ada.orgId}/audio/aud_kept`]);
   });
 
   it("counts members, pending invitations, API keys and custom roles", async () => {

@@ -10,6 +10,7 @@ import type { ServiceCtx } from "../../lib/context";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { NotFound } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import { orgFilesPrefix } from "../../lib/org-files";
 import { requireOrgId } from "../identity/auth/principal";
 
 /** How long a handed-out link works. */
@@ -34,7 +35,7 @@ export async function storeAudio(
 ): Promise<StoredAudio> {
   const orgId = requireOrgId(ctx);
   const id = newId("aud");
-  const r2Key = `orgs/${orgId}/audio/${id}`;
+  const r2Key = `${orgFilesPrefix(orgId)}audio/${id}`;
   const now = ctx.now();
   const token = randomToken();
   const linkExpiresAt = new Date(now.getTime() + AUDIO_LINK_TTL_SECONDS * 1000);

@@ -4,6 +4,7 @@ import { invitations, memberships, organizations } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { Forbidden, NotFound } from "../../../lib/errors";
 import { newId } from "../../../lib/ids";
+import { deleteOrgFiles } from "../../../lib/org-files";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
 import { assertMayOwnAnotherOrg } from "../../money/plans/limits";
 import { countActiveApiKeys } from "../api-keys/service";
@@ -125,7 +126,8 @@ export async function updateOrg(ctx: ServiceCtx, orgId: string, patch: UpdateOrg
 /**
  * Deletes the organisation and, through the foreign keys, everything it owns: memberships,
  * roles, invitations, API keys, messages and its own audit events. The deletion itself is
- * audited without an org_id so that record survives the cascade.
+ * audited without an org_id so that record survives the cascade. Its files in R2 go after the
+ * commit, in the background: the rows that pointed at them are already gone.
  */
 export async function deleteOrg(ctx: ServiceCtx, orgId: string): Promise<void> {
   requireActiveOrg(ctx, orgId);
@@ -137,6 +139,9 @@ export async function deleteOrg(ctx: ServiceCtx, orgId: string): Promise<void> {
       { orgId: null, action: "org.deleted", targetType: "organization", targetId: orgId, metadata: { name: deleted.name } },
     );
   });
+  ctx.waitUntil(
+    deleteOrgFiles(ctx.env.FILES, orgId).catch((error: unknown) => ctx.log.error("files of a deleted organisation not removed", { error, org_id: orgId })),
+  );
 }
 
 /**
