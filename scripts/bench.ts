@@ -22,6 +22,9 @@
  * - `knowledge`: SciFact through the knowledge-base pipeline (ingestion chunks/s, lexical and hybrid
  *   nDCG@10 by ../shared/data/ir/score.mjs), search p50/p99 at 10,000 and 50,000 chunks, bookings/s
  *   with N clients and the 31-day slots computation (scripts/lib/bench-knowledge.ts);
+ * - `speech`: what the Worker adds to the speech provider's time (the fake OpenAI here), paired per
+ *   request: `POST /v1/stt` overhead p50/p99, `POST /v1/tts` time to first byte added while streaming,
+ *   `POST /v1/query/audio-chat` against Chinook less its four provider calls (scripts/lib/bench-speech.ts);
  * - the gzip size of the bundle from `wrangler deploy --dry-run`;
  * - `suite`: the whole test suite as `npm test` runs it: wall time, files, tests, vitest's import
  *   and tests phases, the fixed cost per file (import / files), the slowest files
@@ -30,7 +33,7 @@
  *   (scripts/lib/bench-startup.ts).
  *
  * `BENCH_ONLY=query,sql_guard` runs only those sections (suite, startup, http, signin, messaging,
- * credits, bills, dashboard, sql_guard, query, events, calculate, knowledge, bundle); the local stack's
+ * credits, bills, dashboard, sql_guard, query, events, calculate, knowledge, speech, bundle); the local stack's
  * start-up figures are printed whenever a section needs the stack.
  */
 import { execFileSync } from "node:child_process";
@@ -45,6 +48,7 @@ import { formatEventIngestFigures, measureEventIngest } from "./lib/bench-events
 import { formatKnowledgeFigures, measureKnowledge } from "./lib/bench-knowledge.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
 import { benchModelVars, formatQueryChatFigures, measureQueryChat } from "./lib/bench-query.ts";
+import { formatSpeechFigures, measureSpeech } from "./lib/bench-speech.ts";
 import { formatSqlGuardFigures, measureSqlGuard } from "./lib/bench-sql-guard.ts";
 import { formatStartupFigures, measureStartup } from "./lib/bench-startup.ts";
 import { formatSuiteFigures, measureSuite } from "./lib/bench-suite.ts";
@@ -244,6 +248,21 @@ try {
       slotsRequests: Number(process.env.BENCH_SLOTS_REQUESTS ?? 100),
     });
     console.log(formatKnowledgeFigures(figures));
+  }
+
+  if (runs("speech")) {
+    const accessToken = (await signUpBenchUser(base)).accessToken;
+    const figures = await measureSpeech({
+      stack,
+      baseUrl: base,
+      accessToken,
+      staff: await signUpBenchUser(base),
+      fakeOpenAiUrl: openai.url,
+      audioDir: path.resolve(ROOT, process.env.BENCH_AUDIO_DIR ?? "../shared/data/audio"),
+      // Per route; each round is a request through the Worker and its replay straight to the fake.
+      requests: Number(process.env.BENCH_SPEECH_REQUESTS ?? 100),
+    });
+    console.log(formatSpeechFigures(figures));
   }
 
   if (runs("bundle")) {

@@ -6,7 +6,9 @@
  * and `POST /v1/audio/speech` (see `speech`), with the speech fakes' transcript registry
  * (`POST /_fake/transcripts {sha256, text, language?}`). Scope = the request's `model`, so parallel test
  * files that each use their own model name never see each other's scripts, requests, failures or delays
- * (`POST /_fake/delays` holds chat, embeddings and audio answers alike).
+ * (`POST /_fake/delays` holds chat, embeddings and audio answers alike). `POST /_fake/speech-stream
+ * {scope, chunks, gap_ms}` makes a speech model's answers arrive in `chunks` pieces `gap_ms` apart, so a
+ * client can tell audio passed on as it arrives from audio buffered first.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { chunkAudio, inspectAudio, languageName, renderSpeech, type SpeechFormat, spreadWords, TranscriptRegistry } from "./audio.ts";
@@ -34,14 +36,23 @@ interface ChatRequest {
 
 let sequence = 0;
 
+/** How a speech answer is streamed: OpenAI's few chunks at once, unless a model was given another shape. */
+interface SpeechStream {
+  chunks: number;
+  gapMs: number;
+}
+const SPEECH_STREAM: SpeechStream = { chunks: 3, gapMs: 0 };
+
 export function startFakeOpenAI() {
   const transcripts = new TranscriptRegistry();
+  const speechStreams = new Map<string, SpeechStream>();
   return startFake<ChatScript>(async (req, res, state) => {
     const url = new URL(req.url ?? "/", "http://fake");
     if (req.method === "POST" && url.pathname === "/_fake/transcripts") return registerTranscript(req, res, transcripts);
+    if (req.method === "POST" && url.pathname === "/_fake/speech-stream") return setSpeechStream(req, res, speechStreams);
     if (req.method === "POST" && url.pathname === "/v1/embeddings") return embeddings(req, res, state);
     if (req.method === "POST" && url.pathname === "/v1/audio/transcriptions") return transcriptions(req, res, state, transcripts);
-    if (req.method === "POST" && url.pathname === "/v1/audio/speech") return speech(req, res, state);
+    if (req.method === "POST" && url.pathname === "/v1/audio/speech") return speech(req, res, state, speechStreams);
     if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
       return sendJson(res, 404, {
         error: { message: `Unknown request URL: ${req.method} ${url.pathname}`, type: "invalid_request_error", param: null, code: "unknown_url" },
@@ -276,7 +287,7 @@ const MAX_SPEECH_INPUT = 4096;
  * audio as long as the input takes to say (mp3, opus in Ogg, aac in ADTS, flac, wav, pcm), sent in a few
  * chunks as OpenAI streams it.
  */
-async function speech(req: FakeRequest, res: ServerResponse, state: FakeState<ChatScript>) {
+async function speech(req: FakeRequest, res: ServerResponse, state: FakeState<ChatScript>, streams: Map<string, SpeechStream>) {
   const body = (req.body && typeof req.body === "object" ? req.body : {}) as {
     model?: unknown;
     input?: unknown;
@@ -303,7 +314,20 @@ async function speech(req: FakeRequest, res: ServerResponse, state: FakeState<Ch
   if (body.instructions !== undefined && /^tts-1/.test(model))
     return invalidRequest(res, `instructions are not supported with model '${model}'`, "instructions");
   const rendered = renderSpeech(body.input, format, speed);
-  return sendBytes(res, 200, { "content-type": rendered.contentType }, chunkAudio(rendered.bytes, 3, rendered.chunking));
+  const stream = streams.get(model) ?? SPEECH_STREAM;
+  return sendBytes(res, 200, { "content-type": rendered.contentType }, chunkAudio(rendered.bytes, stream.chunks, rendered.chunking), stream.gapMs);
+}
+
+/** `POST /_fake/speech-stream {scope, chunks, gap_ms}`: the streaming shape of one speech model's answers. */
+function setSpeechStream(req: FakeRequest, res: ServerResponse, streams: Map<string, SpeechStream>) {
+  const body = (req.body ?? {}) as { scope?: unknown; chunks?: unknown; gap_ms?: unknown };
+  const chunks = Number(body.chunks);
+  const gapMs = Number(body.gap_ms ?? 0);
+  if (typeof body.scope !== "string" || !Number.isInteger(chunks) || chunks < 1 || !Number.isFinite(gapMs) || gapMs < 0) {
+    return sendJson(res, 400, { error: { message: "speech-stream needs scope, an integer chunks >= 1 and gap_ms >= 0" } });
+  }
+  streams.set(body.scope, { chunks, gapMs });
+  return sendJson(res, 204, null);
 }
 
 function defaultDimensions(model: string): number {
