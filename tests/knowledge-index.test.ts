@@ -115,6 +115,61 @@ describe("KnowledgeBase lexical search", () => {
   });
 });
 
+describe("KnowledgeBase sections: a document's neighbouring chunks ranked together", () => {
+  // One leaflet in four chunks as the ingest job sends them (same title, ordinals 0..3), and a
+  // one-chunk note that has more of the query's words in a single chunk than any leaflet chunk.
+  const LEAFLET: ChunkInput[] = [
+    { id: "l0", ordinal: 0, text: "Balayage is painted on by hand for a soft, natural look." },
+    { id: "l1", ordinal: 1, text: "The treatment takes about three hours in the chair." },
+    { id: "l2", ordinal: 2, text: "Book a consultation and a strand test first." },
+    { id: "l3", ordinal: 3, text: "Aftercare: wash with a colour-safe shampoo." },
+  ].map((c) => ({ ...c, documentId: "leaflet", title: "Colour treatments" }));
+  const NOTE: ChunkInput = { id: "note", documentId: "note", title: "Staff note", text: "Three hours chair time: block the diary." };
+
+  it("ranks a document whose chunks together hold the query's words first, answered by its best chunk", async () => {
+    const kb = freshIndex();
+    await kb.upsertChunks([...LEAFLET, NOTE]);
+    const result = await kb.search({ query: "how many hours does balayage take in the chair", k: 10 });
+    expect(result.hits.map((h) => h.documentId)).toEqual(["leaflet", "note"]);
+    // One passage per section: the chunk with most of the words, in full.
+    expect(result.hits[0]).toMatchObject({ chunkId: "l1", title: "Colour treatments", text: LEAFLET[1]?.text });
+    // A word only in the title still finds the document, through its first chunk's section.
+    expect((await kb.search({ query: "colour treatments" })).hits.map((h) => h.documentId)).toEqual(["leaflet"]);
+  });
+
+  it("answers a long document once per section of four chunks", async () => {
+    const kb = freshIndex();
+    const manual = Array.from({ length: 10 }, (_, i) => ({ id: `m${i}`, documentId: "manual", ordinal: i, text: `Page ${i} of the dryer manual.` }));
+    await kb.upsertChunks(manual);
+    const hits = (await kb.search({ query: "dryer manual", k: 10 })).hits;
+    expect(hits).toHaveLength(3);
+    expect(new Set(hits.map((h) => h.chunkId)).size).toBe(3);
+  });
+
+  it("keeps sections in step when chunks are replaced or their document deleted", async () => {
+    const kb = freshIndex();
+    await kb.upsertChunks([...LEAFLET, NOTE]);
+    // The leaflet indexed again with other text, in two batches as a long document would be.
+    await kb.upsertChunks([{ ...(LEAFLET[0] as ChunkInput), text: "Highlights are woven in with foils." }]);
+    await kb.upsertChunks(LEAFLET.slice(1).map((c) => ({ ...c, text: `Foils stay on for ${c.ordinal} quarter hours.` })));
+    expect((await kb.search({ query: "balayage strand shampoo" })).hits).toEqual([]);
+    expect((await kb.search({ query: "woven foils", k: 10 })).hits.map((h) => h.chunkId)).toEqual(["l0"]);
+    expect(await kb.deleteDocument("leaflet")).toEqual({ deleted: 4 });
+    expect((await kb.search({ query: "foils colour treatments" })).hits).toEqual([]);
+    expect((await kb.search({ query: "three hours", k: 10 })).hits.map((h) => h.chunkId)).toEqual(["note"]);
+    await kb.reset();
+    expect((await kb.search({ query: "three hours" })).hits).toEqual([]);
+  });
+
+  it("rejects an ordinal that is not a whole number from 0", async () => {
+    const kb = freshIndex();
+    expect(await rejectionOf(() => kb.upsertChunks([{ id: "x", documentId: "d", text: "x", ordinal: -1 }]))).toBe(
+      "chunk 0 (x) ordinal must be a whole number from 0, or null",
+    );
+    expect(await rejectionOf(() => kb.upsertChunks([{ id: "x", documentId: "d", text: "x", ordinal: 1.5 }]))).toMatch(/ordinal/);
+  });
+});
+
 describe("KnowledgeBase vector and hybrid search", () => {
   it("returns the nearest vectors first by cosine similarity", async () => {
     const kb = freshIndex();
@@ -274,7 +329,7 @@ describe("KnowledgeBase schema upgrade", () => {
     const upgraded = await runInDurableObject(stub, async (_instance, state) => {
       // Put this object's storage back to what deployed objects have: migrations 1 and 2 and their rows.
       const sql = state.storage.sql;
-      for (const name of ["chunks_search", "vectors", "meta", "chunks"]) sql.exec(`DROP TABLE ${name}`);
+      for (const name of ["chunks_search", "sections_search", "sections", "vectors", "meta", "chunks"]) sql.exec(`DROP TABLE ${name}`);
       sql.exec("CREATE TABLE chunks (id TEXT PRIMARY KEY, document_id TEXT NOT NULL, text TEXT NOT NULL)");
       sql.exec("CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='rowid', tokenize='porter unicode61')");
       sql.exec("UPDATE _schema SET version = 2");
@@ -292,7 +347,7 @@ describe("KnowledgeBase schema upgrade", () => {
       const version = sql.exec<{ version: number }>("SELECT version FROM _schema").one().version;
       return { version, hits: (await kb.search({ query: "gift cards" })).hits, stats: await kb.stats() };
     });
-    expect(upgraded.version).toBe(9);
+    expect(upgraded.version).toBe(17);
     expect(upgraded.hits).toEqual([{ chunkId: "old1", documentId: "legacy", title: null, text: "Gift cards never expire.", score: expect.any(Number) }]);
     expect(upgraded.stats).toEqual({ chunks: 2, documents: 1, vectors: 0, dimensions: null });
   });

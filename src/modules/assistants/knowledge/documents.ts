@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { withTransaction } from "../../../db/client";
 import { documentChunks, knowledgeDocuments } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { sha256Hex } from "../../../lib/crypto";
@@ -207,6 +208,10 @@ export async function reindexAllDocuments(ctx: ServiceCtx, assistantId: string):
 /**
  * Builds the assistant's index again from the chunks in Postgres (their text and stored
  * embeddings): no file is read and no embeddings are bought. For an index lost or out of step.
+ * The pages are read over one WebSocket connection (a read transaction), not one HTTP request
+ * each: a page of 500 chunks with 1,536-d vectors is some 6 MB of hex text, near Neon's HTTP
+ * response limit, and under wrangler dev every 4 KB of an HTTP response is also reported to the
+ * devtools proxy (a loopback connection each: 20k chunks made 60k connections and stalled it).
  */
 export async function rebuildIndex(ctx: ServiceCtx, assistantId: string): Promise<{ chunks: number; documents: number; vectors: number }> {
   assertCan(ctx, "assistants:write");
@@ -217,38 +222,48 @@ export async function rebuildIndex(ctx: ServiceCtx, assistantId: string): Promis
   const documents = new Set<string>();
   let chunks = 0;
   let vectors = 0;
-  let cursor = "";
-  for (;;) {
-    const page = await ctx.db
-      .select({
-        id: documentChunks.id,
-        documentId: documentChunks.documentId,
-        text: documentChunks.text,
-        embedding: documentChunks.embedding,
-        title: knowledgeDocuments.title,
-      })
-      .from(documentChunks)
-      .innerJoin(knowledgeDocuments, eq(knowledgeDocuments.id, documentChunks.documentId))
-      .where(
-        and(
-          eq(documentChunks.orgId, orgId),
-          eq(documentChunks.assistantId, assistant.id),
-          eq(knowledgeDocuments.status, "ready"),
-          gt(documentChunks.id, cursor),
-        ),
-      )
-      .orderBy(asc(documentChunks.id))
-      .limit(REBUILD_PAGE);
-    if (page.length === 0) break;
-    await index.upsertChunks(
-      page.map((c) => ({ id: c.id, documentId: c.documentId, title: c.title, text: c.text, embedding: c.embedding ? bytesToVector(c.embedding) : null })),
-    );
-    for (const c of page) {
-      documents.add(c.documentId);
-      if (c.embedding) vectors++;
+  await withTransaction(ctx, async (tx) => {
+    let cursor = "";
+    for (;;) {
+      const page = await tx
+        .select({
+          id: documentChunks.id,
+          documentId: documentChunks.documentId,
+          ordinal: documentChunks.ordinal,
+          text: documentChunks.text,
+          embedding: documentChunks.embedding,
+          title: knowledgeDocuments.title,
+        })
+        .from(documentChunks)
+        .innerJoin(knowledgeDocuments, eq(knowledgeDocuments.id, documentChunks.documentId))
+        .where(
+          and(
+            eq(documentChunks.orgId, orgId),
+            eq(documentChunks.assistantId, assistant.id),
+            eq(knowledgeDocuments.status, "ready"),
+            gt(documentChunks.id, cursor),
+          ),
+        )
+        .orderBy(asc(documentChunks.id))
+        .limit(REBUILD_PAGE);
+      if (page.length === 0) break;
+      await index.upsertChunks(
+        page.map((c) => ({
+          id: c.id,
+          documentId: c.documentId,
+          title: c.title,
+          text: c.text,
+          ordinal: c.ordinal,
+          embedding: c.embedding ? bytesToVector(c.embedding) : null,
+        })),
+      );
+      for (const c of page) {
+        documents.add(c.documentId);
+        if (c.embedding) vectors++;
+      }
+      chunks += page.length;
+      cursor = page[page.length - 1]?.id ?? cursor;
     }
-    chunks += page.length;
-    cursor = page[page.length - 1]?.id ?? cursor;
-  }
+  });
   return { chunks, documents: documents.size, vectors };
 }

@@ -81,7 +81,9 @@ export async function ingestDocument(base: ServiceCtx, job: Pick<IngestJob, "doc
   await index.deleteDocument(doc.id);
   for (let i = 0; i < chunks.length; i += WRITE_BATCH) {
     await index.upsertChunks(
-      chunks.slice(i, i + WRITE_BATCH).map((c) => ({ id: c.id, documentId: doc.id, title: extracted.title, text: c.text, embedding: c.embedding })),
+      chunks
+        .slice(i, i + WRITE_BATCH)
+        .map((c) => ({ id: c.id, documentId: doc.id, title: extracted.title, text: c.text, ordinal: c.ordinal, embedding: c.embedding })),
     );
   }
 
