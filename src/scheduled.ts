@@ -2,6 +2,7 @@ import type { Env } from "./env";
 import type { ServiceCtx } from "./lib/context";
 import { createServiceCtx } from "./lib/service-ctx";
 import { sendBookingReminders } from "./modules/assistants/bookings/reminders";
+import { requeueStuckDocuments } from "./modules/assistants/knowledge/stuck";
 import { reclaimExpiredReservations } from "./modules/money/credits/reservations";
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/platform/operations/service";
 import { sendOverdueReminders } from "./modules/retail/bills/reminders";
@@ -27,6 +28,14 @@ export const cronJobs: Record<string, CronJob[]> = {
       run: async (ctx) => {
         const run = await sendBookingReminders(ctx);
         return `${run.sent} sent, ${run.failed} failed`;
+      },
+    },
+    // Knowledge documents whose ingest job was lost (a reload, a crash) are queued again, a few times at most.
+    {
+      name: "knowledge.requeue-stuck",
+      run: async (ctx) => {
+        const run = await requeueStuckDocuments(ctx);
+        return `${run.requeued} requeued, ${run.failed} failed`;
       },
     },
   ],

@@ -1,15 +1,19 @@
-import { SELF } from "cloudflare:test";
-import { eq } from "drizzle-orm";
+import { createExecutionContext, createScheduledController, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { desc, eq } from "drizzle-orm";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import { describe, expect, it } from "vitest";
-import { documentChunks, knowledgeDocuments } from "../src/db/schema";
+import { cronRuns, documentChunks, knowledgeDocuments } from "../src/db/schema";
 import type { Env } from "../src/env";
+import worker from "../src/index";
 import { newId } from "../src/lib/ids";
 import { createServiceCtx } from "../src/lib/service-ctx";
 import type { Assistant } from "../src/modules/assistants/assistants/service";
+import { documentKey } from "../src/modules/assistants/knowledge/documents";
 import { ingestDocument } from "../src/modules/assistants/knowledge/ingest";
 import type { DocumentView } from "../src/modules/assistants/knowledge/schemas";
 import type { KnowledgeAnswer } from "../src/modules/assistants/knowledge/search";
+import { MAX_REQUEUES } from "../src/modules/assistants/knowledge/stuck";
+import { cronJobs } from "../src/scheduled";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp, uniqueIp } from "./harness/api";
 import { expectProblem, fakeOpenAI, fetchWithEnv, setCreditBalance, testCtx, testEnv } from "./harness/helpers";
 
@@ -383,5 +387,84 @@ describe("managing the knowledge base", () => {
     await expectProblem(await getDocument(owner, assistant.id, "doc_%00"), 404);
     await expectProblem(await getDocument(owner, assistant.id, "x".repeat(101)), 422);
     await expectProblem(await call(`/v1/assistants/ast_nope/documents`, { token: owner.access_token, orgId: owner.orgId }), 404);
+  });
+});
+
+describe("documents whose ingest job was lost", () => {
+  const FIVE_MINUTE_CRON = "*/5 * * * *";
+
+  /** A document as a lost queue message leaves it: its file in R2, its row `status` since `minutesAgo`, no job coming. */
+  async function strandedDocument(
+    who: SignedUp,
+    assistantId: string,
+    text: string,
+    row: { status: "queued" | "processing"; minutesAgo: number; requeues?: number },
+  ) {
+    const id = newId("doc");
+    const r2Key = documentKey(who.orgId, assistantId, id);
+    const bytes = new TextEncoder().encode(text);
+    await testEnv.FILES.put(r2Key, bytes);
+    const at = new Date(Date.now() - row.minutesAgo * 60_000);
+    await testCtx()
+      .db.insert(knowledgeDocuments)
+      .values({
+        id,
+        orgId: who.orgId,
+        assistantId,
+        filename: `${id}.txt`,
+        kind: "txt",
+        sizeBytes: bytes.length,
+        sha256: "0".repeat(64),
+        r2Key,
+        ...row,
+        createdAt: at,
+        updatedAt: at,
+      });
+    return id;
+  }
+
+  async function documentRow(id: string) {
+    const [row] = await testCtx().db.select().from(knowledgeDocuments).where(eq(knowledgeDocuments.id, id));
+    return row;
+  }
+
+  it("are queued again by the five-minute cron, once under overlapping runs, and failed after a few attempts", async () => {
+    expect(cronJobs[FIVE_MINUTE_CRON]?.map((job) => job.name)).toContain("knowledge.requeue-stuck");
+    const owner = await signUp("kb-stuck");
+    const assistant = await createAssistant(owner);
+    const lost = await strandedDocument(owner, assistant.id, "Gift vouchers never expire.", { status: "queued", minutesAgo: 45 });
+    const crashed = await strandedDocument(owner, assistant.id, "Late arrivals may lose their slot.", { status: "processing", minutesAgo: 60 });
+    const hopeless = await strandedDocument(owner, assistant.id, "This one never indexes.", { status: "queued", minutesAgo: 90, requeues: MAX_REQUEUES });
+    const fresh = await strandedDocument(owner, assistant.id, "Just uploaded.", { status: "queued", minutesAgo: 1 });
+
+    // Three overlapping runs of the cron: each stuck document is claimed by one of them.
+    const runs = Array.from({ length: 3 }, () => createExecutionContext());
+    await Promise.all(runs.map((exec) => worker.scheduled(createScheduledController({ cron: FIVE_MINUTE_CRON, scheduledTime: new Date() }), testEnv, exec)));
+    await Promise.all(runs.map((exec) => waitOnExecutionContext(exec)));
+
+    expect((await documentRow(lost))?.requeues).toBe(1);
+    expect((await documentRow(crashed))?.requeues).toBe(1);
+    expect(await settled(owner, assistant.id, lost)).toMatchObject({ status: "ready", chunks: 1 });
+    expect(await settled(owner, assistant.id, crashed)).toMatchObject({ status: "ready", chunks: 1 });
+    expect((await search(owner, assistant.id, "q=gift+vouchers&mode=lexical")).data.map((hit) => hit.document_id)).toEqual([lost]);
+    expect(await settled(owner, assistant.id, hopeless)).toMatchObject({
+      status: "failed",
+      failure_reason: `Indexing never finished after ${MAX_REQUEUES + 1} attempts; reindex the document to try again.`,
+    });
+    // Waiting a minute is normal: the document is left alone.
+    expect(await documentRow(fresh)).toMatchObject({ status: "queued", requeues: 0 });
+
+    const [run] = await testCtx().db.select().from(cronRuns).where(eq(cronRuns.cron, FIVE_MINUTE_CRON)).orderBy(desc(cronRuns.startedAt)).limit(1);
+    expect(run?.jobs).toContainEqual({ job: "knowledge.requeue-stuck", ok: true, detail: expect.stringMatching(/^\d+ requeued, \d+ failed$/) });
+
+    // Reindexing gives a failed document its attempts back.
+    const reindexed = await call(`/v1/assistants/${assistant.id}/documents/${hopeless}/reindex`, {
+      token: owner.access_token,
+      orgId: owner.orgId,
+      method: "POST",
+    });
+    expect(reindexed.status).toBe(202);
+    expect((await documentRow(hopeless))?.requeues).toBe(0);
+    await testCtx().db.delete(knowledgeDocuments).where(eq(knowledgeDocuments.id, fresh));
   });
 });

@@ -138,6 +138,8 @@ export const knowledgeDocuments = pgTable(
     r2Key: text("r2_key").notNull(),
     status: text("status", { enum: DOCUMENT_STATUSES }).notNull().default("queued"),
     failureReason: text("failure_reason"),
+    /** Times the stuck-document job queued this indexing again (a lost queue message); reset by a reindex. */
+    requeues: integer("requeues").notNull().default(0),
     chunks: integer("chunks").notNull().default(0),
     characters: integer("characters").notNull().default(0),
     /** The embeddings model and size the chunks were embedded with; null when indexed for words only. */
@@ -147,7 +149,12 @@ export const knowledgeDocuments = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (t) => [index("knowledge_documents_assistant_idx").on(t.orgId, t.assistantId, t.id), index("knowledge_documents_status_idx").on(t.assistantId, t.status)],
+  (t) => [
+    index("knowledge_documents_assistant_idx").on(t.orgId, t.assistantId, t.id),
+    index("knowledge_documents_status_idx").on(t.assistantId, t.status),
+    // The stuck-document job looks for documents waiting longest, across all organisations.
+    index("knowledge_documents_pending_idx").on(t.updatedAt).where(sql`${t.status} in ('queued', 'processing')`),
+  ],
 );
 
 /**

@@ -122,7 +122,8 @@ export async function uploadDocuments(ctx: ServiceCtx, assistantId: string, file
   return rows.map(documentView);
 }
 
-async function enqueueIngest(ctx: ServiceCtx, rows: DocumentRow[]): Promise<void> {
+/** One ingest job per document (at most 100: the queue's batch limit). */
+export async function enqueueIngest(ctx: ServiceCtx, rows: Pick<DocumentRow, "id" | "orgId">[]): Promise<void> {
   const jobs: IngestJob[] = rows.map((row) => ({ kind: "knowledge.ingest", documentId: row.id, orgId: row.orgId }));
   await ctx.env.INGEST.sendBatch(jobs.map((body) => ({ body })));
 }
@@ -182,7 +183,7 @@ export async function reindexDocument(ctx: ServiceCtx, assistantId: string, docu
   const row = await documentRow(ctx, assistantId, documentId);
   const [queued] = await ctx.db
     .update(knowledgeDocuments)
-    .set({ status: "queued", failureReason: null, updatedAt: ctx.now() })
+    .set({ status: "queued", failureReason: null, requeues: 0, updatedAt: ctx.now() })
     .where(eq(knowledgeDocuments.id, row.id))
     .returning();
   if (!queued) throw new NotFound("document", documentId);
@@ -197,7 +198,7 @@ export async function reindexAllDocuments(ctx: ServiceCtx, assistantId: string):
   const assistant = await getAssistantInOrg(ctx, assistantId);
   const queued = await ctx.db
     .update(knowledgeDocuments)
-    .set({ status: "queued", failureReason: null, updatedAt: ctx.now() })
+    .set({ status: "queued", failureReason: null, requeues: 0, updatedAt: ctx.now() })
     .where(and(eq(knowledgeDocuments.orgId, orgId), eq(knowledgeDocuments.assistantId, assistant.id)))
     .returning();
   // sendBatch takes at most 100 messages.

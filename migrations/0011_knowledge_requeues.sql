@@ -1,0 +1,2 @@
+ALTER TABLE "knowledge_documents" ADD COLUMN "requeues" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+CREATE INDEX "knowledge_documents_pending_idx" ON "knowledge_documents" USING btree ("updated_at") WHERE "knowledge_documents"."status" in ('queued', 'processing');
