@@ -532,16 +532,17 @@ describe("audio chat", () => {
     expect(await testCtx().db.select().from(audioFiles).where(eq(audioFiles.orgId, owner.orgId))).toEqual([]);
   });
 
-  it("answers from the organisation's own data when no database is named", async () => {
+  it("answers from the organisation's own data when no database is named, needing analytics:query rather than databases:query", async () => {
     const owner = await signUp("voice-own-data");
     for (const name of ["Asha", "Bela"]) await expectJson(await call("/v1/customers", { token: owner.access_token, body: { name } }), 201);
     const model = `sql-voice-own-${tag}`;
     await fakeOpenAI.script(model, [sqlAnswer("SELECT count(*) AS customers FROM customers"), { content: "You have 2 customers." }]);
-
-    const result = await expectJson<AudioChatAnswer>(
-      await audioChat(owner.access_token, await spokenQuestion("How many customers do I have?"), { model }),
-      200,
+    const analyst = await expectJson<{ key: string }>(
+      await call("/v1/api-keys", { token: owner.access_token, body: { name: "own data by voice", permissions: ["ai:use", "analytics:query"] } }),
+      201,
     );
+
+    const result = await expectJson<AudioChatAnswer>(await audioChat(analyst.key, await spokenQuestion("How many customers do I have?"), { model }), 200);
     expect(result).toMatchObject({
       transcript: "How many customers do I have?",
       query_id: null,

@@ -74,8 +74,8 @@ const audioChatRoute = createRoute({
   path: "/v1/query/audio-chat",
   summary: "Ask your data by voice: transcript, guarded SQL, rows and a spoken answer",
   description:
-    "Multipart `file` and `database_id` (or none: your own Billx data). The SQL passes the same guard as /v1/query/chat (refused: 422 with `transcript` and the reasons, nothing runs). JSON by default with `audio_url`; `Accept: audio/*` answers the spoken audio itself with the transcript and SQL in headers. One credit hold covers the pipeline.",
-  ...paid("databases:query"),
+    "Multipart `file` and `database_id` (or none: your own Billx data). The SQL passes the same guard as /v1/query/chat (refused: 422 with `transcript` and the reasons, nothing runs). JSON by default with `audio_url`; `Accept: audio/*` answers the spoken audio itself with the transcript and SQL in headers. One credit hold covers the pipeline. Needs `ai:use`, and `databases:query` with a `database_id` or `analytics:query` without.",
+  ...paid("ai:use"),
   request: multipart(AudioChatForm),
   responses: { 200: { description: "The answer", content: { ...jsonResponse(AudioChatResult, "").content, ...audioContent } }, ...paidProblems },
 });
