@@ -22,7 +22,7 @@
  *   (a 45-minute grid from 01:00 EST reads 01:00, 01:45, 03:30 EDT), and in a repeated hour two
  *   slots can carry the same label: `times[].start` tells them apart.
  */
-import { addDays, daysBetween, isIsoDate, offsetSegments, wallClock, wallRangeIntervals, weekdayIndex } from "./zone";
+import { addDays, daysBetween, isIsoDate, type OffsetSegment, offsetSegments, wallClock, wallRangeIntervals, weekdayIndex } from "./zone";
 
 export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
 
@@ -145,8 +145,7 @@ function businessHours(rules: BookingRules, date: string): string {
 }
 
 /** Real-time intervals `[start, end)` (epoch ms) of every range on `date`, per range, in range order. */
-function openIntervals(rules: BookingRules, date: string): [number, number][] {
-  const segments = offsetSegments(rules.timezone, date);
+function openIntervals(rules: BookingRules, date: string, segments: OffsetSegment[] = offsetSegments(rules.timezone, date)): [number, number][] {
   return rangesOn(rules, date).flatMap(([from, to]) => wallRangeIntervals(rules.timezone, date, parseHHMM(from), parseHHMM(to), segments));
 }
 
@@ -179,8 +178,10 @@ export function daySlots(rules: BookingRules, date: string, now: Date, busy: Bus
     slot_duration: rules.slotDuration,
     times: [],
   };
-  for (const slot of slotGrid(rules, date)) {
-    if (slotState(rules, slot, now, busy) !== "available") continue;
+  const grid = slotGrid(rules, date);
+  const context = stateContext(rules, grid, now, busy);
+  for (const slot of grid) {
+    if (slotState(context, slot) !== "available") continue;
     result.slots.push(slot.label);
     result.times.push({ time: slot.time, start: slot.start, end: slot.end });
   }
@@ -196,21 +197,45 @@ export function daySlots(rules: BookingRules, date: string, now: Date, busy: Bus
  * @throws RangeError when `date` is not a calendar date or the zone is unknown.
  */
 export function daySchedule(rules: BookingRules, date: string, now: Date, booked: BookedInterval[]): DaySchedule {
-  const slots = slotGrid(rules, date).map((slot): ScheduledSlot => {
-    const state = slotState(rules, slot, now, booked);
+  const grid = slotGrid(rules, date);
+  const context = stateContext(rules, grid, now, booked);
+  const slots = grid.map((slot): ScheduledSlot => {
+    const state = slotState(context, slot);
     const holder = state === "booked" ? booked.find((b) => overlaps(slot, b.start.getTime(), b.end.getTime())) : undefined;
     return { time: slot.time, label: slot.label, start: slot.start, end: slot.end, status: state, booking_id: holder?.id ?? null };
   });
   return { ...dayHeading(rules, date), slots };
 }
 
-/** The grid slot a booking, the notice, the horizon or a buffer leaves free or takes. */
-function slotState(rules: BookingRules, slot: GridSlot, now: Date, busy: Busy[]): SlotStatus {
-  if (busy.some((b) => overlaps(slot, b.start.getTime(), b.end.getTime()))) return "booked";
+/** What a day's slots are checked against, worked out once per day rather than per slot. */
+interface StateContext {
+  /** Busy intervals (epoch ms) that can touch the day's grid, buffer included. */
+  busy: { from: number; to: number }[];
+  buffer: number;
+  earliestStart: number;
+  lastBookableDate: string;
+}
+
+function stateContext(rules: BookingRules, grid: GridSlot[], now: Date, busy: Busy[]): StateContext {
   const buffer = rules.bufferMinutes * MINUTE;
-  if (busy.some((b) => overlaps(slot, b.start.getTime() - buffer, b.end.getTime() + buffer))) return "unavailable";
-  if (slot.at < now.getTime() + rules.minNoticeMinutes * MINUTE) return "unavailable";
-  if (slot.date > lastBookableDate(rules, now)) return "unavailable";
+  const first = grid[0];
+  const last = grid[grid.length - 1];
+  const near = !first || !last ? [] : busy.filter((b) => b.start.getTime() - buffer < last.at + last.duration && b.end.getTime() + buffer > first.at);
+  return {
+    busy: near.map((b) => ({ from: b.start.getTime(), to: b.end.getTime() })),
+    buffer,
+    earliestStart: now.getTime() + rules.minNoticeMinutes * MINUTE,
+    lastBookableDate: lastBookableDate(rules, now),
+  };
+}
+
+/** The grid slot a booking, the notice, the horizon or a buffer leaves free or takes. */
+function slotState(context: StateContext, slot: GridSlot): SlotStatus {
+  const { busy, buffer } = context;
+  if (busy.some((b) => overlaps(slot, b.from, b.to))) return "booked";
+  if (busy.some((b) => overlaps(slot, b.from - buffer, b.to + buffer))) return "unavailable";
+  if (slot.at < context.earliestStart) return "unavailable";
+  if (slot.date > context.lastBookableDate) return "unavailable";
   return "available";
 }
 
@@ -243,14 +268,19 @@ function slotGrid(rules: BookingRules, date: string): GridSlot[] {
   if (isClosed(rules, date)) return [];
   const duration = rules.slotDuration * MINUTE;
   const step = (rules.slotDuration + rules.bufferMinutes) * MINUTE;
+  const segments = offsetSegments(rules.timezone, date);
   const starts: number[] = [];
-  for (const [from, to] of openIntervals(rules, date)) {
+  for (const [from, to] of openIntervals(rules, date, segments)) {
     for (let t = from; t + duration <= to; t += step) starts.push(t);
   }
   // Ranges are sorted, but on a fall-back night their intervals can interleave in real time.
   starts.sort((a, b) => a - b);
+  // Labels from the day's offset segments (starts are in time order, so one pass): the same wall
+  // clock as asking Intl per slot, without an Intl call per slot.
+  let segment = 0;
   return starts.map((t) => {
-    const wall = wallClock(rules.timezone, t);
+    while (segment < segments.length - 1 && t >= (segments[segment] as OffsetSegment).to) segment++;
+    const wall = wallClockAt(t, (segments[segment] as OffsetSegment).offset);
     return {
       date,
       at: t,
@@ -261,6 +291,12 @@ function slotGrid(rules: BookingRules, date: string): GridSlot[] {
       end: new Date(t + duration).toISOString(),
     };
   });
+}
+
+/** The wall clock (hour, minute) at instant `t` where the zone's offset is `offset` ms. */
+function wallClockAt(t: number, offset: number): { hour: number; minute: number } {
+  const local = new Date(t + offset);
+  return { hour: local.getUTCHours(), minute: local.getUTCMinutes() };
 }
 
 /**
