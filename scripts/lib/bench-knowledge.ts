@@ -422,8 +422,10 @@ async function measureSearchLatency(api: Api, orgId: string, options: KnowledgeO
 }
 
 /**
- * `POST …/knowledge/rebuild`, or null when it has not answered within `BENCH_REBUILD_TIMEOUT_S`:
- * under wrangler dev a rebuild of some 20,000 embedded chunks was seen to stall (see the README).
+ * `POST …/knowledge/rebuild`, or null when it has not answered within `BENCH_REBUILD_TIMEOUT_S`.
+ * Rebuilds once stalled wrangler dev at some 20,000 embedded chunks (their pages came over HTTP,
+ * which wrangler dev reports to its devtools proxy 4 KB at a time); they now read over one
+ * WebSocket and 50,000 take about 35 s, so the timeout only guards a broken run.
  */
 async function rebuild(api: Api, assistantId: string): Promise<{ chunks: number; vectors: number } | null> {
   const pathname = `/v1/assistants/${assistantId}/knowledge/rebuild`;
