@@ -48,7 +48,10 @@ export type IdPrefix =
   | "chk"
   | "bmd"
   | "ivc"
-  | "ivl";
+  | "ivl"
+  | "pn"
+  | "call"
+  | "ctn";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {
