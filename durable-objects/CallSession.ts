@@ -21,10 +21,17 @@ const MIGRATIONS = [
    )`,
 ] as const;
 
+/** Who the call belongs to, from the stream route's headers (checked there against the call row). */
+export interface CallIdentity {
+  callId: string;
+  orgId: string;
+  assistantId: string;
+}
+
 /**
- * One phone call (`idFromName(callSid)`). It will bridge Twilio Media Streams to the OpenAI
- * Realtime API; for now it keeps the call's ordered event log, which the transcript and usage
- * records are built from when the call ends.
+ * One phone call (`idFromName(callSid)`): the stream route hands it Twilio's Media Streams
+ * WebSocket (`GET https://call-session/connect`), and it bridges that to the OpenAI Realtime API.
+ * It also keeps the call's ordered event log in its SQLite storage.
  */
 export class CallSession extends DurableObject<DurableObjectEnv> {
   constructor(ctx: DurableObjectState, env: DurableObjectEnv) {
@@ -32,6 +39,26 @@ export class CallSession extends DurableObject<DurableObjectEnv> {
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql, MIGRATIONS);
     });
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname !== "/connect") return new Response("not found", { status: 404 });
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const identity = identityFrom(request.headers);
+    if (!identity) return new Response("missing X-Billx-Call-Id, X-Billx-Org-Id or X-Billx-Assistant-Id", { status: 400 });
+    if (this.ctx.getWebSockets("twilio").length > 0) return new Response("this call already has a media stream", { status: 409 });
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, ["twilio"]);
+    server.serializeAttachment(identity);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(_ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {}
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
   }
 
   async appendEvent(type: string, payload: EventFields): Promise<number> {
@@ -52,4 +79,11 @@ export class CallSession extends DurableObject<DurableObjectEnv> {
       .toArray()
       .map((r) => ({ ...r, payload: JSON.parse(r.payload) as EventFields }));
   }
+}
+
+function identityFrom(headers: Headers): CallIdentity | null {
+  const callId = headers.get("X-Billx-Call-Id");
+  const orgId = headers.get("X-Billx-Org-Id");
+  const assistantId = headers.get("X-Billx-Assistant-Id");
+  return callId && orgId && assistantId ? { callId, orgId, assistantId } : null;
 }

@@ -18,6 +18,12 @@ export interface Env extends DurableObjectEnv {
   LOG_LEVEL?: string;
   OPENAI_API_KEY?: string;
   OPENAI_BASE_URL?: string;
+  /** The OpenAI Realtime WebSocket endpoint (wss://); CallSession fetches its https:// form with `Upgrade: websocket`. */
+  OPENAI_REALTIME_URL?: string;
+  OPENAI_REALTIME_MODEL?: string;
+  /** Longest phone call in seconds (default 1800), and seconds of silence before the assistant prompts, then hangs up (default 20). */
+  CALL_MAX_SECONDS?: string;
+  CALL_SILENCE_TIMEOUT_S?: string;
   /** ES256 private JWK (JSON, with `kid`) that signs access tokens. */
   JWT_PRIVATE_KEY?: string;
   /** JSON array of earlier public JWKs still accepted during a key rotation. */
@@ -128,6 +134,13 @@ const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.url().default("https://api.openai.com/v1"),
+  OPENAI_REALTIME_URL: z
+    .string()
+    .regex(/^(wss?|https?):\/\/[^\s]+$/, "must be a ws(s):// or http(s):// URL")
+    .default("wss://api.openai.com/v1/realtime"),
+  OPENAI_REALTIME_MODEL: z.string().min(1).default("gpt-4o-mini-realtime-preview"),
+  CALL_MAX_SECONDS: z.coerce.number().int().min(10).max(14_400).default(1800),
+  CALL_SILENCE_TIMEOUT_S: z.coerce.number().int().min(2).max(600).default(20),
   JWT_PRIVATE_KEY: z
     .string({ error: "JWT_PRIVATE_KEY is not set: an ES256 private JWK (JSON with kid) that signs access tokens" })
     .transform((text, ctx) => parseJwk(text, ctx, true)),
@@ -251,8 +264,18 @@ export interface Config {
   linkedDatabases: { allowPrivateHosts: boolean; timeoutMs: number; maxRows: number; maxBytes: number; sqlModel: string };
   knowledge: KnowledgeConfig;
   speech: SpeechConfig;
+  calls: CallsConfig;
   /** Providers replaced by local fakes (`FAKE_PROVIDERS=1 npm run dev`); empty in production. */
   fakeProviders: string[];
+}
+
+/** Phone calls: where the Realtime model is and how long a call may run. */
+export interface CallsConfig {
+  /** The https:// form of OPENAI_REALTIME_URL: a Worker opens a WebSocket by fetching it with `Upgrade: websocket`. */
+  realtimeHttpsUrl: string;
+  realtimeModel: string;
+  maxSeconds: number;
+  silenceTimeoutSeconds: number;
 }
 
 /** Speech providers and the limits of speech routes. */
@@ -411,6 +434,12 @@ export function loadConfig(env: Env): Config {
       maxTextChars: vars.SPEECH_MAX_TEXT_CHARS,
       timeoutMs: vars.SPEECH_TIMEOUT_MS,
       retentionDays: vars.AUDIO_RETENTION_DAYS,
+    },
+    calls: {
+      realtimeHttpsUrl: vars.OPENAI_REALTIME_URL.replace(/^ws(s?):/, "http$1:"),
+      realtimeModel: vars.OPENAI_REALTIME_MODEL,
+      maxSeconds: vars.CALL_MAX_SECONDS,
+      silenceTimeoutSeconds: vars.CALL_SILENCE_TIMEOUT_S,
     },
     fakeProviders: splitList(vars.FAKE_PROVIDERS),
   };
