@@ -51,6 +51,50 @@ const invoicesOf = (orgId: string, periodStart: string) =>
     .from(invoices)
     .where(and(eq(invoices.orgId, orgId), eq(invoices.periodStart, periodStart)));
 
+// First in the file: the cron visits every organisation of this file's database, so it runs before
+// the other tests add theirs.
+describe("the monthly cron", () => {
+  it("runs from the trigger on the 1st at 02:00 UTC for the month before, and the run is recorded", async () => {
+    expect(cronJobs[MONTHLY_CRON]?.map((job) => job.name)).toEqual(["invoices.monthly"]);
+    const today = new Date();
+    const lastMonth = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+    const { owner } = await billingOrg("cron-trigger", lastMonth);
+
+    const exec = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: MONTHLY_CRON, scheduledTime: today }), testEnv, exec);
+    await waitOnExecutionContext(exec);
+
+    const rows = await invoicesOf(owner.orgId, `${lastMonth}-01`);
+    expect(rows.map((row) => row.status)).toEqual(["open", "open", "open"]);
+    const [run] = await testCtx().db.select().from(cronRuns).where(eq(cronRuns.cron, MONTHLY_CRON)).orderBy(desc(cronRuns.startedAt)).limit(1);
+    expect(run).toMatchObject({
+      status: "ok",
+      jobs: [{ job: "invoices.monthly", ok: true, detail: expect.stringMatching(/^\d+ created, \d+ skipped in \d+ organisations, 0 failed$/) }],
+    });
+  });
+
+  it("invoices last month in every organisation with billing plans, and is safe alongside a manual run", async () => {
+    const one = await billingOrg("cron-one", "2026-08");
+    const two = await billingOrg("cron-two", "2026-08");
+    const ctx = { ...testCtx(), now: () => new Date("2026-09-01T02:00:00Z") };
+    const [cron, manual] = await Promise.all([runMonthlyInvoicing(ctx), runMonthly(one.owner, { period: "2026-08" })]);
+    const manualRun = await expectJson<RunResult>(manual, 200);
+    expect(cron.failed).toBe(0);
+    // Every organisation of this file's database with plans is visited; these two got all six invoices between the runs.
+    expect(cron.organizations).toBeGreaterThanOrEqual(2);
+    for (const { owner } of [one, two]) {
+      const rows = await invoicesOf(owner.orgId, "2026-08-01");
+      expect(rows).toHaveLength(3);
+      expect(rows.every((row) => row.status === "open" && row.periodEnd === "2026-09-01")).toBe(true);
+    }
+    expect(manualRun.created.length + manualRun.skipped.length).toBe(3);
+
+    const again = await runMonthlyInvoicing(ctx);
+    expect(again.created).toBe(0);
+    expect(again.skipped).toBeGreaterThanOrEqual(6);
+  });
+});
+
 describe("the monthly invoicing run", () => {
   it("invoices each customer with a billing plan once, finalized, and skips them when run again", async () => {
     const { owner, customers } = await billingOrg("monthly-once", "2026-05");
@@ -133,47 +177,5 @@ describe("the monthly invoicing run", () => {
     const thisMonth = new Date().toISOString().slice(0, 7);
     const early = await expectProblem(await runMonthly(a.owner, { period: thisMonth }), 422);
     expect(early.errors?.[0]?.message).toContain("has not ended yet");
-  });
-});
-
-describe("the monthly cron", () => {
-  it("runs from the trigger on the 1st at 02:00 UTC for the month before, and the run is recorded", async () => {
-    expect(cronJobs[MONTHLY_CRON]?.map((job) => job.name)).toEqual(["invoices.monthly"]);
-    const today = new Date();
-    const lastMonth = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
-    const { owner } = await billingOrg("cron-trigger", lastMonth);
-
-    const exec = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: MONTHLY_CRON, scheduledTime: today }), testEnv, exec);
-    await waitOnExecutionContext(exec);
-
-    const rows = await invoicesOf(owner.orgId, `${lastMonth}-01`);
-    expect(rows.map((row) => row.status)).toEqual(["open", "open", "open"]);
-    const [run] = await testCtx().db.select().from(cronRuns).where(eq(cronRuns.cron, MONTHLY_CRON)).orderBy(desc(cronRuns.startedAt)).limit(1);
-    expect(run).toMatchObject({
-      status: "ok",
-      jobs: [{ job: "invoices.monthly", ok: true, detail: expect.stringMatching(/^\d+ created, \d+ skipped in \d+ organisations, 0 failed$/) }],
-    });
-  });
-
-  it("invoices last month in every organisation with billing plans, and is safe alongside a manual run", async () => {
-    const one = await billingOrg("cron-one", "2026-08");
-    const two = await billingOrg("cron-two", "2026-08");
-    const ctx = { ...testCtx(), now: () => new Date("2026-09-01T02:00:00Z") };
-    const [cron, manual] = await Promise.all([runMonthlyInvoicing(ctx), runMonthly(one.owner, { period: "2026-08" })]);
-    const manualRun = await expectJson<RunResult>(manual, 200);
-    expect(cron.failed).toBe(0);
-    // Every organisation of this file's database with plans is visited; these two got all six invoices between the runs.
-    expect(cron.organizations).toBeGreaterThanOrEqual(2);
-    for (const { owner } of [one, two]) {
-      const rows = await invoicesOf(owner.orgId, "2026-08-01");
-      expect(rows).toHaveLength(3);
-      expect(rows.every((row) => row.status === "open" && row.periodEnd === "2026-09-01")).toBe(true);
-    }
-    expect(manualRun.created.length + manualRun.skipped.length).toBe(3);
-
-    const again = await runMonthlyInvoicing(ctx);
-    expect(again.created).toBe(0);
-    expect(again.skipped).toBeGreaterThanOrEqual(6);
   });
 });
