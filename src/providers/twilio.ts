@@ -16,7 +16,7 @@ const TwilioErrorBody = z.object({
 /** The part of Twilio's Message resource we keep: `sid` is `SM…` for SMS, `MM…` for MMS. */
 const TwilioMessage = z.object({ sid: z.string().regex(/^(SM|MM)[0-9a-f]{32}$/) });
 
-function describeTwilioError(body: unknown, status: number): { message: string; code?: string } {
+export function describeTwilioError(body: unknown, status: number): { message: string; code?: string } {
   const parsed = TwilioErrorBody.safeParse(body);
   if (!parsed.success || !parsed.data.message) return { message: `HTTP ${status}` };
   const { code, message } = parsed.data;

@@ -7,12 +7,23 @@
  *   To/From/Body, 21211 invalid To, 21606 a From that is not the account's, 21617 too long).
  * - `GET /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json`: a message created here.
  * - `GET /_fake/sent?scope=` lists the Message resources created for a `To` number.
+ * Programmable Voice:
+ * - `GET .../IncomingPhoneNumbers.json?PhoneNumber=` lists the account's numbers (filtered);
+ *   `POST .../IncomingPhoneNumbers.json` with `AreaCode` buys one there (21452 for area code 999,
+ *   where there are none), with `PhoneNumber` buys that one; `VoiceUrl`, `StatusCallback` and their
+ *   methods are kept; `POST .../IncomingPhoneNumbers/{PN…}.json` updates them.
+ * - `POST .../Calls.json` (`To`, `From` one of the account's numbers, `Url` or `Twiml`) answers a
+ *   queued Call resource (`CA…`); `POST .../Calls/{CA…}.json` takes `Twiml` or `Status`
+ *   (`completed`/`canceled`). Requests are recorded under the `To` number.
+ * - `POST /_fake/numbers {phone_number}` gives the account a number (as if bought in the console);
+ *   `GET /_fake/numbers/{E.164}` answers its IncomingPhoneNumber resource (404 when not the account's).
+ *   IncomingPhoneNumbers requests are recorded under the number (the `AreaCode` for a purchase).
  * Scope = the `To` number, so each test uses its own recipient. Like Twilio's test credentials,
  * `+15005550001` as `To` is always refused with 21211.
  */
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import { recordAndMaybeFail, sendJson, startFake } from "./kit.ts";
+import { type FakeRequest, type FakeState, recordAndMaybeFail, sendJson, startFake } from "./kit.ts";
 
 export interface FakeTwilioAccount {
   sid: string;
@@ -61,9 +72,11 @@ const MAX_BODY = 1600;
 
 export function startFakeTwilio(account: FakeTwilioAccount = DEFAULT_FAKE_TWILIO_ACCOUNT) {
   const messages = new Map<string, TwilioMessageResource>();
+  const voice = fakeVoice(account);
 
   return startFake<never>((req, res, state) => {
     const url = new URL(req.url ?? "/", "http://fake");
+    if (voice.handle(req, res, state, url)) return;
 
     if (req.method === "GET" && url.pathname === "/_fake/sent") {
       const to = url.searchParams.get("scope") ?? "";
@@ -164,4 +177,202 @@ function twilioError(res: ServerResponse, status: number, code: number, message:
 /** Twilio's date format, e.g. "Thu, 24 Aug 2023 05:01:45 +0000". */
 function rfc2822(date: Date): string {
   return date.toUTCString().replace("GMT", "+0000");
+}
+
+/** Twilio's IncomingPhoneNumber resource, as the REST API returns it (the fields we fake). */
+export interface TwilioIncomingPhoneNumber {
+  account_sid: string;
+  api_version: "2010-04-01";
+  capabilities: { voice: boolean; sms: boolean; mms: boolean; fax: boolean };
+  date_created: string;
+  date_updated: string;
+  friendly_name: string;
+  phone_number: string;
+  sid: string;
+  sms_url: string;
+  status: "in-use";
+  status_callback: string;
+  status_callback_method: string;
+  uri: string;
+  voice_method: string;
+  voice_url: string;
+}
+
+/** Twilio's Call resource (the fields we fake). */
+export interface TwilioCallResource {
+  account_sid: string;
+  api_version: "2010-04-01";
+  date_created: string;
+  date_updated: string;
+  direction: "outbound-api";
+  duration: string | null;
+  from: string;
+  sid: string;
+  status: "queued" | "completed" | "canceled";
+  to: string;
+  uri: string;
+}
+
+// Twilio's "no phone numbers found in this area code" (error 21452) for this code.
+const AREA_CODE_WITHOUT_NUMBERS = "999";
+
+/** The Programmable Voice part of the fake: the account's numbers and its calls. */
+function fakeVoice(account: FakeTwilioAccount) {
+  const numbers = new Map<string, TwilioIncomingPhoneNumber>();
+  const calls = new Map<string, TwilioCallResource>();
+  const base = `/2010-04-01/Accounts/${account.sid}`;
+
+  const own = (phoneNumber: string): TwilioIncomingPhoneNumber => {
+    const existing = [...numbers.values()].find((n) => n.phone_number === phoneNumber);
+    if (existing) return existing;
+    const sid = `PN${randomBytes(16).toString("hex")}`;
+    const now = rfc2822(new Date());
+    const resource: TwilioIncomingPhoneNumber = {
+      account_sid: account.sid,
+      api_version: "2010-04-01",
+      capabilities: { voice: true, sms: true, mms: true, fax: false },
+      date_created: now,
+      date_updated: now,
+      friendly_name: phoneNumber,
+      phone_number: phoneNumber,
+      sid,
+      sms_url: "",
+      status: "in-use",
+      status_callback: "",
+      status_callback_method: "POST",
+      uri: `${base}/IncomingPhoneNumbers/${sid}.json`,
+      voice_method: "POST",
+      voice_url: "",
+    };
+    numbers.set(sid, resource);
+    return resource;
+  };
+  for (const number of account.numbers) own(number);
+
+  const applyHooks = (resource: TwilioIncomingPhoneNumber, form: Record<string, string | undefined>) => {
+    if (form.VoiceUrl !== undefined) resource.voice_url = form.VoiceUrl;
+    if (form.VoiceMethod !== undefined) resource.voice_method = form.VoiceMethod;
+    if (form.StatusCallback !== undefined) resource.status_callback = form.StatusCallback;
+    if (form.StatusCallbackMethod !== undefined) resource.status_callback_method = form.StatusCallbackMethod;
+    resource.date_updated = rfc2822(new Date());
+  };
+
+  return {
+    /** Answers a voice request (or a voice control request); false when the path is not one. */
+    handle(req: FakeRequest, res: ServerResponse, state: FakeState<never>, url: URL): boolean {
+      if (url.pathname === "/_fake/numbers" && req.method === "POST") {
+        const phoneNumber = String((req.body as { phone_number?: unknown }).phone_number ?? "");
+        if (!E164.test(phoneNumber)) sendJson(res, 400, { error: { message: "phone_number must be E.164" } });
+        else sendJson(res, 201, own(phoneNumber));
+        return true;
+      }
+      const control = /^\/_fake\/numbers\/([^/]+)$/.exec(url.pathname);
+      if (control && req.method === "GET") {
+        const phoneNumber = decodeURIComponent(control[1] ?? "");
+        const found = [...numbers.values()].find((n) => n.phone_number === phoneNumber);
+        if (found) sendJson(res, 200, found);
+        else sendJson(res, 404, { error: { message: `${phoneNumber} is not the account's` } });
+        return true;
+      }
+
+      const route = /^\/2010-04-01\/Accounts\/([^/]+)\/(IncomingPhoneNumbers|Calls)(?:\/([^/]+))?\.json$/.exec(url.pathname);
+      if (!route) return false;
+      const [, pathSid, collection, itemSid] = route;
+      if (!authenticated(req.headers.authorization, account)) {
+        sendJson(res, 401, { code: 20003, message: "Authenticate", more_info: moreInfo(20003), status: 401 });
+        return true;
+      }
+      if (pathSid !== account.sid) {
+        twilioError(res, 404, 20404, `The requested resource ${url.pathname} was not found`);
+        return true;
+      }
+      const form = (req.body && typeof req.body === "object" ? req.body : {}) as Record<string, string | undefined>;
+
+      if (collection === "IncomingPhoneNumbers") {
+        if (req.method === "GET" && !itemSid) {
+          const filter = url.searchParams.get("PhoneNumber");
+          const list = [...numbers.values()].filter((n) => !filter || n.phone_number === filter);
+          sendJson(res, 200, { incoming_phone_numbers: list, page: 0, page_size: 50, uri: `${url.pathname}${url.search}`, next_page_uri: null });
+          return true;
+        }
+        if (req.method !== "POST") {
+          twilioError(res, 405, 20004, "Method not allowed");
+          return true;
+        }
+        if (itemSid) {
+          const resource = numbers.get(itemSid);
+          if (recordAndMaybeFail(req, res, state, resource?.phone_number ?? itemSid)) return true;
+          if (!resource) twilioError(res, 404, 20404, `The requested resource ${url.pathname} was not found`);
+          else {
+            applyHooks(resource, form);
+            sendJson(res, 200, resource);
+          }
+          return true;
+        }
+        if (recordAndMaybeFail(req, res, state, form.PhoneNumber ?? form.AreaCode ?? "")) return true;
+        if (!form.PhoneNumber && !form.AreaCode) {
+          twilioError(res, 400, 21421, "PhoneNumber or AreaCode is required.");
+          return true;
+        }
+        if (form.AreaCode && !/^\d{3}$/.test(form.AreaCode)) {
+          twilioError(res, 400, 21451, "Invalid area code.");
+          return true;
+        }
+        if (form.AreaCode === AREA_CODE_WITHOUT_NUMBERS) {
+          twilioError(res, 400, 21452, `No phone numbers found in area code ${form.AreaCode}.`);
+          return true;
+        }
+        const phoneNumber = form.PhoneNumber ?? `+1${form.AreaCode}${String(randomBytes(4).readUInt32BE() % 10_000_000).padStart(7, "0")}`;
+        const resource = own(phoneNumber);
+        applyHooks(resource, form);
+        sendJson(res, 201, resource);
+        return true;
+      }
+
+      // Calls
+      if (req.method !== "POST") {
+        twilioError(res, 405, 20004, "Method not allowed");
+        return true;
+      }
+      if (itemSid) {
+        const call = calls.get(itemSid);
+        if (recordAndMaybeFail(req, res, state, call?.to ?? itemSid)) return true;
+        if (!call) twilioError(res, 404, 20404, `The requested resource ${url.pathname} was not found`);
+        else if (!form.Twiml && !form.Url && !form.Status) twilioError(res, 400, 21218, "Invalid application parameters: Twiml, Url or Status is required.");
+        else {
+          if (form.Status === "completed" || form.Status === "canceled") call.status = form.Status;
+          call.date_updated = rfc2822(new Date());
+          sendJson(res, 200, call);
+        }
+        return true;
+      }
+      if (recordAndMaybeFail(req, res, state, form.To ?? "")) return true;
+      if (!form.To) twilioError(res, 400, 21201, "No 'To' number is specified.");
+      else if (!form.From) twilioError(res, 400, 21213, "No 'From' number is specified.");
+      else if (!form.Url && !form.Twiml) twilioError(res, 400, 21205, "Url parameter is required.");
+      else if (!E164.test(form.To)) twilioError(res, 400, 21211, `Invalid 'To' Phone Number: ${form.To}`);
+      else if (![...numbers.values()].some((n) => n.phone_number === form.From)) {
+        twilioError(res, 400, 21210, `The source phone number provided, ${form.From}, is not yet verified for your account.`);
+      } else {
+        const sid = `CA${randomBytes(16).toString("hex")}`;
+        const now = rfc2822(new Date());
+        const call: TwilioCallResource = {
+          account_sid: account.sid,
+          api_version: "2010-04-01",
+          date_created: now,
+          date_updated: now,
+          direction: "outbound-api",
+          duration: null,
+          from: form.From,
+          sid,
+          status: "queued",
+          to: form.To,
+          uri: `${base}/Calls/${sid}.json`,
+        };
+        calls.set(sid, call);
+        sendJson(res, 201, call);
+      }
+      return true;
+    },
+  };
 }

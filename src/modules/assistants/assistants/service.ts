@@ -5,6 +5,7 @@ import type { ServiceCtx } from "../../../lib/context";
 import { NotFound, Unprocessable } from "../../../lib/errors";
 import { newId } from "../../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
+import { numbersByAssistant } from "../../calls/numbers/queries";
 import { getDatabaseRow } from "../../data/databases/service";
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
@@ -36,7 +37,8 @@ const SHORTHAND_DAYS = {
   sunday: "sun",
 } as const;
 
-function assistantView(row: AssistantRow): Assistant {
+/** `phoneNumbers`: the numbers that ring it (the calls module attaches them). */
+function assistantView(row: AssistantRow, phoneNumbers: string[]): Assistant {
   return {
     id: row.id,
     name: row.name,
@@ -56,12 +58,18 @@ function assistantView(row: AssistantRow): Assistant {
     tools: row.tools,
     database_id: row.databaseId,
     business_phone: row.businessPhone,
-    phone_numbers: [],
+    phone_numbers: phoneNumbers,
     agent_id: row.agentId,
     status: row.status,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
+}
+
+/** The assistant with the numbers that ring it. */
+async function assistantWithNumbers(ctx: ServiceCtx, row: AssistantRow): Promise<Assistant> {
+  const numbers = await numbersByAssistant(ctx.db, row.orgId, [row.id]);
+  return assistantView(row, numbers.get(row.id) ?? []);
 }
 
 async function getAssistantRow(ctx: ServiceCtx, orgId: string, id: string): Promise<AssistantRow> {
@@ -147,7 +155,7 @@ export async function createAssistant(ctx: ServiceCtx, input: CreateAssistantInp
       .returning();
     if (!row) throw new Error("assistant insert returned no row");
     await recordAudit(txCtx, { orgId, action: "assistant.created", targetType: "assistant", targetId: id, metadata: { name, agent_id: agent.id } });
-    return assistantView(row);
+    return assistantView(row, []);
   });
 }
 
@@ -172,7 +180,17 @@ export async function listAssistants(ctx: ServiceCtx, query: AssistantListInput 
     .where(and(...filters))
     .orderBy(asc(assistants.id))
     .limit(query.limit + 1);
-  return toPage(rows, query.limit, (r) => r.id, assistantView);
+  const numbers = await numbersByAssistant(
+    ctx.db,
+    orgId,
+    rows.map((r) => r.id),
+  );
+  return toPage(
+    rows,
+    query.limit,
+    (r) => r.id,
+    (row) => assistantView(row, numbers.get(row.id) ?? []),
+  );
 }
 
 /** One assistant of the organisation, archived ones too. */
@@ -186,7 +204,7 @@ export async function getAssistant(ctx: ServiceCtx, id: string): Promise<Assista
  * without HTTP (the phone call Durable Object); no permission check, the caller has made its own.
  */
 export async function getAssistantInOrg(ctx: ServiceCtx, id: string): Promise<Assistant> {
-  return assistantView(await getAssistantRow(ctx, requireOrgId(ctx), id));
+  return assistantWithNumbers(ctx, await getAssistantRow(ctx, requireOrgId(ctx), id));
 }
 
 /**
@@ -220,7 +238,7 @@ export async function updateAssistant(ctx: ServiceCtx, id: string, patch: Update
   if (patch.status !== undefined) changes.status = patch.status;
   // A missing assistant is a 404 even when the body also names a foreign database.
   const before = await getAssistantRow(ctx, orgId, id);
-  if (Object.keys(changes).length === 0) return assistantView(before);
+  if (Object.keys(changes).length === 0) return assistantWithNumbers(ctx, before);
   if (patch.database_id) await assertOwnDatabase(ctx, patch.database_id);
   return withTransaction(ctx, async (tx) => {
     const txCtx = { ...ctx, db: tx };
@@ -237,7 +255,7 @@ export async function updateAssistant(ctx: ServiceCtx, id: string, patch: Update
     };
     if (Object.keys(agentChanges).length > 0) await updateAgentInOrg(txCtx, row.agentId, agentChanges);
     await recordAudit(txCtx, { orgId, action: "assistant.updated", targetType: "assistant", targetId: id, metadata: { fields: Object.keys(changes) } });
-    return assistantView(row);
+    return assistantWithNumbers(txCtx, row);
   });
 }
 
