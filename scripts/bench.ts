@@ -237,7 +237,7 @@ try {
       scifactPipelineDocs:
         process.env.BENCH_SCIFACT_PIPELINE_DOCS === "all" ? Number.POSITIVE_INFINITY : Number(process.env.BENCH_SCIFACT_PIPELINE_DOCS ?? 250),
       filesPerUpload: 10,
-      searchK: Number(process.env.BENCH_KNOWLEDGE_K ?? 50),
+      searchK: Number(process.env.BENCH_KNOWLEDGE_K ?? 100),
       latencySizes: (process.env.BENCH_KNOWLEDGE_SIZES ?? "10000,50000").split(",").map(Number),
       latencyRequests: Number(process.env.BENCH_KNOWLEDGE_SEARCHES ?? 200),
       // The Worker's defaults (src/env.ts); wrangler dev is given no other.
