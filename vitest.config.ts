@@ -72,6 +72,8 @@ export default defineConfig({
           // The key tests/fakes/elevenlabs.ts accepts (tests/harness/global-setup.ts starts it with this one).
           ELEVENLABS_API_KEY: "xi-test-fake",
           ELEVENLABS_BASE_URL: inject("elevenlabsBaseUrl"),
+          // tests/fakes/realtime.ts (its key is OPENAI_API_KEY above); the CallSession fetches its http:// form.
+          OPENAI_REALTIME_URL: `${inject("realtimeUrl").replace(/^http/, "ws")}/v1/realtime`,
         },
       },
     })),

@@ -7,6 +7,7 @@
  * - `/sql-data/*`: real-world SQL for the SQL guard's tests (see sql-data.ts).
  * - `GET /audio-data/{name}`: a file of `../shared/data/audio/` beside the checkout (the spoken
  *   recordings and their `manifest.json`), 404 when absent. Tests may read shared data; src/ never does.
+ * - `GET /twilio-data/{name}`: a file of `../shared/data/twilio/` (the captured Media Streams session).
  */
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage } from "node:http";
@@ -18,15 +19,22 @@ import { startSqlData } from "./sql-data.ts";
 
 export const TEMPLATE_DATABASE = "billx_template";
 
-const AUDIO_DATA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/data/audio");
-const AUDIO_TYPES: Record<string, string> = { ".wav": "audio/wav", ".ulaw": "audio/basic", ".json": "application/json" };
+const SHARED_DATA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/data");
+/** The shared data folders tests may read, by the route that serves them. */
+const SHARED_DATA_ROUTES: Record<string, string> = { "/audio-data/": "audio", "/twilio-data/": "twilio" };
+const DATA_TYPES: Record<string, string> = {
+  ".wav": "audio/wav",
+  ".ulaw": "audio/basic",
+  ".json": "application/json",
+  ".jsonl": "application/x-ndjson",
+};
 
-/** A file of the shared audio data, or undefined when the name is not a plain file name there. */
-async function audioData(name: string): Promise<{ bytes: Buffer; type: string } | undefined> {
+/** A file of one shared data folder, or undefined when the name is not a plain file name there. */
+async function sharedData(folder: string, name: string): Promise<{ bytes: Buffer; type: string } | undefined> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) return undefined;
   try {
-    const bytes = await readFile(path.join(AUDIO_DATA_DIR, name));
-    return { bytes, type: AUDIO_TYPES[path.extname(name)] ?? "application/octet-stream" };
+    const bytes = await readFile(path.join(SHARED_DATA_DIR, folder, name));
+    return { bytes, type: DATA_TYPES[path.extname(name)] ?? "application/octet-stream" };
   } catch {
     return undefined;
   }
@@ -62,9 +70,11 @@ export async function startControlServer(adminUrl: string, urlFor: (database: st
         const result = await new Validator().validate(JSON.parse(await readBody(req)));
         return reply(200, { valid: result.valid, errors: result.errors ?? [] });
       }
-      if (req.method === "GET" && req.url?.startsWith("/audio-data/")) {
-        const file = await audioData(decodeURIComponent(req.url.slice("/audio-data/".length)));
-        if (!file) return reply(404, { message: "no such audio data file" });
+      const dataRoute = Object.keys(SHARED_DATA_ROUTES).find((prefix) => req.url?.startsWith(prefix));
+      if (req.method === "GET" && req.url && dataRoute) {
+        const folder = SHARED_DATA_ROUTES[dataRoute] as string;
+        const file = await sharedData(folder, decodeURIComponent(req.url.slice(dataRoute.length)));
+        if (!file) return reply(404, { message: `no such ${folder} data file` });
         res.writeHead(200, { "content-type": file.type, "content-length": String(file.bytes.byteLength) }).end(file.bytes);
         return;
       }

@@ -17,6 +17,7 @@ import type { MessageRow } from "../../src/modules/messaging/outbound/types";
 import type { QueueJob } from "../../src/queues/jobs";
 import { parseWav } from "../fakes/audio";
 import type { RecordedRequest } from "../fakes/kit";
+import type { RealtimeConnectionRecord, RealtimeDrop, RealtimeScript } from "../fakes/realtime";
 import type { AcceptedEmail } from "../fakes/resend";
 import type { FakeCheckoutSession, FakeCustomer, FakeInvoice, FakeSubscription } from "../fakes/stripe";
 import type { TwilioMessageResource } from "../fakes/twilio";
@@ -195,6 +196,62 @@ export const fakeElevenLabs = scopedControls(() => inject("elevenlabsBaseUrl"));
 
 /** The OpenAI fake's audio endpoints (tests/fakes/openai.ts); scope = the request's `model`. */
 export const fakeOpenAIAudio = scopedControls(() => inject("openaiBaseUrl"));
+
+/**
+ * The OpenAI Realtime fake (tests/fakes/realtime.ts), a WebSocket server at OPENAI_REALTIME_URL.
+ * Scope = the session's `model` query parameter, or the scope whose `match_instructions` marker the
+ * session's instructions contain (the Worker's model comes from one variable: give each test's
+ * assistant a unique name and use it as the marker). Scopes never scripted answer any speech with a
+ * plainly fake reply; scripted ones follow their turns and then stay silent.
+ */
+export const fakeRealtime = {
+  /** The endpoint as OPENAI_REALTIME_URL names it (`ws://…/v1/realtime`). */
+  endpoint(): string {
+    return `${inject("realtimeUrl").replace(/^http/, "ws")}/v1/realtime`;
+  },
+  /** Sets the scope's naming ("ga" | "beta"), pacing, marker, and appends turns to its script. */
+  async script(scope: string, script: Omit<RealtimeScript, "scope">): Promise<void> {
+    await postJson(inject("realtimeUrl"), "/_fake/realtime/script", { scope, ...script });
+  },
+  /** Every connection in the scope, oldest first: client events, audio received, first append, truncates, how it closed. */
+  async sessions(scope: string): Promise<RealtimeConnectionRecord[]> {
+    const body = (await (await control(inject("realtimeUrl"), `/_fake/realtime/sessions?scope=${encodeURIComponent(scope)}`)).json()) as {
+      connections: RealtimeConnectionRecord[];
+    };
+    return body.connections;
+  },
+  /** Waits until the scope's connections satisfy `condition` (polled every 25 ms) and returns them. */
+  async waitFor(
+    scope: string,
+    condition: (sessions: RealtimeConnectionRecord[]) => boolean,
+    what: string,
+    timeoutMs = 5000,
+  ): Promise<RealtimeConnectionRecord[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const sessions = await fakeRealtime.sessions(scope);
+      if (condition(sessions)) return sessions;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} in realtime scope ${scope}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  },
+  /** The scope's live socket drops: terminated (the client sees 1006) or closed with a code, now or after N events. */
+  async drop(scope: string, drop: Omit<RealtimeDrop, "scope"> = {}): Promise<void> {
+    await postJson(inject("realtimeUrl"), "/_fake/realtime/drop", { scope, ...drop });
+  },
+  /** The live socket receives an `error` event with these fields ({type, code, message, param}). */
+  async sendError(scope: string, error: Record<string, unknown>): Promise<void> {
+    await postJson(inject("realtimeUrl"), "/_fake/realtime/error", { scope, error });
+  },
+  /** The caller starts talking now: `input_audio_buffer.speech_started` (server VAD also stops the response in progress). */
+  async bargeIn(scope: string): Promise<void> {
+    await postJson(inject("realtimeUrl"), "/_fake/realtime/speech-started", { scope });
+  },
+  /** The next upgrades in the scope are answered with these HTTP failures instead (a reconnect that fails). */
+  async refuse(scope: string, failures: FakeFailure[]): Promise<void> {
+    await postJson(inject("realtimeUrl"), "/_fake/realtime/refuse", { scope, failures });
+  },
+};
 
 /** ElevenLabs' error body for scripting failures: `{detail: {status, message}}`. */
 export function elevenLabsErrorBody(status: string, message: string) {

@@ -14,6 +14,7 @@ import { generateSigningKey } from "../../scripts/lib/signing-key.ts";
 import { startFakeElevenLabs } from "../fakes/elevenlabs.ts";
 import { startFakeGoogle } from "../fakes/google.ts";
 import { startFakeOpenAI } from "../fakes/openai.ts";
+import { REALTIME_TEST_API_KEY, startFakeRealtime } from "../fakes/realtime.ts";
 import { startFakeResend } from "../fakes/resend.ts";
 import { startFakeStripe } from "../fakes/stripe.ts";
 import { startFakeTelegram } from "../fakes/telegram.ts";
@@ -45,6 +46,8 @@ export default async function setup(project: TestProject) {
   const stripe = await startFakeStripe();
   // The key vitest.config.ts gives the Worker as ELEVENLABS_API_KEY.
   const elevenlabs = await startFakeElevenLabs("xi-test-fake");
+  // The key vitest.config.ts gives the Worker as OPENAI_API_KEY: the Realtime fake refuses others.
+  const realtime = await startFakeRealtime(REALTIME_TEST_API_KEY);
 
   project.provide("neonGateway", gateway.address);
   project.provide("harnessUrl", control.url);
@@ -57,6 +60,7 @@ export default async function setup(project: TestProject) {
   project.provide("whatsappBaseUrl", whatsapp.url);
   project.provide("stripeBaseUrl", stripe.url);
   project.provide("elevenlabsBaseUrl", elevenlabs.url);
+  project.provide("realtimeUrl", realtime.url);
   project.provide("jwtPrivateKey", await generateSigningKey("test-key-1"));
   project.provide("chinookOwnerUrl", chinook.ownerUrl);
   project.provide("chinookReaderUrl", chinook.readerUrl);
@@ -70,6 +74,7 @@ export default async function setup(project: TestProject) {
     await whatsapp.close();
     await stripe.close();
     await elevenlabs.close();
+    await realtime.close();
     await control.close();
     await gateway.close();
     await postgres.stop();
@@ -100,6 +105,8 @@ declare module "vitest" {
     whatsappBaseUrl: string;
     stripeBaseUrl: string;
     elevenlabsBaseUrl: string;
+    /** The OpenAI Realtime fake's http:// base: `ws://…/v1/realtime` is its endpoint, `/_fake/realtime/*` its controls. */
+    realtimeUrl: string;
     jwtPrivateKey: string;
     chinookOwnerUrl: string;
     chinookReaderUrl: string;
