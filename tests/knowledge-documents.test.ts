@@ -163,7 +163,7 @@ describe("uploading knowledge documents", () => {
     const hours = await search(owner, assistant.id, "q=bank%20holidays&k=1");
     expect(hours.data).toHaveLength(1);
     expect(hours.data[0]?.snippet).toContain("Weekdays 8 am to 6 pm");
-  });
+  }, 40_000); // The first upload of the file also starts the queue consumer, the PDF reader and the Durable Object.
 
   it("charges the embeddings to the organisation's credits, and indexes for words only when there are none", async () => {
     const owner = await signUp("kb-credits");
