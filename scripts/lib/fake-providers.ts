@@ -12,6 +12,7 @@ import { startFakeElevenLabs } from "../../tests/fakes/elevenlabs.ts";
 import { FAKE_GOOGLE_ISSUER, type FakeGoogleClient, startFakeGoogle } from "../../tests/fakes/google.ts";
 import type { RunningFake } from "../../tests/fakes/kit.ts";
 import { startFakeOpenAI } from "../../tests/fakes/openai.ts";
+import { startFakeRealtime } from "../../tests/fakes/realtime.ts";
 import { FAKE_RESEND_API_KEY, startFakeResend } from "../../tests/fakes/resend.ts";
 import { FAKE_STRIPE_PRICES, FAKE_STRIPE_SECRET_KEY, startFakeStripe } from "../../tests/fakes/stripe.ts";
 import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../../tests/fakes/telegram.ts";
@@ -58,6 +59,17 @@ const PROVIDERS: FakeProvider[] = [
     async start() {
       const fake = await startFakeOpenAI();
       return { ...fake, vars: { OPENAI_API_KEY: "sk-fake-local-openai", OPENAI_BASE_URL: `${fake.url}/v1` } };
+    },
+  },
+  {
+    // Phone calls' voice: the Realtime API over a WebSocket. OPENAI_API_KEY is its key too, so a real
+    // key keeps calls real. Unscripted, it answers whatever the caller says with a plainly fake reply.
+    name: "openai-realtime",
+    configuredBy: ["OPENAI_API_KEY", "OPENAI_REALTIME_URL"],
+    async start() {
+      // Any non-empty key: the OpenAI fake's, or whatever .dev.vars holds.
+      const fake = await startFakeRealtime(null);
+      return { ...fake, vars: { OPENAI_REALTIME_URL: `${fake.url.replace(/^http/, "ws")}/v1/realtime` } };
     },
   },
   {

@@ -172,11 +172,11 @@ const UNAUTHORIZED = {
 };
 
 /**
- * Starts the fake. `apiKey` is the one key it accepts; without one (FAKE_PROVIDERS=1 dev) any
+ * Starts the fake. `apiKey` is the one key it accepts; with null (FAKE_PROVIDERS=1 dev) any
  * non-empty key is accepted. `url` is its http:// base: the Realtime endpoint is `{url}/v1/realtime`
  * (`ws://` in front for a WebSocket client), its controls under `{url}/_fake/realtime/`.
  */
-export async function startFakeRealtime(apiKey: string | undefined = REALTIME_TEST_API_KEY): Promise<RunningFake> {
+export async function startFakeRealtime(apiKey: string | null): Promise<RunningFake> {
   const scopes = new Map<string, ScopeState>();
   const scopeState = (name: string): ScopeState => {
     let state = scopes.get(name);
@@ -209,7 +209,7 @@ export async function startFakeRealtime(apiKey: string | undefined = REALTIME_TE
     if (url.pathname !== "/v1/realtime")
       return refuse(404, { error: { message: `Unknown URL ${url.pathname}`, type: "invalid_request_error", code: "unknown_url" } });
     const key = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
-    if (!key || (apiKey !== undefined && key !== apiKey)) return refuse(401, UNAUTHORIZED);
+    if (!key || (apiKey !== null && key !== apiKey)) return refuse(401, UNAUTHORIZED);
     const model = url.searchParams.get("model") ?? "";
     if (!model)
       return refuse(400, {
