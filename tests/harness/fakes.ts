@@ -202,7 +202,12 @@ export const fakeOpenAIAudio = scopedControls(() => inject("openaiBaseUrl"));
  * Scope = the session's `model` query parameter, or the scope whose `match_instructions` marker the
  * session's instructions contain (the Worker's model comes from one variable: give each test's
  * assistant a unique name and use it as the marker). Scopes never scripted answer any speech with a
- * plainly fake reply; scripted ones follow their turns and then stay silent.
+ * plainly fake reply; scripted ones follow their turns and then stay silent (an unscripted
+ * `response.create` still gets the fake reply). As with the real API: the caller's transcription
+ * comes only when the session turned input transcription on; audio comes in the session's output
+ * format (PCM16 24 kHz unless it asked for u-law); a caller who speaks over a response ends it
+ * (`response.done` cancelled, reason turn_detected), so a `response.cancel` after that is answered
+ * with an `error` of code `response_cancel_not_active`; a truncate past the audio sent is an error.
  */
 export const fakeRealtime = {
   /** The endpoint as OPENAI_REALTIME_URL names it (`ws://…/v1/realtime`). */

@@ -330,6 +330,13 @@ export async function capturedSession(): Promise<CapturedTwilioMessage[]> {
     .map((line) => JSON.parse(line) as CapturedTwilioMessage);
 }
 
+/** The caller audio of the captured session's `media` frames (160 bytes each), to replay with `call.sendFrame`. */
+export async function capturedMediaFrames(): Promise<Uint8Array[]> {
+  return (await capturedSession())
+    .filter((line) => line.direction === "from_twilio" && line.message.event === "media")
+    .map((line) => fromBase64(String((line.message.media as { payload?: unknown } | undefined)?.payload ?? "")) ?? new Uint8Array(0));
+}
+
 /** The u-law recording of the shared audio data whose text contains `words` (e.g. "book an appointment"). */
 export async function callerRecording(words: string): Promise<{ text: string; ulaw: Uint8Array; durationMs: number }> {
   const recording = (await audioManifest()).find((entry) => entry.text.toLowerCase().includes(words.toLowerCase()));
