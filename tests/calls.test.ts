@@ -1,11 +1,13 @@
-import { eq } from "drizzle-orm";
+import { SELF } from "cloudflare:test";
+import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
-import { phoneNumbers } from "../src/db/schema";
+import { calls, creditLedger, creditReservations, phoneNumbers } from "../src/db/schema";
 import type { Page } from "../src/lib/pagination";
+import { twilioSignature } from "../src/lib/signatures";
 import type { Assistant } from "../src/modules/assistants/assistants/service";
 import type { PhoneNumber } from "../src/modules/calls/numbers/schemas";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
-import { expectProblem, testCtx } from "./harness/helpers";
+import { expectProblem, setCreditBalance, testCtx } from "./harness/helpers";
 
 const twilioUrl = () => inject("twilioBaseUrl");
 
@@ -102,5 +104,163 @@ describe("Phone numbers of an assistant", () => {
     await expectProblem(await call(path, { method: "DELETE", token: owner.access_token }), 404);
     const shown = await expectJson<Assistant>(await call(`/v1/assistants/${assistant.id}`, { token: owner.access_token }), 200);
     expect(shown.phone_numbers).toEqual([]);
+  });
+});
+
+// The account and public URL of vitest.config.ts: Twilio signs what it called under PUBLIC_API_URL.
+const TWILIO_AUTH_TOKEN = "test-twilio-token";
+const PUBLIC = "https://api.billx.test";
+
+function callSid(): string {
+  return `CA${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** A form post from Twilio to `path`, signed unless `signature` says otherwise. */
+async function twilioPost(path: string, params: Record<string, string>, signature?: string): Promise<Response> {
+  const signed = signature ?? (await twilioSignature(TWILIO_AUTH_TOKEN, `${PUBLIC}${path}`, params));
+  return SELF.fetch(`http://api.test${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signed },
+    body: new URLSearchParams(params).toString(),
+  });
+}
+
+function incoming(params: Record<string, string>, signature?: string) {
+  return twilioPost(
+    "/v1/voice/twilio/incoming",
+    { AccountSid: "ACa1b2c3d4e5f60718293a4b5c6d7e8f90", CallStatus: "ringing", Direction: "inbound", ...params },
+    signature,
+  );
+}
+
+/** An organisation with an assistant answering a number of its own. */
+async function receptionist(label: string) {
+  const owner = await signUp(label);
+  const assistant = await createAssistant(owner);
+  const number = await ownedNumber();
+  await expectJson(await attach(owner, assistant.id, { phone_number: number }), 201);
+  return { owner, assistant, number };
+}
+
+/** The stream URL of `<Stream url="...">` in TwiML. */
+function streamUrl(twiml: string): string {
+  const url = /<Stream url="([^"]+)"/.exec(twiml)?.[1];
+  if (!url) throw new Error(`no stream in ${twiml}`);
+  return url;
+}
+
+function upgrade(path: string): Promise<Response> {
+  return SELF.fetch(`http://api.test${path}`, { headers: { Upgrade: "websocket" } });
+}
+
+const callBySid = async (sid: string) => (await testCtx().db.select().from(calls).where(eq(calls.callSid, sid)))[0];
+
+describe("Twilio incoming calls", () => {
+  it("refuses a forged webhook with 403 and opens no call", async () => {
+    const { number } = await receptionist("forged");
+    const sid = callSid();
+    const forged = await incoming({ CallSid: sid, From: "+14155550100", To: number }, "bm90LWEtc2lnbmF0dXJl");
+    await expectProblem(forged, 403);
+    expect(await callBySid(sid)).toBeUndefined();
+  });
+
+  it("tells a caller of an unknown number so and hangs up", async () => {
+    const response = await incoming({ CallSid: callSid(), From: "+14155550100", To: "+17370000000" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/xml");
+    const twiml = await response.text();
+    expect(twiml).toMatch(/<Say>[^<]*not in service[^<]*<\/Say><Hangup\/>/);
+    expect(twiml).not.toContain("<Stream");
+  });
+
+  it("says goodbye with no stream when the organisation cannot pay for a minimum call", async () => {
+    const { owner, number } = await receptionist("broke");
+    await setCreditBalance(owner.orgId, 10);
+    const sid = callSid();
+    const twiml = await (await incoming({ CallSid: sid, From: "+14155550100", To: number })).text();
+    expect(twiml).toMatch(/<Say>[^<]+<\/Say><Hangup\/>/);
+    expect(twiml).not.toContain("<Stream");
+    expect(await callBySid(sid)).toBeUndefined();
+    const holds = await testCtx().db.select().from(creditReservations).where(eq(creditReservations.orgId, owner.orgId));
+    expect(holds).toEqual([]);
+  });
+
+  it("connects a paid-for call to a stream whose token works once", async () => {
+    const { owner, assistant, number } = await receptionist("happy");
+    const sid = callSid();
+    const response = await incoming({ CallSid: sid, From: "+14155550100", To: number });
+    const twiml = await response.text();
+    expect(twiml).toMatch(/^<\?xml[^>]*\?><Response><Connect><Stream url="wss:\/\/api\.billx\.test\/v1\/voice\/twilio\/stream\/CA[0-9a-f]{32}\/[0-9a-f]{64}">/);
+    expect(twiml).toContain(`<Parameter name="assistant_id" value="${assistant.id}"/>`);
+
+    const row = await callBySid(sid);
+    expect(row).toMatchObject({
+      orgId: owner.orgId,
+      assistantId: assistant.id,
+      fromNumber: "+14155550100",
+      toNumber: number,
+      direction: "inbound",
+      status: "ringing",
+    });
+    const [hold] = await testCtx()
+      .db.select()
+      .from(creditReservations)
+      .where(eq(creditReservations.id, row?.reservationId ?? ""));
+    expect(hold).toMatchObject({ status: "held", feature: "calls.realtime", amount: 240 });
+    const url = new URL(streamUrl(twiml));
+    expect(row?.streamTokenHash).not.toContain(url.pathname.split("/").at(-1));
+
+    const opened = await upgrade(url.pathname);
+    expect(opened.status).toBe(101);
+    opened.webSocket?.accept();
+    opened.webSocket?.close(1000, "test done");
+    await expectProblem(await upgrade(url.pathname), 403);
+  });
+
+  it("refuses a stream with a missing, wrong or expired token, or for an unknown call", async () => {
+    const { number } = await receptionist("tokens");
+    const sid = callSid();
+    const url = new URL(streamUrl(await (await incoming({ CallSid: sid, From: "+14155550100", To: number })).text()));
+    const base = `/v1/voice/twilio/stream/${sid}`;
+
+    await expectProblem(await upgrade(base), 401);
+    await expectProblem(await upgrade(`${base}/${"0".repeat(64)}`), 403);
+    await expectProblem(await upgrade(`/v1/voice/twilio/stream/${callSid()}/${"0".repeat(64)}`), 404);
+    await testCtx()
+      .db.update(calls)
+      .set({ streamTokenExpiresAt: new Date(Date.now() - 1000) })
+      .where(eq(calls.callSid, sid));
+    await expectProblem(await upgrade(url.pathname), 403);
+  });
+});
+
+describe("Twilio call status callbacks", () => {
+  it("finalise a call whose stream never opened exactly once, even when two race", async () => {
+    const { owner, number } = await receptionist("status");
+    const sid = callSid();
+    await incoming({ CallSid: sid, From: "+14155550100", To: number });
+    const before = await callBySid(sid);
+
+    const completed = { CallSid: sid, CallStatus: "busy", CallDuration: "0", To: number, From: "+14155550100" };
+    const results = await Promise.all([twilioPost("/v1/voice/twilio/status", completed), twilioPost("/v1/voice/twilio/status", completed)]);
+    expect(results.map((r) => r.status)).toEqual([204, 204]);
+
+    const after = await callBySid(sid);
+    expect(after).toMatchObject({ status: "busy", durationS: 0, costCredits: 0, endReason: "twilio_busy" });
+    expect(after?.endedAt).toBeInstanceOf(Date);
+    const [hold] = await testCtx()
+      .db.select()
+      .from(creditReservations)
+      .where(eq(creditReservations.id, before?.reservationId ?? ""));
+    expect(hold?.status).toBe("settled");
+    const releases = await testCtx()
+      .db.select()
+      .from(creditLedger)
+      .where(and(eq(creditLedger.orgId, owner.orgId), eq(creditLedger.kind, "release")));
+    expect(releases).toHaveLength(1);
+  });
+
+  it("refuse a forged callback with 403", async () => {
+    await expectProblem(await twilioPost("/v1/voice/twilio/status", { CallSid: callSid(), CallStatus: "completed" }, "Zm9yZ2Vk"), 403);
   });
 });

@@ -32,7 +32,8 @@ export const AttachPhoneNumberBody = z
     message: "give either phone_number or area_code",
     path: ["phone_number"],
   })
-  .openapi("AttachPhoneNumber");
+  // One of the two fields, never both: the example must be a body the route accepts.
+  .openapi("AttachPhoneNumber", { example: { phone_number: "+15125550123" } });
 
 export const PhoneNumberList = pageSchema(PhoneNumberSchema, "PhoneNumberList", { data: "The assistant's numbers, oldest first" });
 
