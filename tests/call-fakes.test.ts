@@ -115,6 +115,8 @@ describe("OpenAI Realtime fake", () => {
     expect(session?.audio_bytes_received).toBe(8 * 1500);
     expect(session?.first_append_audio).toBe(toBase64(ulaw.subarray(0, TWILIO_FRAME_BYTES)));
     expect(session?.function_outputs).toEqual([{ call_id: "call_fake_1", output: '{"free":["10:00"]}' }]);
+    const received = await fakeRealtime.events(model);
+    expect(received.filter((event) => event.type === "input_audio_buffer.append").length).toBe(1500 / 20);
     expect(session?.truncates).toEqual([expect.objectContaining({ item_id: itemId, audio_end_ms: 200, accepted: true })]);
   });
 

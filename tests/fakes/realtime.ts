@@ -30,7 +30,7 @@
  * a `function_call`, which then waits for the output. A scope without a script answers whatever
  * it hears (by voice activity) and every unscripted `response.create` with {@link FAKE_REALTIME_REPLY}.
  *
- * Controls, all by scope: `GET /_fake/realtime/sessions?scope=` (every connection: client events,
+ * Controls, all by scope: `GET /_fake/requests?scope=` (every client event), `GET /_fake/realtime/sessions?scope=` (every connection: client events,
  * audio bytes received, the first append's bytes, truncates, how it closed), `POST /_fake/realtime/drop`
  * (terminate or close the live socket now or after N events), `/error` (send an error event),
  * `/speech-started` (the caller barges in), `/refuse` (the next upgrades answer an HTTP failure).
@@ -248,6 +248,13 @@ async function answerControl(req: IncomingMessage, res: ServerResponse, scopeSta
     }
     case "GET /_fake/realtime/sessions":
       return sendJson(res, 200, { connections: state.connections, turns_left: state.turns.length });
+    case "GET /_fake/requests":
+      // The kit's convention: every client event of the scope, all connections in order.
+      return sendJson(
+        res,
+        200,
+        state.connections.flatMap((connection) => connection.events),
+      );
     case "POST /_fake/realtime/refuse":
       state.refusals.push(...((body.failures as Failure[] | undefined) ?? []));
       return sendJson(res, 204, null);

@@ -17,7 +17,7 @@ import type { MessageRow } from "../../src/modules/messaging/outbound/types";
 import type { QueueJob } from "../../src/queues/jobs";
 import { parseWav } from "../fakes/audio";
 import type { RecordedRequest } from "../fakes/kit";
-import type { RealtimeConnectionRecord, RealtimeDrop, RealtimeScript } from "../fakes/realtime";
+import type { RealtimeConnectionRecord, RealtimeDrop, RealtimeScript, RecordedClientEvent } from "../fakes/realtime";
 import type { AcceptedEmail } from "../fakes/resend";
 import type { FakeCheckoutSession, FakeCustomer, FakeInvoice, FakeSubscription } from "../fakes/stripe";
 import type { TwilioMessageResource } from "../fakes/twilio";
@@ -224,6 +224,10 @@ export const fakeRealtime = {
       connections: RealtimeConnectionRecord[];
     };
     return body.connections;
+  },
+  /** Every client event the scope received, all connections in order (appends as `{type, bytes}`). */
+  async events(scope: string): Promise<RecordedClientEvent[]> {
+    return (await control(inject("realtimeUrl"), `/_fake/requests?scope=${encodeURIComponent(scope)}`)).json();
   },
   /** Waits until the scope's connections satisfy `condition` (polled every 25 ms) and returns them. */
   async waitFor(
