@@ -1,11 +1,14 @@
 import { SELF } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
-import { calls, creditLedger, creditReservations, phoneNumbers } from "../src/db/schema";
+import { calls, creditBalances, creditLedger, creditReservations, phoneNumbers } from "../src/db/schema";
 import type { Page } from "../src/lib/pagination";
 import { twilioSignature } from "../src/lib/signatures";
 import type { Assistant } from "../src/modules/assistants/assistants/service";
 import type { PhoneNumber } from "../src/modules/calls/numbers/schemas";
+import type { Call } from "../src/modules/calls/records/schemas";
+import { appendTurn, extendCallHold, finalizeCall, markAnswered } from "../src/modules/calls/records/service";
+import { systemActor } from "../src/modules/identity/auth/principal";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
 import { expectProblem, setCreditBalance, testCtx } from "./harness/helpers";
 
@@ -262,5 +265,105 @@ describe("Twilio call status callbacks", () => {
 
   it("refuse a forged callback with 403", async () => {
     await expectProblem(await twilioPost("/v1/voice/twilio/status", { CallSid: callSid(), CallStatus: "completed" }, "Zm9yZ2Vk"), 403);
+  });
+});
+
+/** A system context of the organisation, as the CallSession Durable Object builds one. */
+function orgCtx(orgId: string) {
+  return { ...testCtx(), actor: systemActor(orgId, []) };
+}
+
+async function openedCall(label: string) {
+  const setup = await receptionist(label);
+  const sid = callSid();
+  await incoming({ CallSid: sid, From: "+14155550100", To: setup.number });
+  const row = await callBySid(sid);
+  if (!row) throw new Error("no call row");
+  return { ...setup, sid, row };
+}
+
+describe("Call records", () => {
+  it("keep the transcript in order, settle the hold once with the bridge's usage, and show it all", async () => {
+    const { owner, row } = await openedCall("records");
+    const ctx = orgCtx(owner.orgId);
+    await markAnswered(ctx, row.id, new Date(row.startedAt.getTime() + 1000));
+    const said = ["Hello, Bright Smile Dental.", "Can I book Friday?", "Friday at ten is free.", "Great, thanks."];
+    const seqs = await Promise.all(
+      said.map((text, i) => appendTurn(ctx, row.id, { role: i % 2 ? "caller" : "assistant", text, at: new Date(row.startedAt.getTime() + 2000 + i * 1000) })),
+    );
+    expect([...seqs].sort()).toEqual([1, 2, 3, 4]);
+
+    const usage = [
+      {
+        provider: "openai",
+        model: "gpt-4o-mini-realtime-preview",
+        priceSource: "prefix" as const,
+        inputTokens: 900,
+        outputTokens: 400,
+        audioSeconds: 61,
+        credits: 122,
+      },
+    ];
+    const end = { status: "completed" as const, endReason: "caller_hung_up", endedAt: new Date(row.startedAt.getTime() + 62_000), usage };
+    const [first, second] = await Promise.all([finalizeCall(ctx, row.id, end), finalizeCall(ctx, row.id, end)]);
+    expect([first, second].sort()).toEqual([false, true]);
+
+    const shown = await expectJson<Call>(await call(`/v1/calls/${row.id}`, { token: owner.access_token }), 200);
+    expect(shown).toMatchObject({
+      id: row.id,
+      call_sid: row.callSid,
+      status: "completed",
+      duration_s: 61,
+      end_reason: "caller_hung_up",
+      usage: [{ provider: "openai", audio_seconds: 61, input_tokens: 900, output_tokens: 400, credits: 122 }],
+      cost: { credits: 122 },
+    });
+    expect(shown.transcript?.map((t) => t.text).sort()).toEqual([...said].sort());
+    const charges = await testCtx()
+      .db.select()
+      .from(creditLedger)
+      .where(and(eq(creditLedger.orgId, owner.orgId), eq(creditLedger.kind, "usage")));
+    expect(charges.map((c) => c.amount)).toEqual([-122]);
+    // Ended: no more holds, no second settlement.
+    expect(await extendCallHold(ctx, row.id, 100)).toBe(false);
+  });
+
+  it("extend a call's hold while credits last", async () => {
+    const { owner, row } = await openedCall("extend");
+    const ctx = orgCtx(owner.orgId);
+    await setCreditBalance(owner.orgId, 150);
+    expect(await extendCallHold(ctx, row.id, 100)).toBe(true);
+    expect(await extendCallHold(ctx, row.id, 100)).toBe(false);
+    const [hold] = await testCtx()
+      .db.select()
+      .from(creditReservations)
+      .where(eq(creditReservations.id, row.reservationId ?? ""));
+    expect(hold?.amount).toBe(340);
+    await finalizeCall(ctx, row.id, { status: "completed", endReason: "no_credits", endedAt: new Date(), usage: [] });
+    // The whole hold (first minutes and extension) comes back when nothing was used.
+    const [balance] = await testCtx().db.select().from(creditBalances).where(eq(creditBalances.orgId, owner.orgId));
+    expect(balance?.balance).toBe(150 + 240);
+  });
+
+  it("list the organisation's calls newest first in pages, filtered, and never another organisation's", async () => {
+    const { owner, assistant, number } = await receptionist("list");
+    const sids = [callSid(), callSid(), callSid()];
+    for (const sid of sids) await incoming({ CallSid: sid, From: "+14155550100", To: number });
+    await twilioPost("/v1/voice/twilio/status", { CallSid: sids[0] as string, CallStatus: "no-answer", CallDuration: "0" });
+
+    const first = await expectJson<Page<Call>>(await call("/v1/calls?limit=2", { token: owner.access_token }), 200);
+    expect(first.data.map((c) => c.call_sid)).toEqual([sids[2], sids[1]]);
+    expect(first.data[0]).not.toHaveProperty("transcript");
+    const second = await expectJson<Page<Call>>(await call(`/v1/calls?limit=2&cursor=${first.next_cursor}`, { token: owner.access_token }), 200);
+    expect(second).toMatchObject({ data: [{ call_sid: sids[0], status: "no_answer" }], next_cursor: null });
+    const missed = await expectJson<Page<Call>>(await call(`/v1/calls?status=no_answer&assistant_id=${assistant.id}`, { token: owner.access_token }), 200);
+    expect(missed.data.map((c) => c.call_sid)).toEqual([sids[0]]);
+    const future = await expectJson<Page<Call>>(await call("/v1/calls?from=2099-01-01", { token: owner.access_token }), 200);
+    expect(future.data).toEqual([]);
+
+    const other = await signUp("list-other");
+    expect((await expectJson<Page<Call>>(await call("/v1/calls", { token: other.access_token }), 200)).data).toEqual([]);
+    await expectProblem(await call(`/v1/calls/${first.data[0]?.id}`, { token: other.access_token }), 404);
+    await expectProblem(await call("/v1/calls?from=yesterday", { token: owner.access_token }), 422);
   });
 });
