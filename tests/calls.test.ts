@@ -367,3 +367,42 @@ describe("Call records", () => {
     await expectProblem(await call("/v1/calls?from=yesterday", { token: owner.access_token }), 422);
   });
 });
+
+describe("Outbound calls", () => {
+  async function twilioCallsTo(to: string): Promise<{ body: Record<string, string> }[]> {
+    return (await fetch(`${twilioUrl()}/_fake/requests?scope=${encodeURIComponent(to)}`)).json();
+  }
+
+  it("place a call from the assistant's number and connect it to a stream when answered", async () => {
+    const { owner, assistant, number } = await receptionist("outbound");
+    const to = `+1415${String(Math.floor(Math.random() * 10_000_000)).padStart(7, "0")}`;
+    const placed = await expectJson<Call>(await call("/v1/calls", { token: owner.access_token, body: { assistant_id: assistant.id, to } }), 201);
+    expect(placed).toMatchObject({ direction: "outbound", status: "queued", from: number, to, call_sid: expect.stringMatching(/^CA/) });
+    const [request] = await twilioCallsTo(to);
+    expect(request?.body).toMatchObject({
+      From: number,
+      Url: "https://api.billx.test/v1/voice/twilio/incoming",
+      StatusCallback: "https://api.billx.test/v1/voice/twilio/status",
+    });
+
+    const answered = await incoming({ CallSid: placed.call_sid, From: number, To: to, CallStatus: "in-progress", Direction: "outbound-api" });
+    const url = new URL(streamUrl(await answered.text()));
+    const opened = await upgrade(url.pathname);
+    expect(opened.status).toBe(101);
+    opened.webSocket?.accept();
+    opened.webSocket?.close(1000, "test done");
+  });
+
+  it("check credits before asking Twilio, and need a number to call from", async () => {
+    const { owner, assistant } = await receptionist("outbound-broke");
+    const to = `+1415${String(Math.floor(Math.random() * 10_000_000)).padStart(7, "0")}`;
+    await setCreditBalance(owner.orgId, 5);
+    const refused = await expectProblem(await call("/v1/calls", { token: owner.access_token, body: { assistant_id: assistant.id, to } }), 402);
+    expect(refused).toMatchObject({ balance: 5, needed: 240 });
+    expect(await twilioCallsTo(to)).toEqual([]);
+
+    const bare = await createAssistant(owner, "No number");
+    const noNumber = await expectProblem(await call("/v1/calls", { token: owner.access_token, body: { assistant_id: bare.id, to } }), 422);
+    expect(noNumber.errors?.[0]?.path).toBe("assistant_id");
+  });
+});

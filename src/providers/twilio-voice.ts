@@ -34,8 +34,8 @@ export interface TwilioVoice {
   buyNumber(areaCode: string, hooks: VoiceHooks): Promise<IncomingPhoneNumber>;
   /** Points a number's webhooks at `hooks`, or clears them (`null`) when it is detached. */
   setNumberHooks(sid: string, hooks: VoiceHooks | null): Promise<IncomingPhoneNumber>;
-  /** Places a call that runs `twiml` when answered, reporting its progress to `statusCallback`. */
-  createCall(input: { to: string; from: string; twiml: string; statusCallback: string }): Promise<TwilioCall>;
+  /** Places a call that fetches its TwiML from `url` when answered, reporting its progress to `statusCallback`. */
+  createCall(input: { to: string; from: string; url: string; statusCallback: string }): Promise<TwilioCall>;
   /** Changes a live call: new TwiML (a transfer) or `completed` (hang up). */
   updateCall(sid: string, change: { twiml: string } | { status: "completed" }): Promise<TwilioCall>;
 }
@@ -84,8 +84,8 @@ export function twilioVoice(config: Config): TwilioVoice {
     },
     buyNumber: (areaCode, hooks) => request(IncomingPhoneNumber, "/IncomingPhoneNumbers.json", { AreaCode: areaCode, ...hookParams(hooks) }),
     setNumberHooks: (sid, hooks) => request(IncomingPhoneNumber, `/IncomingPhoneNumbers/${encodeURIComponent(sid)}.json`, hookParams(hooks)),
-    createCall({ to, from, twiml, statusCallback }) {
-      const form = new URLSearchParams({ To: to, From: from, Twiml: twiml, StatusCallback: statusCallback, StatusCallbackMethod: "POST" });
+    createCall({ to, from, url, statusCallback }) {
+      const form = new URLSearchParams({ To: to, From: from, Url: url, Method: "POST", StatusCallback: statusCallback, StatusCallbackMethod: "POST" });
       // Without these events Twilio reports only `completed`; we want to know when it rang and was answered.
       for (const event of ["initiated", "ringing", "answered", "completed"]) form.append("StatusCallbackEvent", event);
       return request(CallResource, "/Calls.json", form);

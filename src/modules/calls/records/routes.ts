@@ -1,7 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, jsonResponse, problemResponses } from "../../../lib/openapi";
+import { createRouter, jsonBody, jsonResponse, problem, problemResponses } from "../../../lib/openapi";
 import { authed } from "../../identity/auth/route-security";
-import { CallIdParam, CallList, CallListQuery, CallSchema } from "./schemas";
+import { placeOutboundCall } from "./outbound";
+import { CallIdParam, CallList, CallListQuery, CallSchema, PlaceCallBody } from "./schemas";
 import { getCall, listCalls } from "./service";
 
 const tags = ["Phone calls"];
@@ -26,6 +27,19 @@ const getCallRoute = createRoute({
   responses: { 200: jsonResponse(CallSchema, "The call"), ...problemResponses },
 });
 
+const placeCallRoute = createRoute({
+  tags,
+  method: "post",
+  path: "/v1/calls",
+  summary: "Have an assistant call someone (Twilio Calls API), on the same media stream as inbound calls",
+  description:
+    "Calls `to` from the assistant's first number. The credits for a two-minute call are held first (402 when short; Twilio is not asked). 422 when the assistant has no number.",
+  ...authed("calls:write"),
+  request: jsonBody(PlaceCallBody),
+  responses: { 201: jsonResponse(CallSchema, "The call, queued"), 402: problem("Not enough credits for a minimum call"), ...problemResponses },
+});
+
 export const callRecordsRoutes = createRouter()
+  .openapi(placeCallRoute, async (c) => c.json(await placeOutboundCall(c.var.ctx, c.req.valid("json")), 201))
   .openapi(listCallsRoute, async (c) => c.json(await listCalls(c.var.ctx, c.req.valid("query")), 200))
   .openapi(getCallRoute, async (c) => c.json(await getCall(c.var.ctx, c.req.valid("param").id), 200));

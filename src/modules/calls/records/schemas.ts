@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { CALL_DIRECTIONS, CALL_STATUSES, CALL_TURN_ROLES } from "../../../db/schema";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
+import { E164 } from "../../../lib/phone";
 import { ASSISTANT_ID_EXAMPLE } from "../../assistants/assistants/schemas";
 
 export const CALL_ID_EXAMPLE = "call_01JD3X6W6X8Q3M1B0V4T2Y9ZKC";
@@ -70,5 +71,13 @@ export const CallIdParam = z.object({
     .openapi({ param: { name: "id", in: "path" }, description: "Call id", example: CALL_ID_EXAMPLE }),
 });
 
+export const PlaceCallBody = z
+  .object({
+    assistant_id: z.string().max(100).openapi({ description: "The assistant that makes the call, from its first number", example: ASSISTANT_ID_EXAMPLE }),
+    to: z.string().regex(E164, "must be an E.164 number such as +14155550100").openapi({ description: "Who to call, in E.164", example: "+14155550100" }),
+  })
+  .openapi("PlaceCall");
+
 export type Call = z.infer<typeof CallSchema>;
+export type PlaceCallInput = z.infer<typeof PlaceCallBody>;
 export type CallListInput = z.infer<typeof CallListQuery>;

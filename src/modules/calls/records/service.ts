@@ -4,7 +4,7 @@
  * on, and settled exactly once by `finalizeCall`, whoever calls it first: the bridge when a
  * socket closes, or Twilio's status callback when the stream never opened.
  */
-import { and, asc, desc, eq, gte, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import { type Database, withTransaction } from "../../../db/client";
 import { isUniqueViolation } from "../../../db/errors";
 import { type CallStatus, type CallTurnRole, calls, callTurns } from "../../../db/schema";
@@ -68,6 +68,13 @@ export interface NewCall {
   status: CallStatus;
 }
 
+/** A fresh Media Streams token: the token goes into the TwiML, only its hash into the row. */
+export async function newStreamToken(ctx: ServiceCtx): Promise<{ token: string; tokenHash: string; expiresAt: Date }> {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const token = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return { token, tokenHash: await sha256Hex(token), expiresAt: new Date(ctx.now().getTime() + STREAM_TOKEN_TTL_SECONDS * 1000) };
+}
+
 export type OpenedCall = { ok: true; call: CallRow; token: string } | { ok: false; reason: "no_credits" };
 
 /**
@@ -91,10 +98,8 @@ export async function openCall(ctx: ServiceCtx, input: NewCall): Promise<OpenedC
     if (error instanceof AppError && error.status === 402) return { ok: false, reason: "no_credits" };
     throw error;
   }
-  const token = crypto.randomUUID().replaceAll("-", "") + crypto.randomUUID().replaceAll("-", "");
-  const tokenHash = await sha256Hex(token);
+  const { token, tokenHash, expiresAt } = await newStreamToken(ctx);
   const now = ctx.now();
-  const expiresAt = new Date(now.getTime() + STREAM_TOKEN_TTL_SECONDS * 1000);
   const [row] = await ctx.db
     .insert(calls)
     .values({
@@ -125,6 +130,20 @@ export async function openCall(ctx: ServiceCtx, input: NewCall): Promise<OpenedC
     .returning();
   if (!retried) throw new AppError(409, "https://billx.dev/problems/conflict", "Conflict", `Call ${input.callSid} has already ended`);
   return { ok: true, call: retried, token };
+}
+
+/**
+ * A new stream token for an outbound call Twilio has just connected (it fetches the call's TwiML
+ * then); undefined when there is no such open call.
+ */
+export async function reissueStreamToken(ctx: ServiceCtx, callSid: string): Promise<{ call: CallRow; token: string } | undefined> {
+  const { token, tokenHash, expiresAt } = await newStreamToken(ctx);
+  const [row] = await ctx.db
+    .update(calls)
+    .set({ streamTokenHash: tokenHash, streamTokenExpiresAt: expiresAt, status: "in_progress", updatedAt: ctx.now() })
+    .where(and(eq(calls.callSid, callSid.slice(0, 64)), eq(calls.direction, "outbound"), isNull(calls.endedAt), isNotNull(calls.streamTokenHash)))
+    .returning();
+  return row ? { call: row, token } : undefined;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { ServiceCtx } from "../../../lib/context";
 import { getAssistantInOrg } from "../../assistants/assistants/service";
 import { systemActor } from "../../identity/auth/principal";
 import { findAttachedNumber } from "../numbers/service";
-import { openCall, reconcileCallStatus } from "../records/service";
+import { openCall, reconcileCallStatus, reissueStreamToken } from "../records/service";
 import { publicBaseUrl, VOICE_PATHS } from "./public-url";
 import { connectStream, sayAndHangUp } from "./twiml";
 
@@ -36,6 +36,7 @@ function streamBase(ctx: ServiceCtx, requestUrl: string): string {
  * and no stream; otherwise a call row, its credit hold and a media stream with a one-time token.
  */
 export async function answerIncomingCall(ctx: ServiceCtx, params: Record<string, string>, requestUrl: string): Promise<string> {
+  if (params.Direction?.startsWith("outbound")) return answerOutboundCall(ctx, params, requestUrl);
   const to = params.To ?? "";
   const number = to ? await findAttachedNumber(ctx, to) : undefined;
   if (!number || !params.CallSid) return sayAndHangUp(NOT_IN_SERVICE);
@@ -56,8 +57,19 @@ export async function answerIncomingCall(ctx: ServiceCtx, params: Record<string,
     ctx.log.info("call refused: not enough credits for a minimum call", { org_id: number.orgId, assistant_id: assistant.id });
     return sayAndHangUp(NO_CREDITS);
   }
-  const url = `${streamBase(ctx, requestUrl)}${VOICE_PATHS.stream}/${encodeURIComponent(params.CallSid)}/${opened.token}`;
-  return connectStream(url, { assistant_id: assistant.id, call_id: opened.call.id });
+  return connectStream(streamUrl(ctx, requestUrl, params.CallSid, opened.token), { assistant_id: assistant.id, call_id: opened.call.id });
+}
+
+function streamUrl(ctx: ServiceCtx, requestUrl: string, callSid: string, token: string): string {
+  return `${streamBase(ctx, requestUrl)}${VOICE_PATHS.stream}/${encodeURIComponent(callSid)}/${token}`;
+}
+
+/** The callee of a call we placed (`POST /v1/calls`) answered: connect it to its stream with a fresh token. */
+async function answerOutboundCall(ctx: ServiceCtx, params: Record<string, string>, requestUrl: string): Promise<string> {
+  const reissued = params.CallSid ? await reissueStreamToken(ctx, params.CallSid) : undefined;
+  if (!reissued) return sayAndHangUp(NOT_IN_SERVICE);
+  const { call, token } = reissued;
+  return connectStream(streamUrl(ctx, requestUrl, call.callSid, token), { assistant_id: call.assistantId, call_id: call.id });
 }
 
 /** Applies Twilio's call status callback (`CallStatus`, `CallDuration`); unknown calls and statuses change nothing. */
