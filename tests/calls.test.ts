@@ -213,7 +213,8 @@ describe("Twilio incoming calls", () => {
     const url = new URL(streamUrl(twiml));
     expect(row?.streamTokenHash).not.toContain(url.pathname.split("/").at(-1));
 
-    const opened = await upgrade(url.pathname);
+    const signature = await twilioSignature(TWILIO_AUTH_TOKEN, url.toString(), {});
+    const opened = await SELF.fetch(`http://api.test${url.pathname}`, { headers: { Upgrade: "websocket", "X-Twilio-Signature": signature } });
     expect(opened.status).toBe(101);
     opened.webSocket?.accept();
     opened.webSocket?.close(1000, "test done");
@@ -227,6 +228,9 @@ describe("Twilio incoming calls", () => {
     const base = `/v1/voice/twilio/stream/${sid}`;
 
     await expectProblem(await upgrade(base), 401);
+    // Twilio signs the upgrade over the wss:// URL it opened: a forged signature is refused even with the right token.
+    const forged = await SELF.fetch(`http://api.test${url.pathname}`, { headers: { Upgrade: "websocket", "X-Twilio-Signature": "Zm9yZ2Vk" } });
+    await expectProblem(forged, 403);
     await expectProblem(await upgrade(`${base}/${"0".repeat(64)}`), 403);
     await expectProblem(await upgrade(`/v1/voice/twilio/stream/${callSid()}/${"0".repeat(64)}`), 404);
     await testCtx()

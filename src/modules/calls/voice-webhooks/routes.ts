@@ -82,11 +82,14 @@ export const voiceWebhookRoutes = createRouter()
         Upgrade: "websocket",
       });
     }
-    // Twilio signs the upgrade too; where it sent a signature, a forged one is refused.
+    // Twilio signs the upgrade too, over the wss:// URL it opened; where it sent a signature, a forged one is refused.
     const signature = c.req.header("X-Twilio-Signature");
     const authToken = ctx.config.twilio.authToken;
-    if (signature !== undefined && authToken && !(await verifyTwilioSignature(authToken, signedUrl(ctx, c.req.url), {}, signature))) {
-      throw new Forbidden("Invalid X-Twilio-Signature");
+    if (signature !== undefined && authToken) {
+      const httpUrl = signedUrl(ctx, c.req.url);
+      const candidates = [httpUrl.replace(/^http/, "ws"), httpUrl];
+      const valid = await Promise.all(candidates.map((url) => verifyTwilioSignature(authToken, url, {}, signature)));
+      if (!valid.includes(true)) throw new Forbidden("Invalid X-Twilio-Signature");
     }
     const { call_sid, token } = c.req.valid("param");
     const call = await callForStream(ctx, call_sid, token);
