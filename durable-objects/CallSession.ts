@@ -1,4 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../src/env";
+import type { ServiceCtx } from "../src/lib/context";
+import { createServiceCtx } from "../src/lib/service-ctx";
+import type { Assistant } from "../src/modules/assistants/assistants/schemas";
+import { getAssistantInOrg } from "../src/modules/assistants/assistants/service";
+import { CallBridge, type CallEnd, type Turn } from "../src/modules/calls/bridge/bridge";
+import type { CallRecords } from "../src/modules/calls/bridge/records";
+import { serviceCallRecords } from "../src/modules/calls/bridge/records-service";
+import { sessionUpdate } from "../src/modules/calls/bridge/session-config";
+import { CALL_PERMISSIONS, serviceToolHost } from "../src/modules/calls/bridge/tool-host";
+import { runCallTool } from "../src/modules/calls/bridge/tools";
+import { callUsageLines } from "../src/modules/calls/bridge/usage";
+import { callCredits } from "../src/modules/calls/records/service";
+import { systemActor } from "../src/modules/identity/auth/principal";
 import type { DurableObjectEnv } from "./env";
 import { migrate } from "./sqlite";
 
@@ -28,12 +42,39 @@ export interface CallIdentity {
   assistantId: string;
 }
 
+/** How often the call's credit hold is extended while it goes on. */
+const HOLD_EXTENSION_MS = 60_000;
+/** A goodbye that has not finished playing this long after it was asked for is cut off. */
+const GOODBYE_GRACE_MS = 15_000;
+
+/** One live call's sockets and bridge: memory only, rebuilt from the socket's attachment after a restart. */
+interface LiveCall {
+  identity: CallIdentity;
+  twilio: WebSocket;
+  bridge: CallBridge;
+  realtime: WebSocket | null;
+  ctx: ServiceCtx;
+  records: CallRecords;
+  assistant: Promise<Assistant>;
+  /** The assistant once loaded (before the model is reached): the session is built from it. */
+  assistantValue: Assistant | null;
+  startedAt: number;
+  holdExtendedAt: number;
+  goodbyeDeadline: number | null;
+  /** Transcript writes in order, one after another. */
+  writes: Promise<void>;
+}
+
 /**
  * One phone call (`idFromName(callSid)`): the stream route hands it Twilio's Media Streams
- * WebSocket (`GET https://call-session/connect`), and it bridges that to the OpenAI Realtime API.
+ * WebSocket (`GET https://call-session/connect`), and it bridges that to the OpenAI Realtime API
+ * through `CallBridge` (the rules live there; this class owns sockets, timers and records). One
+ * alarm drives the timers: the maximum call length, the silence timeout and the credit hold.
  * It also keeps the call's ordered event log in its SQLite storage.
  */
 export class CallSession extends DurableObject<DurableObjectEnv> {
+  private live: LiveCall | null = null;
+
   constructor(ctx: DurableObjectState, env: DurableObjectEnv) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
@@ -52,13 +93,56 @@ export class CallSession extends DurableObject<DurableObjectEnv> {
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, ["twilio"]);
     server.serializeAttachment(identity);
+    this.live = this.newCall(identity, server);
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  override async webSocketMessage(_ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {}
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (typeof message !== "string") return;
+    const live = this.callOf(ws);
+    if (!live) return;
+    const wasStarted = live.bridge.started;
+    live.bridge.twilioMessage(message);
+    if (!wasStarted && live.bridge.started) await this.answered(live);
+  }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    this.callOf(ws)?.bridge.twilioClosed();
+    // 1005 and 1006 are not codes one may send: close normally instead.
+    if (ws.readyState === WebSocket.OPEN) ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.callOf(ws)?.bridge.twilioClosed();
+  }
+
+  override async alarm(): Promise<void> {
+    const live = this.live;
+    if (!live || live.bridge.isEnded) return;
+    const config = live.ctx.config.calls;
+    const now = Date.now();
+    if (live.goodbyeDeadline !== null && now >= live.goodbyeDeadline) {
+      live.bridge.forceEnd("max_duration");
+      return;
+    }
+    if (now - live.startedAt >= config.maxSeconds * 1000) {
+      live.bridge.maxDurationReached();
+      live.goodbyeDeadline ??= now + GOODBYE_GRACE_MS;
+    } else if (now - live.bridge.lastActivityAt >= config.silenceTimeoutSeconds * 1000) {
+      live.bridge.silenceTimedOut();
+    }
+    if (now - live.holdExtendedAt >= HOLD_EXTENSION_MS) {
+      live.holdExtendedAt = now;
+      const extended = await live.records.extendHold(callCredits(live.ctx, HOLD_EXTENSION_MS / 1000)).catch((error: unknown) => {
+        live.ctx.log.error("extending the call's credit hold failed", { call_id: live.identity.callId, error: String(error) });
+        return true;
+      });
+      if (!extended) {
+        live.bridge.outOfCredits();
+        live.goodbyeDeadline ??= now + GOODBYE_GRACE_MS;
+      }
+    }
+    await this.scheduleAlarm(live);
   }
 
   async appendEvent(type: string, payload: EventFields): Promise<number> {
@@ -79,6 +163,131 @@ export class CallSession extends DurableObject<DurableObjectEnv> {
       .toArray()
       .map((r) => ({ ...r, payload: JSON.parse(r.payload) as EventFields }));
   }
+
+  // ------------------------------------------------------------ the call
+
+  /** The live call of `ws`; after a restart, rebuilt from the attachment (the model is reached again on the next `start`). */
+  private callOf(ws: WebSocket): LiveCall | null {
+    if (this.live?.twilio === ws) return this.live;
+    const identity = ws.deserializeAttachment() as CallIdentity | null;
+    if (!identity) return null;
+    this.live = this.newCall(identity, ws);
+    return this.live;
+  }
+
+  private newCall(identity: CallIdentity, twilio: WebSocket): LiveCall {
+    // The Worker's environment: DurableObjectEnv only types what the objects declare (see ./env).
+    const env = this.env as unknown as Env;
+    const base = createServiceCtx(env, (promise) => this.ctx.waitUntil(promise), { call_id: identity.callId });
+    const ctx: ServiceCtx = { ...base, actor: systemActor(identity.orgId, CALL_PERMISSIONS) };
+    const assistant = getAssistantInOrg(ctx, identity.assistantId);
+    // Unhandled until a port awaits it; a missing assistant fails the call when the model is reached.
+    assistant.catch(() => {});
+    const tools = assistant.then((a) => serviceToolHost(ctx, a, identity.callId));
+    tools.catch(() => {});
+    const live: LiveCall = {
+      identity,
+      twilio,
+      realtime: null,
+      ctx,
+      records: serviceCallRecords(ctx, identity.callId),
+      assistant,
+      assistantValue: null,
+      startedAt: Date.now(),
+      holdExtendedAt: Date.now(),
+      goodbyeDeadline: null,
+      writes: Promise.resolve(),
+      bridge: undefined as unknown as CallBridge,
+    };
+    live.bridge = new CallBridge({
+      toTwilio: (frame) => sendIfOpen(live.twilio, frame),
+      toRealtime: (frame) => sendIfOpen(live.realtime, frame),
+      openRealtime: () => void this.openRealtime(live),
+      closeRealtime: () => closeQuietly(live.realtime),
+      sessionUpdate: (history) => JSON.stringify(withHistory(sessionUpdate(live.assistantValue as Assistant), history)),
+      recordTurn: (turn) => this.recordTurn(live, turn),
+      runTool: async (name, args) => (await runCallTool(await tools, name, args)).output,
+      finish: (end, options) => void this.finish(live, end, options),
+      now: () => Date.now(),
+    });
+    return live;
+  }
+
+  private async answered(live: LiveCall): Promise<void> {
+    live.startedAt = Date.now();
+    live.holdExtendedAt = live.startedAt;
+    await live.records.markAnswered(new Date(live.startedAt)).catch((error: unknown) => {
+      live.ctx.log.error("marking the call answered failed", { call_id: live.identity.callId, error: String(error) });
+    });
+    await this.scheduleAlarm(live);
+  }
+
+  /** Opens the Realtime WebSocket (fetch with Upgrade: the WebSocket constructor cannot send Authorization). */
+  private async openRealtime(live: LiveCall): Promise<void> {
+    const { openai, calls } = live.ctx.config;
+    try {
+      live.assistantValue = await live.assistant;
+      if (!openai.apiKey) throw new Error("OPENAI_API_KEY is not set");
+      const url = `${calls.realtimeHttpsUrl}?model=${encodeURIComponent(calls.realtimeModel)}`;
+      const response = await fetch(url, { headers: { Upgrade: "websocket", Authorization: `Bearer ${openai.apiKey}` } });
+      const socket = response.webSocket;
+      if (!socket) throw new Error(`the Realtime API answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+      socket.accept();
+      live.realtime = socket;
+      let closed = false;
+      const onClosed = () => {
+        if (closed || live.realtime !== socket) return;
+        closed = true;
+        live.realtime = null;
+        live.bridge.realtimeClosed();
+      };
+      socket.addEventListener("message", (event) => {
+        if (typeof event.data === "string") live.bridge.realtimeMessage(event.data);
+      });
+      socket.addEventListener("close", onClosed);
+      socket.addEventListener("error", onClosed);
+      live.bridge.realtimeOpened();
+    } catch (error) {
+      live.ctx.log.warn("the Realtime API could not be reached", { call_id: live.identity.callId, error: String(error) });
+      live.realtime = null;
+      live.bridge.realtimeClosed();
+    }
+  }
+
+  private recordTurn(live: LiveCall, turn: Turn): void {
+    live.writes = live.writes
+      .then(() => live.records.appendTurn(turn))
+      .catch((error: unknown) => live.ctx.log.error("writing a call turn failed", { call_id: live.identity.callId, error: String(error) }));
+  }
+
+  /** Runs once per call (the bridge guarantees it): closes both sockets, then writes the outcome. */
+  private async finish(live: LiveCall, end: CallEnd, options: { apologise: boolean }): Promise<void> {
+    const endedAt = new Date();
+    closeQuietly(live.realtime);
+    live.realtime = null;
+    if (options.apologise) live.ctx.log.warn("the call ends: the Realtime API is unavailable", { call_id: live.identity.callId });
+    closeQuietly(live.twilio);
+    await this.ctx.storage.deleteAlarm();
+    await live.writes;
+    // Talk time from the moment Twilio started the stream; Twilio's status callback may correct the duration.
+    const seconds = Math.max(0, Math.round((endedAt.getTime() - live.startedAt) / 1000));
+    const usage = callUsageLines(live.ctx.config.calls.realtimeModel, end.usage, seconds, callCredits(live.ctx, seconds));
+    await live.records.finalize({ status: end.status, endReason: end.endReason, endedAt, usage }).catch((error: unknown) => {
+      live.ctx.log.error("finalising the call failed", { call_id: live.identity.callId, error: String(error) });
+    });
+  }
+
+  private async scheduleAlarm(live: LiveCall): Promise<void> {
+    if (live.bridge.isEnded) return;
+    const config = live.ctx.config.calls;
+    const due = Math.min(
+      live.startedAt + config.maxSeconds * 1000,
+      live.bridge.lastActivityAt + config.silenceTimeoutSeconds * 1000,
+      live.holdExtendedAt + HOLD_EXTENSION_MS,
+      live.goodbyeDeadline ?? Number.POSITIVE_INFINITY,
+    );
+    await this.ctx.storage.setAlarm(Math.max(due, Date.now() + 250));
+  }
 }
 
 function identityFrom(headers: Headers): CallIdentity | null {
@@ -86,4 +295,33 @@ function identityFrom(headers: Headers): CallIdentity | null {
   const orgId = headers.get("X-Billx-Org-Id");
   const assistantId = headers.get("X-Billx-Assistant-Id");
   return callId && orgId && assistantId ? { callId, orgId, assistantId } : null;
+}
+
+function sendIfOpen(socket: WebSocket | null, frame: string): void {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(frame);
+}
+
+function closeQuietly(socket: WebSocket | null): void {
+  try {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.close(1000, "call ended");
+  } catch {
+    // Already closing: nothing to do.
+  }
+}
+
+/**
+ * After a reconnect the new session has no memory of the call: the conversation so far goes into
+ * its instructions, so the model carries on instead of greeting the caller again.
+ */
+function withHistory(update: Record<string, unknown>, history: readonly Turn[]): Record<string, unknown> {
+  if (history.length === 0) return update;
+  const session = update.session as { instructions: string };
+  const said = history.map((turn) => `${turn.role}: ${turn.text}`).join("\n");
+  return {
+    ...update,
+    session: {
+      ...session,
+      instructions: `${session.instructions}\n\nThe call was interrupted and resumed. Conversation so far:\n${said}\nContinue from there; do not greet again.`,
+    },
+  };
 }

@@ -1,8 +1,15 @@
-import { describe, expect, it } from "vitest";
+import { and, asc, eq } from "drizzle-orm";
+import { describe, expect, inject, it } from "vitest";
+import { calls, callTurns, creditLedger, creditReservations } from "../src/db/schema";
+import type { Assistant } from "../src/modules/assistants/assistants/service";
 import { CallBridge, type CallEnd, type Turn } from "../src/modules/calls/bridge/bridge";
 import { type SessionAssistant, sessionUpdate } from "../src/modules/calls/bridge/session-config";
-import { testEnv } from "./harness/helpers";
-import { capturedSession } from "./harness/twilio-caller";
+import { openCall } from "../src/modules/calls/records/service";
+import type { RealtimeScript } from "./fakes/realtime";
+import { call, expectJson, type SignedUp, signUp } from "./harness/api";
+import { fakeRealtime } from "./harness/fakes";
+import { setCreditBalance, testCtx, testEnv } from "./harness/helpers";
+import { capturedSession, connectCall, type TwilioCall } from "./harness/twilio-caller";
 
 function callSession(callSid: string) {
   return testEnv.CALL_SESSION.get(testEnv.CALL_SESSION.idFromName(callSid));
@@ -236,5 +243,152 @@ describe("Realtime session of a call", () => {
       ["function", "book_appointment"],
       ["function", "end_call"],
     ]);
+  });
+});
+
+// ---------------------------------------------------------------- whole calls: Twilio caller -> CallSession -> Realtime fake
+
+interface LiveCallSetup {
+  owner: SignedUp;
+  assistant: Assistant;
+  scope: string;
+  callId: string;
+  caller: TwilioCall;
+}
+
+/** An organisation with credits, an assistant open every day, a call row with its hold, and a caller on the CallSession. */
+async function liveCall(label: string, script: Omit<RealtimeScript, "scope" | "match_instructions">): Promise<LiveCallSetup> {
+  const owner = await signUp(label);
+  await setCreditBalance(owner.orgId, 100_000);
+  const scope = `Ava-${label}-${crypto.randomUUID().slice(0, 8)}`;
+  const everyDay = Object.fromEntries(["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((day) => [day, [["00:00", "23:30"]]]));
+  const body = { name: scope, business_name: "Bright Smile Dental", timezone: "UTC", weekly_hours: everyDay, min_notice_minutes: 0 };
+  const assistant = await expectJson<Assistant>(await call("/v1/assistants", { token: owner.access_token, orgId: owner.orgId, body }), 201);
+  await fakeRealtime.script(scope, { ...script, match_instructions: scope });
+  const callSid = `CA${crypto.randomUUID().replaceAll("-", "")}`;
+  const opened = await openCall(testCtx(), {
+    orgId: owner.orgId,
+    assistantId: assistant.id,
+    callSid,
+    from: "+15125550100",
+    to: "+15125550199",
+    direction: "inbound",
+    status: "ringing",
+  });
+  if (!opened.ok) throw new Error("the call could not be opened");
+  const headers = { "X-Billx-Call-Id": opened.call.id, "X-Billx-Org-Id": owner.orgId, "X-Billx-Assistant-Id": assistant.id };
+  const caller = await connectCall("https://call-session/connect", { via: callSession(callSid), headers, callSid });
+  return { owner, assistant, scope, callId: opened.call.id, caller };
+}
+
+async function callRow(callId: string) {
+  const [row] = await testCtx().db.select().from(calls).where(eq(calls.id, callId));
+  return row;
+}
+
+async function waitForRow<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("a phone call through the CallSession", () => {
+  it("delivers the caller's first frame to the model byte for byte", async () => {
+    const session = await capturedSession();
+    const first = session.find((m) => m.direction === "from_twilio" && m.message.event === "media")?.message.media as { payload: string };
+    const { scope, caller } = await liveCall("first-frame", { turns: [] });
+    // Sent at once after `start`: the model's session is not configured yet.
+    caller.sendFrame(Uint8Array.from(atob(first.payload), (c) => c.charCodeAt(0)));
+    const [connection] = await fakeRealtime.waitFor(scope, (s) => s[0]?.first_append_audio != null, "the first append");
+    expect(connection?.first_append_audio).toBe(first.payload);
+    expect(connection?.session).toMatchObject({ audio: { input: { format: { type: "audio/pcmu" } }, output: { format: { type: "audio/pcmu" } } } });
+    caller.hangUp();
+  });
+
+  it("truncates the interrupted answer at the audio Twilio confirmed played", async () => {
+    const { scope, caller } = await liveCall("barge-in", {
+      // OpenAI sends a response's audio far faster than it plays: what was sent is no measure of what was heard.
+      turns: [{ after_response_create: true, reply: "Thanks for calling, how can I help you today?", reply_audio_ms: 4000 }],
+    });
+    await caller.waitFor(() => caller.echoedMarks.length >= 20, "400 ms of the greeting played");
+    await fetch(`${inject("realtimeUrl")}/_fake/realtime/speech-started`, { method: "POST", body: JSON.stringify({ scope }) });
+    const [connection] = await fakeRealtime.waitFor(scope, (s) => (s[0]?.truncates.length ?? 0) > 0, "a truncate");
+    await caller.waitFor(() => caller.clears.length > 0, "the clear");
+    const truncate = connection?.truncates[0];
+    const heard = caller.clears[0]?.playedMs ?? 0;
+    // Confirmed playback trails what was heard by at most a chunk (20 ms) plus the echo in flight; never ahead of it.
+    expect(truncate?.audio_end_ms).toBeLessThanOrEqual(Math.ceil(heard));
+    expect(truncate?.audio_end_ms).toBeGreaterThanOrEqual(heard - 60);
+    // It is the audio of the marks Twilio echoed before the clear (20 ms a chunk): the echoes the clear caused count for nothing.
+    const confirmedBeforeClear = caller.echoedMarks.filter((m) => m.at < (caller.clears[0]?.at ?? 0)).length * 20;
+    expect(Math.abs((truncate?.audio_end_ms ?? 0) - confirmedBeforeClear)).toBeLessThanOrEqual(20);
+    // Far less than what had been sent: the model's audio runs ahead of playback.
+    expect(truncate?.item_audio_ms).toBeGreaterThan((truncate?.audio_end_ms ?? 0) + 500);
+    expect(truncate?.accepted).toBe(true);
+    caller.hangUp();
+  });
+
+  it("books an appointment by tool call, writes the transcript and finalises once when both sockets close at once", async () => {
+    const tomorrow = new Date(Date.now() + 24 * 3600_000);
+    tomorrow.setUTCHours(10, 0, 0, 0);
+    const start = tomorrow.toISOString();
+    const { owner, assistant, scope, callId, caller } = await liveCall("booking", {
+      turns: [
+        { after_response_create: true, reply: "Hello, Bright Smile Dental." },
+        {
+          after_audio_ms: 200,
+          caller_text: "Book me tomorrow at ten, my name is Asha Rao.",
+          function_call: { name: "book_appointment", arguments: { start, customer_name: "Asha Rao" } },
+        },
+        { after_function_output: true, reply: "You are booked for tomorrow at ten." },
+      ],
+    });
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[0]?.status === "completed", "the greeting");
+    await caller.silence(300);
+    const [connection] = await fakeRealtime.waitFor(scope, (s) => (s[0]?.function_outputs.length ?? 0) > 0, "the booking's function output", 8000);
+    expect(JSON.parse(connection?.function_outputs[0]?.output ?? "{}")).toMatchObject({ booked: true, booking: { start, customer_name: "Asha Rao" } });
+
+    const bookings = await expectJson<{ data: { source: string; source_id: string; start: string }[] }>(
+      await call(`/v1/assistants/${assistant.id}/bookings?from=${start.slice(0, 10)}&to=${start.slice(0, 10)}`, {
+        token: owner.access_token,
+        orgId: owner.orgId,
+      }),
+      200,
+    );
+    expect(bookings.data).toEqual([expect.objectContaining({ source: "call", source_id: callId, start })]);
+
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses.length === 3 && s[0].responses[2]?.status === "completed", "the confirmation spoken");
+    // The caller hangs up as the model's socket drops: one ending.
+    await Promise.all([fakeRealtime.drop(scope), Promise.resolve(caller.hangUp())]);
+    const ended = await waitForRow(
+      () => callRow(callId),
+      (row) => row?.endedAt != null,
+      "the call's end",
+    );
+    expect(ended).toMatchObject({ status: "completed", endReason: "caller_hung_up" });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [reservation] = await testCtx()
+      .db.select()
+      .from(creditReservations)
+      .where(eq(creditReservations.id, ended?.reservationId ?? ""));
+    expect(reservation?.status).toBe("settled");
+    const settlements = await testCtx()
+      .db.select()
+      .from(creditLedger)
+      .where(and(eq(creditLedger.referenceType, "reservation"), eq(creditLedger.referenceId, ended?.reservationId ?? ""), eq(creditLedger.kind, "usage")));
+    // Settled once, charging what the call row says it cost.
+    expect(settlements).toHaveLength(1);
+    expect(-(settlements[0]?.amount ?? 0)).toBe(ended?.costCredits);
+    expect(ended?.costCredits).toBeGreaterThan(0);
+    expect((await callRow(callId))?.endedAt?.toISOString()).toBe(ended?.endedAt?.toISOString());
+
+    const turns = await testCtx().db.select().from(callTurns).where(eq(callTurns.callId, callId)).orderBy(asc(callTurns.seq));
+    expect(turns.map((t) => t.role)).toEqual(["assistant", "caller", "tool", "assistant"]);
+    expect(turns[1]?.text).toBe("Book me tomorrow at ten, my name is Asha Rao.");
+    expect(turns[3]?.text).toBe("You are booked for tomorrow at ten.");
   });
 });
