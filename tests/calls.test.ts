@@ -221,6 +221,19 @@ describe("Twilio incoming calls", () => {
     await expectProblem(await upgrade(url.pathname), 403);
   });
 
+  it("answers Twilio's retry of one call with a new token, one row and one hold", async () => {
+    const { owner, number } = await receptionist("retry");
+    const sid = callSid();
+    const first = streamUrl(await (await incoming({ CallSid: sid, From: "+14155550100", To: number })).text());
+    const second = streamUrl(await (await incoming({ CallSid: sid, From: "+14155550100", To: number })).text());
+    expect(second).not.toBe(first);
+    expect(await testCtx().db.select().from(calls).where(eq(calls.callSid, sid))).toHaveLength(1);
+    const holds = await testCtx().db.select().from(creditReservations).where(eq(creditReservations.orgId, owner.orgId));
+    expect(holds.map((h) => h.status).sort()).toEqual(["held", "released"]);
+    // Only the newest token opens the stream.
+    await expectProblem(await upgrade(new URL(first).pathname), 403);
+  });
+
   it("refuses a stream with a missing, wrong or expired token, or for an unknown call", async () => {
     const { number } = await receptionist("tokens");
     const sid = callSid();

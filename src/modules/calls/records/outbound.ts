@@ -6,11 +6,11 @@ import { twilioVoice } from "../../../providers/twilio-voice";
 import { getAssistantInOrg } from "../../assistants/assistants/service";
 import { providerProblem } from "../../content/ai/metered-chat";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
-import { releaseReservation, reserveCredits } from "../../money/credits/reservations";
+import { releaseReservation } from "../../money/credits/reservations";
 import { numbersByAssistant } from "../numbers/queries";
 import { requirePublicBaseUrl, VOICE_PATHS } from "../voice-webhooks/public-url";
 import type { Call, PlaceCallInput } from "./schemas";
-import { CALL_FEATURE, callCredits, getCall, MINIMUM_CALL_SECONDS, newStreamToken } from "./service";
+import { getCall, holdMinimumCall, newStreamToken } from "./service";
 
 /**
  * Has the assistant call `to` from its first number through Twilio's Calls API. The credits for
@@ -27,12 +27,7 @@ export async function placeOutboundCall(ctx: ServiceCtx, input: PlaceCallInput):
   if (!from) throw new Unprocessable([{ path: "assistant_id", message: "The assistant has no phone number to call from; attach one first" }]);
   const base = requirePublicBaseUrl(ctx);
 
-  const reservation = await reserveCredits(ctx, {
-    orgId,
-    amount: callCredits(ctx, MINIMUM_CALL_SECONDS),
-    feature: CALL_FEATURE,
-    ttlSeconds: ctx.config.calls.maxSeconds + 600,
-  });
+  const reservation = await holdMinimumCall(ctx, orgId);
   let callSid: string;
   try {
     const placed = await twilioVoice(ctx.config).createCall({

@@ -17,7 +17,7 @@ import { getAssistantInOrg } from "../../assistants/assistants/service";
 import { assertCan, requireOrgId, systemActor } from "../../identity/auth/principal";
 import { debitedCte, queryRows } from "../../money/credits/ledger";
 import { creditsFor, lookupPrice } from "../../money/credits/prices";
-import { releaseReservation, reserveCredits, settleReservation, type UsageLine } from "../../money/credits/reservations";
+import { type Reservation, releaseReservation, reserveCredits, settleReservation, type UsageLine } from "../../money/credits/reservations";
 import { recordOwnAgentEvent } from "../../usage/events/service";
 import type { Call, CallListInput } from "./schemas";
 
@@ -68,6 +68,17 @@ export interface NewCall {
   status: CallStatus;
 }
 
+/** Holds the credits of a minimum call (402 `PaymentRequired` when the organisation has fewer). */
+export function holdMinimumCall(ctx: ServiceCtx, orgId: string): Promise<Reservation> {
+  return reserveCredits(ctx, {
+    orgId,
+    amount: callCredits(ctx, MINIMUM_CALL_SECONDS),
+    feature: CALL_FEATURE,
+    // The hold must outlive the longest call, or the reclaim job would give it back mid-call.
+    ttlSeconds: ctx.config.calls.maxSeconds + 600,
+  });
+}
+
 /** A fresh Media Streams token: the token goes into the TwiML, only its hash into the row. */
 export async function newStreamToken(ctx: ServiceCtx): Promise<{ token: string; tokenHash: string; expiresAt: Date }> {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
@@ -75,25 +86,18 @@ export async function newStreamToken(ctx: ServiceCtx): Promise<{ token: string; 
   return { token, tokenHash: await sha256Hex(token), expiresAt: new Date(ctx.now().getTime() + STREAM_TOKEN_TTL_SECONDS * 1000) };
 }
 
-export type OpenedCall = { ok: true; call: CallRow; token: string } | { ok: false; reason: "no_credits" };
+export type OpenedCall = { ok: true; call: CallRow; token: string } | { ok: false; reason: "no_credits" | "ended" };
 
 /**
  * Takes the call's first credit hold (a minimum call) and writes its row with a fresh stream
  * token, of which only the SHA-256 is stored. `{ok: false}` when the organisation cannot pay for
  * a minimum call: no row, no hold. Twilio retrying the webhook for the same CallSid gets a new
- * token for the open call, and the second hold is given back.
+ * token for the open call (`ended` once it is over), and the second hold is given back.
  */
 export async function openCall(ctx: ServiceCtx, input: NewCall): Promise<OpenedCall> {
   let reservationId: string;
   try {
-    const reservation = await reserveCredits(ctx, {
-      orgId: input.orgId,
-      amount: callCredits(ctx, MINIMUM_CALL_SECONDS),
-      feature: CALL_FEATURE,
-      // The hold must outlive the longest call, or the reclaim job would give it back mid-call.
-      ttlSeconds: ctx.config.calls.maxSeconds + 600,
-    });
-    reservationId = reservation.id;
+    reservationId = (await holdMinimumCall(ctx, input.orgId)).id;
   } catch (error) {
     if (error instanceof AppError && error.status === 402) return { ok: false, reason: "no_credits" };
     throw error;
@@ -128,7 +132,7 @@ export async function openCall(ctx: ServiceCtx, input: NewCall): Promise<OpenedC
     .set({ streamTokenHash: tokenHash, streamTokenExpiresAt: expiresAt, updatedAt: now })
     .where(and(eq(calls.callSid, input.callSid), eq(calls.orgId, input.orgId), isNull(calls.endedAt)))
     .returning();
-  if (!retried) throw new AppError(409, "https://billx.dev/problems/conflict", "Conflict", `Call ${input.callSid} has already ended`);
+  if (!retried) return { ok: false, reason: "ended" };
   return { ok: true, call: retried, token };
 }
 

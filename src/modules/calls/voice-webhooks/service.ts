@@ -54,7 +54,8 @@ export async function answerIncomingCall(ctx: ServiceCtx, params: Record<string,
     status: params.CallStatus === "in-progress" ? "in_progress" : "ringing",
   });
   if (!opened.ok) {
-    ctx.log.info("call refused: not enough credits for a minimum call", { org_id: number.orgId, assistant_id: assistant.id });
+    // A webhook retried after its call ended gets the goodbye too, never a second stream.
+    ctx.log.info("call refused", { reason: opened.reason, org_id: number.orgId, assistant_id: assistant.id });
     return sayAndHangUp(NO_CREDITS);
   }
   return connectStream(streamUrl(ctx, requestUrl, params.CallSid, opened.token), { assistant_id: assistant.id, call_id: opened.call.id });
