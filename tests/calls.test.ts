@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
-import { calls, creditBalances, creditLedger, creditReservations, phoneNumbers } from "../src/db/schema";
+import { agentEvents, calls, creditBalances, creditLedger, creditReservations, phoneNumbers } from "../src/db/schema";
 import type { Page } from "../src/lib/pagination";
 import { twilioSignature } from "../src/lib/signatures";
 import type { Assistant } from "../src/modules/assistants/assistants/service";
@@ -301,7 +301,7 @@ async function openedCall(label: string) {
 
 describe("Call records", () => {
   it("keep the transcript in order, settle the hold once with the bridge's usage, and show it all", async () => {
-    const { owner, row } = await openedCall("records");
+    const { owner, assistant, row } = await openedCall("records");
     const ctx = orgCtx(owner.orgId);
     await markAnswered(ctx, row.id, new Date(row.startedAt.getTime() + 1000));
     const said = ["Hello, Bright Smile Dental.", "Can I book Friday?", "Friday at ten is free.", "Great, thanks."];
@@ -343,6 +343,12 @@ describe("Call records", () => {
     expect(charges.map((c) => c.amount)).toEqual([-122]);
     // Ended: no more holds, no second settlement.
     expect(await extendCallHold(ctx, row.id, 100)).toBe(false);
+    // The assistant's agent has the call for billing models: 61 s in minutes, 122 credits as USD cents.
+    const events = await testCtx().db.select().from(agentEvents).where(eq(agentEvents.agentId, assistant.agent_id));
+    expect(events.map((e) => ({ kind: e.kind, type: e.type, quantity: e.quantity, amount: e.amount })).sort((a, b) => a.kind.localeCompare(b.kind))).toEqual([
+      { kind: "activity", type: "call_minutes", quantity: "1.017", amount: null },
+      { kind: "cost", type: "call_cost", quantity: "1.000", amount: 13 },
+    ]);
   });
 
   it("extend a call's hold while credits last", async () => {
