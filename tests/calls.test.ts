@@ -280,6 +280,18 @@ describe("Twilio call status callbacks", () => {
     expect(releases).toHaveLength(1);
   });
 
+  it("leave a streamed call to its bridge, keeping Twilio's seconds and status for the record", async () => {
+    const { owner, sid, row } = await openedCall("streamed");
+    // The stream opened (its token was used): the bridge owns the call.
+    await testCtx().db.update(calls).set({ streamTokenHash: null }).where(eq(calls.id, row.id));
+
+    await twilioPost("/v1/voice/twilio/status", { CallSid: sid, CallStatus: "completed", CallDuration: "65" });
+    expect(await callBySid(sid)).toMatchObject({ endedAt: null, durationS: 65 });
+    const usage = [{ provider: "openai", model: "gpt-4o-mini-realtime-preview", priceSource: "prefix" as const, audioSeconds: 64, credits: 128 }];
+    expect(await finalizeCall(orgCtx(owner.orgId), row.id, { status: "completed", endReason: "caller_hung_up", endedAt: new Date(), usage })).toBe(true);
+    expect(await callBySid(sid)).toMatchObject({ status: "completed", durationS: 65, costCredits: 128 });
+  });
+
   it("refuse a forged callback with 403", async () => {
     await expectProblem(await twilioPost("/v1/voice/twilio/status", { CallSid: callSid(), CallStatus: "completed" }, "Zm9yZ2Vk"), 403);
   });

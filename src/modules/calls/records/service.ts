@@ -260,7 +260,9 @@ export async function finalizeCall(ctx: ServiceCtx, callId: string, end: CallEnd
       endReason: end.endReason,
       endedAt: end.endedAt,
       durationS:
-        end.durationS ?? sql`GREATEST(0, ROUND(EXTRACT(EPOCH FROM (${endedAt}::timestamptz - COALESCE(${calls.answeredAt}, ${calls.startedAt})))))::int`,
+        // Twilio's count when its callback came first, else from answer to end.
+        end.durationS ??
+        sql`COALESCE(${calls.durationS}, GREATEST(0, ROUND(EXTRACT(EPOCH FROM (${endedAt}::timestamptz - COALESCE(${calls.answeredAt}, ${calls.startedAt})))))::int)`,
       usage: end.usage,
       costCredits: cost,
       streamTokenHash: null,
@@ -356,6 +358,9 @@ export async function reconcileCallStatus(
   if (final && call.endedAt) {
     changes.status = report.status;
     if (report.durationS !== undefined) changes.durationS = report.durationS;
+  } else if (final && report.durationS !== undefined) {
+    // The bridge still owns the open call and will finalise it; Twilio's seconds are kept for it.
+    changes.durationS = report.durationS;
   } else if (!final && !call.endedAt && call.status !== "in_progress") {
     changes.status = report.status;
   }
