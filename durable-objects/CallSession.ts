@@ -12,7 +12,9 @@ import { CALL_PERMISSIONS, serviceToolHost } from "../src/modules/calls/bridge/t
 import { runCallTool } from "../src/modules/calls/bridge/tools";
 import { callUsageLines } from "../src/modules/calls/bridge/usage";
 import { callCredits } from "../src/modules/calls/records/service";
+import { sayAndHangUp } from "../src/modules/calls/voice-webhooks/twiml";
 import { systemActor } from "../src/modules/identity/auth/principal";
+import { twilioVoice } from "../src/providers/twilio-voice";
 import type { DurableObjectEnv } from "./env";
 import { migrate } from "./sqlite";
 
@@ -42,6 +44,8 @@ export interface CallIdentity {
   assistantId: string;
 }
 
+/** What the caller hears when the model cannot be reached, even after a reconnect. */
+const APOLOGY = "Sorry, we are having technical trouble and cannot take your call right now. Please call again later. Goodbye.";
 /** How often the call's credit hold is extended while it goes on. */
 const HOLD_EXTENSION_MS = 60_000;
 /** A goodbye that has not finished playing this long after it was asked for is cut off. */
@@ -265,16 +269,26 @@ export class CallSession extends DurableObject<DurableObjectEnv> {
     const endedAt = new Date();
     closeQuietly(live.realtime);
     live.realtime = null;
-    if (options.apologise) live.ctx.log.warn("the call ends: the Realtime API is unavailable", { call_id: live.identity.callId });
+    if (options.apologise) await this.apologise(live);
     closeQuietly(live.twilio);
     await this.ctx.storage.deleteAlarm();
     await live.writes;
-    // Talk time from the moment Twilio started the stream; Twilio's status callback may correct the duration.
-    const seconds = Math.max(0, Math.round((endedAt.getTime() - live.startedAt) / 1000));
+    // Talk time from the moment Twilio started the stream, each second begun charged as a whole one.
+    const seconds = Math.max(0, Math.ceil((endedAt.getTime() - live.startedAt) / 1000));
     const usage = callUsageLines(live.ctx.config.calls.realtimeModel, end.usage, seconds, callCredits(live.ctx, seconds));
     await live.records.finalize({ status: end.status, endReason: end.endReason, endedAt, usage }).catch((error: unknown) => {
       live.ctx.log.error("finalising the call failed", { call_id: live.identity.callId, error: String(error) });
     });
+  }
+
+  /** The model is gone, so Twilio says the apology: new TwiML on the live call, which also ends its stream. */
+  private async apologise(live: LiveCall): Promise<void> {
+    const callSid = live.bridge.callSid;
+    live.ctx.log.warn("the call ends: the Realtime API is unavailable", { call_id: live.identity.callId });
+    if (!callSid) return;
+    await twilioVoice(live.ctx.config)
+      .updateCall(callSid, { twiml: sayAndHangUp(APOLOGY) })
+      .catch((error: unknown) => live.ctx.log.error("the apology could not be played", { call_id: live.identity.callId, error: String(error) }));
   }
 
   private async scheduleAlarm(live: LiveCall): Promise<void> {

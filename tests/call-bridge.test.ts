@@ -391,4 +391,34 @@ describe("a phone call through the CallSession", () => {
     expect(turns[1]?.text).toBe("Book me tomorrow at ten, my name is Asha Rao.");
     expect(turns[3]?.text).toBe("You are booked for tomorrow at ten.");
   });
+  it("reconnects to a dropped model once with the conversation so far, then ends the call as failed", async () => {
+    const { scope, callId, caller } = await liveCall("reconnect", { turns: [{ after_response_create: true, reply: "Hello, Bright Smile Dental." }] });
+    await waitForRow(
+      () => testCtx().db.select().from(callTurns).where(eq(callTurns.callId, callId)),
+      (rows) => rows.length === 1,
+      "the greeting's transcript",
+    );
+    await fakeRealtime.drop(scope);
+    const sessions = await fakeRealtime.waitFor(
+      scope,
+      (s) => s.length === 2 && s[1]?.session.instructions !== undefined && s[1].events.length > 0,
+      "the reconnect",
+    );
+    const resumed = sessions[1];
+    expect(String(resumed?.session.instructions)).toContain("Conversation so far:\nassistant: Hello, Bright Smile Dental.");
+    // Caller audio flows to the new session, and the model does not greet again.
+    await caller.silence(100);
+    await fakeRealtime.waitFor(scope, (s) => (s[1]?.audio_bytes_received ?? 0) >= 800, "caller audio on the new session");
+    expect(resumed?.events.filter((e) => e.type === "response.create")).toHaveLength(0);
+
+    await fakeRealtime.drop(scope);
+    const ended = await waitForRow(
+      () => callRow(callId),
+      (row) => row?.endedAt != null,
+      "the call's end",
+    );
+    expect(ended).toMatchObject({ status: "failed", endReason: "realtime_unavailable" });
+    await caller.closed;
+    expect((await fakeRealtime.sessions(scope)).length).toBe(2);
+  });
 });

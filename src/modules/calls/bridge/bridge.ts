@@ -72,6 +72,8 @@ const PROMPTS = {
 
 export class CallBridge {
   private streamSid: string | null = null;
+  /** Twilio's CallSid from `start`: the REST API changes the live call by it (the apology). */
+  callSid: string | null = null;
   private realtimeOpen = false;
   private sessionReady = false;
   private greeted = false;
@@ -111,6 +113,7 @@ export class CallBridge {
       case "start":
         if (this.streamSid) return;
         this.streamSid = message.streamSid;
+        this.callSid = message.callSid;
         this.lastActivityAt = this.ports.now();
         this.ports.openRealtime();
         return;
