@@ -209,7 +209,7 @@ describe("Twilio incoming calls", () => {
       .db.select()
       .from(creditReservations)
       .where(eq(creditReservations.id, row?.reservationId ?? ""));
-    expect(hold).toMatchObject({ status: "held", feature: "calls.realtime", amount: 240 });
+    expect(hold).toMatchObject({ status: "held", feature: "calls.realtime", amount: 72 });
     const url = new URL(streamUrl(twiml));
     expect(row?.streamTokenHash).not.toContain(url.pathname.split("/").at(-1));
 
@@ -373,11 +373,11 @@ describe("Call records", () => {
       .db.select()
       .from(creditReservations)
       .where(eq(creditReservations.id, row.reservationId ?? ""));
-    expect(hold?.amount).toBe(340);
+    expect(hold?.amount).toBe(172);
     await finalizeCall(ctx, row.id, { status: "completed", endReason: "no_credits", endedAt: new Date(), usage: [] });
     // The whole hold (first minutes and extension) comes back when nothing was used.
     const [balance] = await testCtx().db.select().from(creditBalances).where(eq(creditBalances.orgId, owner.orgId));
-    expect(balance?.balance).toBe(150 + 240);
+    expect(balance?.balance).toBe(150 + 72);
   });
 
   it("list the organisation's calls newest first in pages, filtered, and never another organisation's", async () => {
@@ -433,7 +433,7 @@ describe("Outbound calls", () => {
     const to = `+1415${String(Math.floor(Math.random() * 10_000_000)).padStart(7, "0")}`;
     await setCreditBalance(owner.orgId, 5);
     const refused = await expectProblem(await call("/v1/calls", { token: owner.access_token, body: { assistant_id: assistant.id, to } }), 402);
-    expect(refused).toMatchObject({ balance: 5, needed: 240 });
+    expect(refused).toMatchObject({ balance: 5, needed: 72 });
     expect(await twilioCallsTo(to)).toEqual([]);
 
     const bare = await createAssistant(owner, "No number");

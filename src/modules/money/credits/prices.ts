@@ -36,6 +36,10 @@ export const PRICES: Record<string, ProviderPrices> = {
       "gpt-4.1-mini": { inputPerMillionTokens: 480, outputPerMillionTokens: 1_920 },
       "gpt-4.1-nano": { inputPerMillionTokens: 120, outputPerMillionTokens: 480 },
       "gpt-4o-realtime": { inputPerMillionTokens: 6_000, outputPerMillionTokens: 24_000, perAudioSecond: 2 },
+      // Without its own entry the mini realtime model would take gpt-4o-mini's text-only price and talk for free.
+      "gpt-4o-mini-realtime": { inputPerMillionTokens: 720, outputPerMillionTokens: 2_880, perAudioSecond: 0.6 },
+      "gpt-realtime": { inputPerMillionTokens: 4_800, outputPerMillionTokens: 19_200, perAudioSecond: 2 },
+      "gpt-realtime-mini": { inputPerMillionTokens: 720, outputPerMillionTokens: 2_880, perAudioSecond: 0.6 },
       "gpt-4o-mini-transcribe": { perAudioSecond: 0.06 },
       "gpt-4o-mini-tts": { perThousandCharacters: 18 },
       "whisper-1": { perAudioSecond: 0.12 },
