@@ -40,6 +40,8 @@ export interface Env extends DurableObjectEnv {
   OAUTH_REDIRECT_ORIGINS?: string;
   /** Public base URL of this API, as providers see it (status callbacks, webhook signatures). */
   PUBLIC_API_URL?: string;
+  /** The same as PUBLIC_API_URL, by the name the phone-call docs use; wins when both are set. */
+  PUBLIC_BASE_URL?: string;
   TWILIO_ACCOUNT_SID?: string;
   TWILIO_AUTH_TOKEN?: string;
   TWILIO_FROM_NUMBER?: string;
@@ -164,6 +166,7 @@ const ConfigSchema = z.object({
   GOOGLE_ISSUER: z.string().default("https://accounts.google.com"),
   OAUTH_REDIRECT_ORIGINS: z.string().default(""),
   PUBLIC_API_URL: z.url().optional(),
+  PUBLIC_BASE_URL: z.url().optional(),
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_FROM_NUMBER: z.string().min(1).optional(),
@@ -381,7 +384,7 @@ export function loadConfig(env: Env): Config {
       issuer: vars.GOOGLE_ISSUER,
     },
     oauthRedirectOrigins: splitList(vars.OAUTH_REDIRECT_ORIGINS),
-    publicApiUrl: vars.PUBLIC_API_URL,
+    publicApiUrl: vars.PUBLIC_BASE_URL ?? vars.PUBLIC_API_URL,
     twilio: { accountSid: vars.TWILIO_ACCOUNT_SID, authToken: vars.TWILIO_AUTH_TOKEN, fromNumber: vars.TWILIO_FROM_NUMBER, baseUrl: vars.TWILIO_BASE_URL },
     whatsapp: {
       accessToken: vars.WHATSAPP_ACCESS_TOKEN,

@@ -9,14 +9,11 @@ export const VOICE_PATHS = {
 } as const;
 
 /**
- * The API's public base URL as Twilio sees it, without a trailing slash: `PUBLIC_BASE_URL`, or
- * its older name `PUBLIC_API_URL`; undefined when neither is set.
+ * The API's public base URL as Twilio sees it, without a trailing slash (`PUBLIC_BASE_URL`, or
+ * its other name `PUBLIC_API_URL`); undefined when neither is set.
  */
 export function publicBaseUrl(ctx: ServiceCtx): string | undefined {
-  // PUBLIC_BASE_URL is the issue's name for the variable the SMS webhooks call PUBLIC_API_URL.
-  const alias = (ctx.env as { PUBLIC_BASE_URL?: string }).PUBLIC_BASE_URL;
-  const base = alias?.trim() || ctx.config.publicApiUrl;
-  return base ? base.replace(/\/+$/, "") : undefined;
+  return ctx.config.publicApiUrl?.replace(/\/+$/, "");
 }
 
 /** The public base URL, or 503 naming the variable: Twilio cannot call a number's webhooks without it. */
