@@ -1,3 +1,4 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { and, asc, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import { calls, callTurns, creditLedger, creditReservations } from "../src/db/schema";
@@ -5,7 +6,7 @@ import type { Assistant } from "../src/modules/assistants/assistants/service";
 import { CallBridge, type CallEnd, type Turn } from "../src/modules/calls/bridge/bridge";
 import { type SessionAssistant, sessionUpdate } from "../src/modules/calls/bridge/session-config";
 import { openCall } from "../src/modules/calls/records/service";
-import type { RealtimeScript } from "./fakes/realtime";
+import type { RealtimeConnectionRecord, RealtimeScript } from "./fakes/realtime";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
 import { fakeRealtime } from "./harness/fakes";
 import { setCreditBalance, testCtx, testEnv } from "./harness/helpers";
@@ -257,7 +258,7 @@ interface LiveCallSetup {
 }
 
 /** An organisation with credits, an assistant open every day, a call row with its hold, and a caller on the CallSession. */
-async function liveCall(label: string, script: Omit<RealtimeScript, "scope" | "match_instructions">): Promise<LiveCallSetup> {
+async function liveCall(label: string, script: Omit<RealtimeScript, "scope" | "match_instructions">, callSid = newCallSid()): Promise<LiveCallSetup> {
   const owner = await signUp(label);
   await setCreditBalance(owner.orgId, 100_000);
   const scope = `Ava-${label}-${crypto.randomUUID().slice(0, 8)}`;
@@ -265,7 +266,6 @@ async function liveCall(label: string, script: Omit<RealtimeScript, "scope" | "m
   const body = { name: scope, business_name: "Bright Smile Dental", timezone: "UTC", weekly_hours: everyDay, min_notice_minutes: 0 };
   const assistant = await expectJson<Assistant>(await call("/v1/assistants", { token: owner.access_token, orgId: owner.orgId, body }), 201);
   await fakeRealtime.script(scope, { ...script, match_instructions: scope });
-  const callSid = `CA${crypto.randomUUID().replaceAll("-", "")}`;
   const opened = await openCall(testCtx(), {
     orgId: owner.orgId,
     assistantId: assistant.id,
@@ -279,6 +279,15 @@ async function liveCall(label: string, script: Omit<RealtimeScript, "scope" | "m
   const headers = { "X-Billx-Call-Id": opened.call.id, "X-Billx-Org-Id": owner.orgId, "X-Billx-Assistant-Id": assistant.id };
   const caller = await connectCall("https://call-session/connect", { via: callSession(callSid), headers, callSid });
   return { owner, assistant, scope, callId: opened.call.id, caller };
+}
+
+function newCallSid(): string {
+  return `CA${crypto.randomUUID().replaceAll("-", "")}`;
+}
+
+/** CALL_SILENCE_TIMEOUT_S as the tests' Worker has it (its default when unset). */
+function testCallSilenceSeconds(): number {
+  return Number(testEnv.CALL_SILENCE_TIMEOUT_S ?? 20);
 }
 
 async function callRow(callId: string) {
@@ -420,5 +429,36 @@ describe("a phone call through the CallSession", () => {
     expect(ended).toMatchObject({ status: "failed", endReason: "realtime_unavailable" });
     await caller.closed;
     expect((await fakeRealtime.sessions(scope)).length).toBe(2);
+  });
+  it("prompts a silent caller once, then says goodbye and ends the call", async () => {
+    const callSid = newCallSid();
+    const { scope, callId } = await liveCall(
+      "silence",
+      { turns: ["Hello, Bright Smile Dental.", "Are you still there?", "Goodbye."].map((reply) => ({ after_response_create: true, reply })) },
+      callSid,
+    );
+    const stub = callSession(callSid);
+    const silentFor = async (seconds: number) => {
+      await runInDurableObject(stub, (instance) => {
+        const live = (instance as unknown as { live: { bridge: { lastActivityAt: number } } }).live;
+        live.bridge.lastActivityAt = Date.now() - seconds * 1000;
+      });
+      await runDurableObjectAlarm(stub);
+    };
+    const prompts = (s: RealtimeConnectionRecord[]) => (s[0]?.events ?? []).filter((e) => e.type === "conversation.item.create");
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[0]?.status === "completed", "the greeting");
+    await silentFor(testCallSilenceSeconds() + 1);
+    await fakeRealtime.waitFor(scope, (s) => prompts(s).length === 1 && s[0]?.responses[1]?.status === "completed", "the prompt");
+    expect((await callRow(callId))?.endedAt).toBeNull();
+
+    await silentFor(testCallSilenceSeconds() + 1);
+    const ended = await waitForRow(
+      () => callRow(callId),
+      (row) => row?.endedAt != null,
+      "the call's end",
+    );
+    expect(ended?.endReason).toBe("silence");
+    const sessions = await fakeRealtime.sessions(scope);
+    expect(sessions[0]?.responses.map((r) => r.status)).toEqual(["completed", "completed", "completed"]);
   });
 });
