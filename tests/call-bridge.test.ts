@@ -461,4 +461,25 @@ describe("a phone call through the CallSession", () => {
     const sessions = await fakeRealtime.sessions(scope);
     expect(sessions[0]?.responses.map((r) => r.status)).toEqual(["completed", "completed", "completed"]);
   });
+  it("passes the caller's keypad digits to the model as text, and the model answers", async () => {
+    const { scope, callId, caller } = await liveCall("dtmf", {
+      turns: ["Hello, press 1 for opening hours.", "We are open every day."].map((reply) => ({ after_response_create: true, reply })),
+    });
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[0]?.status === "completed", "the greeting");
+    caller.pressKey("1");
+    const [connection] = await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[1]?.status === "completed", "the answer to the key");
+    const items = (connection?.events ?? []).filter((e) => e.type === "conversation.item.create");
+    expect(JSON.stringify(items[0])).toContain("pressed the key 1");
+    const turns = await waitForRow(
+      () => testCtx().db.select().from(callTurns).where(eq(callTurns.callId, callId)).orderBy(asc(callTurns.seq)),
+      (rows) => rows.length === 3,
+      "three turns",
+    );
+    expect(turns.map((t) => [t.role, t.text])).toEqual([
+      ["assistant", "Hello, press 1 for opening hours."],
+      ["caller", "[pressed 1]"],
+      ["assistant", "We are open every day."],
+    ]);
+    caller.hangUp();
+  });
 });
