@@ -1,5 +1,4 @@
 import { z } from "zod";
-import type { CallSession } from "../durable-objects/CallSession";
 import type { DurableObjectEnv } from "../durable-objects/env";
 import type { KnowledgeBase } from "../durable-objects/KnowledgeBase";
 import type { SalesConversation } from "../durable-objects/SalesConversation";
@@ -107,7 +106,8 @@ export interface Env extends DurableObjectEnv {
   // Bindings
   RATE_LIMIT_AUTH: RateLimit;
   RATE_LIMIT_API: RateLimit;
-  CALL_SESSION: DurableObjectNamespace<CallSession>;
+  // Untyped: the Worker only hands it the media stream (fetch), and CallSession imports this file.
+  CALL_SESSION: DurableObjectNamespace;
   SALES_CONVERSATION: DurableObjectNamespace<SalesConversation>;
   KNOWLEDGE_BASE: DurableObjectNamespace<KnowledgeBase>;
   OUTBOUND: Queue<QueueJob>;

@@ -1,6 +1,7 @@
 import { createExecutionContext, createScheduledController, runInDurableObject } from "cloudflare:test";
 import { desc, eq } from "drizzle-orm";
 import { describe, expect, it, onTestFinished } from "vitest";
+import type { CallSession } from "../durable-objects/CallSession";
 import { cronRuns, deadLetters } from "../src/db/schema";
 import worker, { QUEUES } from "../src/index";
 import { MAX_ATTEMPTS, outboundHandlers } from "../src/queues/outbound";
@@ -9,7 +10,8 @@ import { testCtx, testEnv } from "./harness/helpers";
 
 describe("Durable Objects", () => {
   it("CallSession keeps an ordered event log in its SQLite storage", async () => {
-    const stub = testEnv.CALL_SESSION.get(testEnv.CALL_SESSION.idFromName("CA-smoke-1"));
+    const sessions = testEnv.CALL_SESSION as unknown as DurableObjectNamespace<CallSession>;
+    const stub = sessions.get(sessions.idFromName("CA-smoke-1"));
     expect(await stub.appendEvent("start", { from: "+15550100" })).toBe(1);
     expect(await stub.appendEvent("media", { bytes: 160 })).toBe(2);
     const events = await stub.events();
