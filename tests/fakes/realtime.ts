@@ -130,6 +130,8 @@ export interface RealtimeConnectionRecord {
     /** Why a cancelled response stopped: "client_cancelled" (response.cancel) or "turn_detected" (the caller spoke). */
     reason: string | null;
     audio_ms_sent: number;
+    /** When each output audio delta was sent (epoch ms): the bench's model→caller latency starts here. */
+    audio_sent_at: number[];
     item_id: string | null;
   }[];
   closed: { code: number; by: "client" | "fake"; at: string } | null;
@@ -635,7 +637,7 @@ class RealtimeConnection {
       id: newId("resp"),
       itemId: null,
       cancelled: null,
-      record: { id: "", status: "in_progress", reason: null, audio_ms_sent: 0, item_id: null },
+      record: { id: "", status: "in_progress", reason: null, audio_ms_sent: 0, audio_sent_at: [], item_id: null },
       finished: new Promise<void>((resolve) => {
         finish = resolve;
       }),
@@ -737,6 +739,7 @@ class RealtimeConnection {
       if (response.cancelled || this.closed) break;
       const chunk = audio.subarray(at, at + chunkBytes);
       this.send({ type: names.audioDelta, ...ids, delta: Buffer.from(chunk).toString("base64") });
+      response.record.audio_sent_at.push(Date.now());
       response.record.audio_ms_sent += chunk.byteLength / bytesPerMs;
       this.itemAudioMs.set(itemId, response.record.audio_ms_sent);
     }
