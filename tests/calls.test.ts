@@ -64,12 +64,12 @@ describe("Phone numbers of an assistant", () => {
     const owner = await signUp("buyer");
     const assistant = await createAssistant(owner);
 
+    const none = await expectProblem(await attach(owner, assistant.id, { area_code: "999" }), 422);
+    expect(none.errors?.[0]?.path).toBe("area_code");
+
     const bought = await expectJson<PhoneNumber>(await attach(owner, assistant.id, { area_code: "512" }), 201);
     expect(bought.phone_number).toMatch(/^\+1512\d{7}$/);
     expect((await atTwilio(bought.phone_number)).voice_url).toBe("https://api.billx.test/v1/voice/twilio/incoming");
-
-    const none = await expectProblem(await attach(owner, assistant.id, { area_code: "999" }), 422);
-    expect(none.errors?.[0]?.path).toBe("area_code");
   });
 
   it("refuses a number the Twilio account does not own, and a body with both or neither field", async () => {
@@ -93,6 +93,26 @@ describe("Phone numbers of an assistant", () => {
     await expectProblem(await attach(owner, second.id, { phone_number: number }), 409);
     const other = await signUp("other-org");
     await expectProblem(await attach(other, (await createAssistant(other)).id, { phone_number: number }), 409);
+  });
+
+  it("allows the free plan one number, answering 403 naming the plan for a second, even in another assistant", async () => {
+    const owner = await signUp("number-limit");
+    await expectJson(await attach(owner, (await createAssistant(owner, "First")).id, { phone_number: await ownedNumber() }), 201);
+    const second = await ownedNumber();
+    const refused = await expectProblem(await attach(owner, (await createAssistant(owner, "Second")).id, { phone_number: second }), 403);
+    expect(refused).toMatchObject({ type: "https://billx.dev/problems/plan-limit", plan: "free", limit: "phone_numbers", allowed: 1 });
+    // Refused before Twilio: the second number's webhooks were never pointed at us.
+    expect((await atTwilio(second)).voice_url).toBe("");
+    expect(await testCtx().db.select().from(phoneNumbers).where(eq(phoneNumbers.orgId, owner.orgId))).toHaveLength(1);
+  });
+
+  it("lets exactly one of two racing attaches take a free organisation's one place", async () => {
+    const owner = await signUp("number-race");
+    const assistant = await createAssistant(owner);
+    const numbers = [await ownedNumber(), await ownedNumber()];
+    const results = await Promise.all(numbers.map((number) => attach(owner, assistant.id, { phone_number: number })));
+    expect(results.map((r) => r.status).sort()).toEqual([201, 403]);
+    expect(await testCtx().db.select().from(phoneNumbers).where(eq(phoneNumbers.orgId, owner.orgId))).toHaveLength(1);
   });
 
   it("detaches a number and clears its Twilio webhooks", async () => {

@@ -379,12 +379,13 @@ describe("plan limits", () => {
     }>(await call("/v1/plans"), 200);
     expect(data.map((p) => p.id)).toEqual(["free", "basic", "pro"]);
     const free = data[0]!;
-    expect(free).toMatchObject({ monthly_credits: 1000, support: "community", limits: { organisations: 3, members: 5 } });
+    expect(free).toMatchObject({ monthly_credits: 1000, support: "community", limits: { organisations: 3, members: 5, phone_numbers: 1 } });
     expect(free.features).toEqual([
       "1,000 credits a month",
       "Every paid feature (AI, voice, ask your data, messaging), charged in credits",
       "Own up to 3 organisations",
       "Up to 5 members per organisation",
+      "1 phone number for your assistants",
       "Community support",
     ]);
   });

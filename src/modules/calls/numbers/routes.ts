@@ -13,7 +13,7 @@ const attachPhoneNumberRoute = createRoute({
   path: "/v1/assistants/{id}/phone-numbers",
   summary: "Attach a Twilio number to an assistant (an owned one, or one bought in an area code)",
   description:
-    "`phone_number` must be a number of the Twilio account (422 otherwise); `area_code` buys one there (422 when Twilio has none). Its VoiceUrl and StatusCallback are pointed at `/v1/voice/twilio/incoming` and `/v1/voice/twilio/status` under the public base URL. A number answers for one assistant only (409).",
+    "`phone_number` must be a number of the Twilio account (422 otherwise); `area_code` buys one there (422 when Twilio has none). Its VoiceUrl and StatusCallback are pointed at `/v1/voice/twilio/incoming` and `/v1/voice/twilio/status` under the public base URL. A number answers for one assistant only (409), and an organisation has as many numbers as its plan allows (403 `plan-limit`, see `GET /v1/plans`).",
   ...authed("assistants:write"),
   request: { params: AssistantIdParam, ...jsonBody(AttachPhoneNumberBody) },
   responses: { 201: jsonResponse(PhoneNumberSchema, "The attached number"), ...problemResponses },

@@ -1,4 +1,5 @@
 import { and, asc, eq, gt } from "drizzle-orm";
+import { withTransaction } from "../../../db/client";
 import { isUniqueViolation } from "../../../db/errors";
 import { phoneNumbers } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
@@ -10,6 +11,7 @@ import { type IncomingPhoneNumber, twilioVoice, type VoiceHooks } from "../../..
 import { getAssistantInOrg } from "../../assistants/assistants/service";
 import { providerProblem } from "../../content/ai/metered-chat";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { assertPhoneNumberSlot } from "../../money/plans/limits";
 import { requirePublicBaseUrl, VOICE_PATHS } from "../voice-webhooks/public-url";
 import type { AttachPhoneNumberInput, PhoneNumber } from "./schemas";
 
@@ -56,9 +58,20 @@ async function numberAtTwilio(ctx: ServiceCtx, input: AttachPhoneNumberInput, ho
 }
 
 /**
+ * What can be known about an attach without Twilio: the plan has a place for one more number and
+ * a named number is not already someone's. An early answer only; the attach itself checks again.
+ */
+export async function assertMayAttach(ctx: ServiceCtx, input: AttachPhoneNumberInput): Promise<void> {
+  // A number taken elsewhere is refused whatever the plan: no upgrade would make it attachable.
+  if (input.phone_number) await assertNumberFree(ctx, input.phone_number);
+  await assertPhoneNumberSlot(ctx.db, requireOrgId(ctx), { locked: false });
+}
+
+/**
  * Attaches a Twilio number to an assistant: one the account owns (`phone_number`, 422 when it does
  * not) or one bought in `area_code`, with its VoiceUrl and StatusCallback pointed at our voice
- * webhooks. A number answers for one assistant only (409).
+ * webhooks. A number answers for one assistant only (409), and an organisation has as many as its
+ * plan allows (403 `plan-limit`).
  */
 export async function attachPhoneNumber(ctx: ServiceCtx, assistantId: string, input: AttachPhoneNumberInput): Promise<PhoneNumber> {
   assertCan(ctx, "assistants:write");
@@ -66,20 +79,25 @@ export async function attachPhoneNumber(ctx: ServiceCtx, assistantId: string, in
   const assistant = await getAssistantInOrg(ctx, assistantId);
   if (assistant.status === "archived") throw new Conflict(`Assistant ${assistantId} is archived and answers no calls`);
   const hooks = voiceHooks(ctx);
-  if (input.phone_number) await assertNumberFree(ctx, input.phone_number);
-  const number = await numberAtTwilio(ctx, input, hooks);
-  try {
-    const [row] = await ctx.db
-      .insert(phoneNumbers)
-      .values({ id: newId("pn"), orgId, assistantId, phoneNumber: number.phone_number, twilioSid: number.sid, createdAt: ctx.now() })
-      .returning();
-    if (!row) throw new Error("phone number insert returned no row");
-    return phoneNumberView(row);
-  } catch (error) {
-    // Two attaches of one number at once: the unique index lets one in.
-    if (isUniqueViolation(error)) throw new Conflict(`${number.phone_number} already answers for an assistant; detach it there first`);
-    throw error;
-  }
+  await assertMayAttach(ctx, input);
+  // The plan's lock is held across the Twilio call: a racing attach waits and then counts this
+  // number, so the last place is taken once and no number is bought that cannot be kept.
+  return withTransaction(ctx, async (tx) => {
+    await assertPhoneNumberSlot(tx, orgId);
+    const number = await numberAtTwilio(ctx, input, hooks);
+    try {
+      const [row] = await tx
+        .insert(phoneNumbers)
+        .values({ id: newId("pn"), orgId, assistantId, phoneNumber: number.phone_number, twilioSid: number.sid, createdAt: ctx.now() })
+        .returning();
+      if (!row) throw new Error("phone number insert returned no row");
+      return phoneNumberView(row);
+    } catch (error) {
+      // Two attaches of one number at once: the unique index lets one in.
+      if (isUniqueViolation(error)) throw new Conflict(`${number.phone_number} already answers for an assistant; detach it there first`);
+      throw error;
+    }
+  });
 }
 
 /** The assistant's numbers, oldest first. */

@@ -5,18 +5,21 @@
  */
 import { and, count, eq, gt, inArray, isNull, ne, sql } from "drizzle-orm";
 import type { Database } from "../../../db/client";
-import { invitations, memberships, subscriptions } from "../../../db/schema";
+import { invitations, memberships, phoneNumbers, subscriptions } from "../../../db/schema";
 import { AppError } from "../../../lib/errors";
 import { DEFAULT_PLAN, isPlanId, PLANS, type PlanId, type PlanLimits } from "./plans";
 
 /** Subscription statuses that keep a paid plan's limits (past_due is Stripe's grace period). */
 export const ENTITLED_STATUSES = ["active", "trialing", "past_due"] as const;
 
+// The limit's name in JSON, as `GET /v1/plans` spells it.
+const LIMIT_JSON_NAMES: Record<keyof PlanLimits, string> = { organisations: "organisations", members: "members", phoneNumbers: "phone_numbers" };
+
 /** A plan's limit is reached: 403, naming the plan, the limit and what it allows. */
 export class PlanLimitReached extends AppError {
   constructor(plan: PlanId, limit: keyof PlanLimits, detail: string) {
     const allowed = PLANS[plan].limits[limit];
-    super(403, "https://billx.dev/problems/plan-limit", "Plan limit reached", detail, undefined, undefined, { plan, limit, allowed });
+    super(403, "https://billx.dev/problems/plan-limit", "Plan limit reached", detail, undefined, undefined, { plan, limit: LIMIT_JSON_NAMES[limit], allowed });
   }
 }
 
@@ -98,6 +101,30 @@ export async function assertMemberSeat(tx: Database, orgId: string, now: Date, o
       plan,
       "members",
       `The ${PLANS[plan].name} plan allows ${allowed} members per organisation, pending invitations included, and this one has ${taken}; upgrade the plan or remove someone first`,
+    );
+  }
+}
+
+/** Numbers attached to the organisation's assistants, counted against `limits.phoneNumbers`. */
+export async function phoneNumbersAttached(db: Database, orgId: string): Promise<number> {
+  const [attached] = await db.select({ n: count() }).from(phoneNumbers).where(eq(phoneNumbers.orgId, orgId));
+  return attached?.n ?? 0;
+}
+
+/**
+ * One more phone number fits in the organisation's plan. Call inside the transaction that inserts
+ * the number; without a transaction (`locked: false`) it is only an early answer, not a guarantee.
+ */
+export async function assertPhoneNumberSlot(tx: Database, orgId: string, options: { locked: boolean } = { locked: true }): Promise<void> {
+  if (options.locked) await lock(tx, `plan-limit:phone-numbers:${orgId}`);
+  const plan = await currentPlanId(tx, orgId);
+  const attached = await phoneNumbersAttached(tx, orgId);
+  const allowed = PLANS[plan].limits.phoneNumbers;
+  if (attached >= allowed) {
+    throw new PlanLimitReached(
+      plan,
+      "phoneNumbers",
+      `The ${PLANS[plan].name} plan allows ${allowed} phone ${allowed === 1 ? "number" : "numbers"} per organisation and this one has ${attached}; upgrade the plan or detach one first`,
     );
   }
 }

@@ -11,6 +11,8 @@ export interface PlanLimits {
   organisations: number;
   /** Members of one organisation, pending invitations included. */
   members: number;
+  /** Twilio numbers attached to the organisation's assistants, all assistants together. */
+  phoneNumbers: number;
 }
 
 export interface Plan {
@@ -23,9 +25,9 @@ export interface Plan {
 
 /** From the smallest to the largest: limits checks take the largest of several plans. */
 export const PLANS = {
-  free: { name: "Free", monthlyCredits: 1_000, support: "community", limits: { organisations: 3, members: 5 } },
-  basic: { name: "Basic", monthlyCredits: 20_000, support: "email", limits: { organisations: 5, members: 20 } },
-  pro: { name: "Pro", monthlyCredits: 100_000, support: "priority", limits: { organisations: 20, members: 100 } },
+  free: { name: "Free", monthlyCredits: 1_000, support: "community", limits: { organisations: 3, members: 5, phoneNumbers: 1 } },
+  basic: { name: "Basic", monthlyCredits: 20_000, support: "email", limits: { organisations: 5, members: 20, phoneNumbers: 5 } },
+  pro: { name: "Pro", monthlyCredits: 100_000, support: "priority", limits: { organisations: 20, members: 100, phoneNumbers: 25 } },
 } as const satisfies Record<string, Plan>;
 
 const SUPPORT_TEXT: Record<SupportLevel, string> = {
@@ -45,6 +47,7 @@ export function planFeatures(plan: Plan): string[] {
     "Every paid feature (AI, voice, ask your data, messaging), charged in credits",
     `Own up to ${count(plan.limits.organisations)} organisations`,
     `Up to ${count(plan.limits.members)} members per organisation`,
+    `${count(plan.limits.phoneNumbers)} phone ${plan.limits.phoneNumbers === 1 ? "number" : "numbers"} for your assistants`,
     SUPPORT_TEXT[plan.support],
   ];
 }

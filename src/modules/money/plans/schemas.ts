@@ -8,6 +8,7 @@ const Limits = z
   .object({
     organisations: z.number().int().openapi({ description: "Organisations one person may own (the largest plan among those they own decides)", example: 3 }),
     members: z.number().int().openapi({ description: "Members per organisation, pending invitations included", example: 5 }),
+    phone_numbers: z.number().int().openapi({ description: "Phone numbers attached to the organisation's assistants, all together", example: 1 }),
   })
   .openapi("PlanLimits");
 

@@ -8,7 +8,14 @@ import type { OrgPlanView, PlanView } from "./schemas";
 
 function toPlanView(id: PlanId): PlanView {
   const plan = PLANS[id];
-  return { id, name: plan.name, monthly_credits: plan.monthlyCredits, support: plan.support, limits: { ...plan.limits }, features: planFeatures(plan) };
+  return {
+    id,
+    name: plan.name,
+    monthly_credits: plan.monthlyCredits,
+    support: plan.support,
+    limits: { organisations: plan.limits.organisations, members: plan.limits.members, phone_numbers: plan.limits.phoneNumbers },
+    features: planFeatures(plan),
+  };
 }
 
 /** Every plan, smallest first: the pricing page's catalogue. */
