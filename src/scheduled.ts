@@ -6,6 +6,7 @@ import { requeueStuckDocuments } from "./modules/assistants/knowledge/stuck";
 import { reclaimExpiredReservations } from "./modules/money/credits/reservations";
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/platform/operations/service";
 import { sendOverdueReminders } from "./modules/retail/bills/reminders";
+import { sendLowStockAlerts } from "./modules/retail/products/low-stock-alerts";
 import { deleteExpiredAudio } from "./modules/speech/audio-store";
 import { runMonthlyInvoicing } from "./modules/usage/invoices/monthly";
 
@@ -13,7 +14,7 @@ type CronJob = { name: string; run: (ctx: ServiceCtx) => Promise<string | undefi
 
 /**
  * Jobs per cron expression; the expressions must match `[triggers] crons` in wrangler.toml.
- * Later modules add monthly invoices, low-stock alerts, quota resets.
+ * Later modules add quota resets.
  */
 export const cronJobs: Record<string, CronJob[]> = {
   // Holds of work that never settled (a crashed request) go back to the balance within minutes.
@@ -36,6 +37,14 @@ export const cronJobs: Record<string, CronJob[]> = {
       run: async (ctx) => {
         const run = await requeueStuckDocuments(ctx);
         return `${run.requeued} requeued, ${run.failed} failed`;
+      },
+    },
+    // Every five minutes, so owners hear of a product running low soon after the sale that did it.
+    {
+      name: "products.low-stock-alerts",
+      run: async (ctx) => {
+        const run = await sendLowStockAlerts(ctx);
+        return `${run.sent} sent, ${run.failed} failed`;
       },
     },
   ],

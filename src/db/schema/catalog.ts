@@ -40,6 +40,11 @@ export const products = pgTable(
     taxRateBps: integer("tax_rate_bps").notNull().default(0),
     stockQuantity: numeric("stock_quantity", { precision: 14, scale: 3 }).notNull().default("0"),
     lowStockThreshold: numeric("low_stock_threshold", { precision: 14, scale: 3 }),
+    /**
+     * When owners were told the stock fell to or below the threshold; null while it is above.
+     * Set by the alert run that claims the crossing, cleared when the stock rises above again.
+     */
+    lowStockAlertedAt: timestamp("low_stock_alerted_at", { withTimezone: true, mode: "date" }),
     archivedAt: timestamp("archived_at", { withTimezone: true, mode: "date" }),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),

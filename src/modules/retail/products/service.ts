@@ -375,7 +375,12 @@ async function changeStock(ctx: ServiceCtx, input: StockAdjustmentInput): Promis
     // waits on the row lock, re-evaluates the condition against the new stock and matches nothing.
     const [updated] = await tx
       .update(products)
-      .set({ stockQuantity: sql`${products.stockQuantity} + ${input.change}::numeric`, updatedAt: ctx.now() })
+      .set({
+        stockQuantity: sql`${products.stockQuantity} + ${input.change}::numeric`,
+        // Rising above the threshold ends the crossing, so falling again alerts again even between two alert runs.
+        lowStockAlertedAt: sql`case when ${products.stockQuantity} + ${input.change}::numeric > ${products.lowStockThreshold} then null else ${products.lowStockAlertedAt} end`,
+        updatedAt: ctx.now(),
+      })
       .where(
         and(
           eq(products.id, input.productId),

@@ -1,0 +1,1 @@
+ALTER TABLE "products" ADD COLUMN "low_stock_alerted_at" timestamp with time zone;
