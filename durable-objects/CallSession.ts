@@ -10,6 +10,7 @@ import { serviceCallRecords } from "../src/modules/calls/bridge/records-service"
 import { sessionUpdate } from "../src/modules/calls/bridge/session-config";
 import { CALL_PERMISSIONS, serviceToolHost } from "../src/modules/calls/bridge/tool-host";
 import { runCallTool } from "../src/modules/calls/bridge/tools";
+import { dialTwiml } from "../src/modules/calls/bridge/transfer";
 import { callUsageLines } from "../src/modules/calls/bridge/usage";
 import { callCredits } from "../src/modules/calls/records/service";
 import { sayAndHangUp } from "../src/modules/calls/voice-webhooks/twiml";
@@ -211,6 +212,7 @@ export class CallSession extends DurableObject<DurableObjectEnv> {
       sessionUpdate: (history) => JSON.stringify(withHistory(sessionUpdate(live.assistantValue as Assistant), history)),
       recordTurn: (turn) => this.recordTurn(live, turn),
       runTool: async (name, args) => (await runCallTool(await tools, name, args)).output,
+      transferNumber: () => live.assistantValue?.business_phone ?? null,
       finish: (end, options) => void this.finish(live, end, options),
       now: () => Date.now(),
     });
@@ -270,13 +272,16 @@ export class CallSession extends DurableObject<DurableObjectEnv> {
     closeQuietly(live.realtime);
     live.realtime = null;
     if (options.apologise) await this.apologise(live);
+    // The transfer must reach Twilio before the stream closes: a closed stream with no new TwiML hangs up.
+    const handedOver = end.endReason !== "transferred" || (await this.transfer(live));
     closeQuietly(live.twilio);
     await this.ctx.storage.deleteAlarm();
     await live.writes;
     // Talk time from the moment Twilio started the stream, each second begun charged as a whole one.
     const seconds = Math.max(0, Math.ceil((endedAt.getTime() - live.startedAt) / 1000));
     const usage = callUsageLines(live.ctx.config.calls.realtimeModel, end.usage, seconds, callCredits(live.ctx, seconds));
-    await live.records.finalize({ status: end.status, endReason: end.endReason, endedAt, usage }).catch((error: unknown) => {
+    const outcome = handedOver ? { status: end.status, endReason: end.endReason } : { status: "failed" as const, endReason: "transfer_failed" as const };
+    await live.records.finalize({ ...outcome, endedAt, usage }).catch((error: unknown) => {
       live.ctx.log.error("finalising the call failed", { call_id: live.identity.callId, error: String(error) });
     });
   }
@@ -289,6 +294,20 @@ export class CallSession extends DurableObject<DurableObjectEnv> {
     await twilioVoice(live.ctx.config)
       .updateCall(callSid, { twiml: sayAndHangUp(APOLOGY) })
       .catch((error: unknown) => live.ctx.log.error("the apology could not be played", { call_id: live.identity.callId, error: String(error) }));
+  }
+
+  /** Hands the live call to the assistant's human number (`<Dial>`); false when Twilio could not be told. */
+  private async transfer(live: LiveCall): Promise<boolean> {
+    const number = live.assistantValue?.business_phone;
+    const callSid = live.bridge.callSid;
+    if (!number || !callSid) return false;
+    try {
+      await twilioVoice(live.ctx.config).updateCall(callSid, { twiml: dialTwiml(number) });
+      return true;
+    } catch (error) {
+      live.ctx.log.error("the call could not be transferred", { call_id: live.identity.callId, error: String(error) });
+      return false;
+    }
   }
 
   private async scheduleAlarm(live: LiveCall): Promise<void> {

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { and, asc, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
-import { calls, callTurns, creditLedger, creditReservations } from "../src/db/schema";
+import { agentEvents, calls, callTurns, creditLedger, creditReservations } from "../src/db/schema";
 import type { Assistant } from "../src/modules/assistants/assistants/service";
 import { CallBridge, type CallEnd, type Turn } from "../src/modules/calls/bridge/bridge";
 import { type SessionAssistant, sessionUpdate } from "../src/modules/calls/bridge/session-config";
@@ -9,7 +9,7 @@ import { openCall } from "../src/modules/calls/records/service";
 import { mulawDecode, rms } from "./fakes/audio";
 import type { RealtimeConnectionRecord, RealtimeScript } from "./fakes/realtime";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
-import { fakeRealtime } from "./harness/fakes";
+import { fakeRealtime, fakeTwilio } from "./harness/fakes";
 import { setCreditBalance, testCtx, testEnv } from "./harness/helpers";
 import {
   attachCall,
@@ -53,7 +53,7 @@ describe("CallSession connect", () => {
 type Sent = { to: "twilio" | "realtime"; frame: Record<string, unknown> };
 
 /** A bridge whose ports record what it sends; `finishes` counts the call's endings. */
-function bridgeUnderTest(options: { toolDelayMs?: number } = {}) {
+function bridgeUnderTest(options: { toolDelayMs?: number; transferNumber?: string } = {}) {
   const sent: Sent[] = [];
   const finishes: CallEnd[] = [];
   const turns: Turn[] = [];
@@ -71,6 +71,7 @@ function bridgeUnderTest(options: { toolDelayMs?: number } = {}) {
       await new Promise((resolve) => setTimeout(resolve, options.toolDelayMs ?? 0));
       return JSON.stringify({ ran: name });
     },
+    transferNumber: () => options.transferNumber ?? null,
     finish: (end) => finishes.push(end),
     now: () => Date.now(),
   });
@@ -215,6 +216,22 @@ describe("CallBridge", () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(finishes).toEqual([expect.objectContaining({ endReason: "assistant_ended" })]);
   });
+  it("answers transfer_call once the asking response is done: with no number, that it is not possible, and the call goes on", () => {
+    const { bridge, finishes, toModel } = bridgeUnderTest();
+    bridge.twilioMessage(start());
+    bridge.realtimeOpened();
+    bridge.realtimeMessage(model({ type: "session.updated" }));
+    bridge.realtimeMessage(model({ type: "response.done", response: { id: "r1", status: "completed", usage: null } }));
+    bridge.realtimeMessage(model({ type: "response.function_call_arguments.done", call_id: "fc_t", name: "transfer_call", arguments: "{}" }));
+    // The model's response that asked is still going: a response.create now would be refused.
+    expect(toModel("conversation.item.create")).toHaveLength(0);
+    bridge.realtimeMessage(model({ type: "response.done", response: { id: "r2", status: "completed", usage: null } }));
+    const [output] = toModel("conversation.item.create") as { item: { call_id: string; output: string } }[];
+    expect(output?.item.call_id).toBe("fc_t");
+    expect(JSON.parse(output?.item.output ?? "{}")).toMatchObject({ transferring: false, error: expect.stringContaining("not possible") });
+    bridge.realtimeMessage(model({ type: "response.done", response: { id: "r3", status: "completed", usage: null } }));
+    expect(finishes).toHaveLength(0);
+  });
 });
 
 describe("Realtime session of a call", () => {
@@ -261,6 +278,9 @@ describe("Realtime session of a call", () => {
 
 // ---------------------------------------------------------------- whole calls: Twilio caller -> CallSession -> Realtime fake
 
+/** The number every test caller rings from, as its call row has it. */
+const CALLER = "+15125550100";
+
 interface LiveCallSetup {
   owner: SignedUp;
   assistant: Assistant;
@@ -270,19 +290,24 @@ interface LiveCallSetup {
 }
 
 /** An organisation with credits, an assistant open every day, a call row with its hold, and a caller on the CallSession. */
-async function liveCall(label: string, script: Omit<RealtimeScript, "scope" | "match_instructions">, callSid = newCallSid()): Promise<LiveCallSetup> {
+async function liveCall(
+  label: string,
+  script: Omit<RealtimeScript, "scope" | "match_instructions">,
+  callSid = newCallSid(),
+  assistantFields: Record<string, unknown> = {},
+): Promise<LiveCallSetup> {
   const owner = await signUp(label);
   await setCreditBalance(owner.orgId, 100_000);
   const scope = `Ava-${label}-${crypto.randomUUID().slice(0, 8)}`;
   const everyDay = Object.fromEntries(["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((day) => [day, [["00:00", "23:30"]]]));
-  const body = { name: scope, business_name: "Bright Smile Dental", timezone: "UTC", weekly_hours: everyDay, min_notice_minutes: 0 };
+  const body = { name: scope, business_name: "Bright Smile Dental", timezone: "UTC", weekly_hours: everyDay, min_notice_minutes: 0, ...assistantFields };
   const assistant = await expectJson<Assistant>(await call("/v1/assistants", { token: owner.access_token, orgId: owner.orgId, body }), 201);
   await fakeRealtime.script(scope, { ...script, match_instructions: scope });
   const opened = await openCall(testCtx(), {
     orgId: owner.orgId,
     assistantId: assistant.id,
     callSid,
-    from: "+15125550100",
+    from: CALLER,
     to: "+15125550199",
     direction: "inbound",
     status: "ringing",
@@ -291,6 +316,12 @@ async function liveCall(label: string, script: Omit<RealtimeScript, "scope" | "m
   const headers = { "X-Billx-Call-Id": opened.call.id, "X-Billx-Org-Id": owner.orgId, "X-Billx-Assistant-Id": assistant.id };
   const caller = await connectCall("https://call-session/connect", { via: callSession(callSid), headers, callSid });
   return { owner, assistant, scope, callId: opened.call.id, caller };
+}
+
+/** The TwiML of each change Twilio was asked to make to the live call, in order. */
+async function twilioUpdates(callSid: string) {
+  const posts = (await fakeTwilio.requests(callSid)).filter((r) => r.method === "POST");
+  return posts.map((r) => ({ at: Date.parse(r.at), twiml: String((r.body as { Twiml?: string }).Twiml) }));
 }
 
 function newCallSid(): string {
@@ -305,6 +336,15 @@ function testCallSilenceSeconds(): number {
 async function callRow(callId: string) {
   const [row] = await testCtx().db.select().from(calls).where(eq(calls.id, callId));
   return row;
+}
+
+/** The call's row once it has ended. */
+function callEnded(callId: string) {
+  return waitForRow(
+    () => callRow(callId),
+    (row) => row?.endedAt != null,
+    "the call's end",
+  );
 }
 
 async function waitForRow<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 8000): Promise<T> {
@@ -390,11 +430,7 @@ describe("a phone call through the CallSession", () => {
     await fakeRealtime.waitFor(scope, (s) => s[0]?.responses.length === 3 && s[0].responses[2]?.status === "completed", "the confirmation spoken");
     // The caller hangs up as the model's socket drops: one ending.
     await Promise.all([fakeRealtime.drop(scope), Promise.resolve(caller.hangUp())]);
-    const ended = await waitForRow(
-      () => callRow(callId),
-      (row) => row?.endedAt != null,
-      "the call's end",
-    );
+    const ended = await callEnded(callId);
     expect(ended).toMatchObject({ status: "completed", endReason: "caller_hung_up" });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const [reservation] = await testCtx()
@@ -417,8 +453,9 @@ describe("a phone call through the CallSession", () => {
     expect(turns[1]?.text).toBe("Book me tomorrow at ten, my name is Asha Rao.");
     expect(turns[3]?.text).toBe("You are booked for tomorrow at ten.");
   });
-  it("reconnects to a dropped model once with the conversation so far, then ends the call as failed", async () => {
-    const { scope, callId, caller } = await liveCall("reconnect", { turns: [{ after_response_create: true, reply: "Hello, Bright Smile Dental." }] });
+  it("reconnects to a dropped model once with the conversation so far, then apologises, hangs up and finalises once", async () => {
+    const callSid = newCallSid();
+    const { scope, callId, caller } = await liveCall("reconnect", { turns: [{ after_response_create: true, reply: "Hello, Bright Smile Dental." }] }, callSid);
     await waitForRow(
       () => testCtx().db.select().from(callTurns).where(eq(callTurns.callId, callId)),
       (rows) => rows.length === 1,
@@ -438,14 +475,20 @@ describe("a phone call through the CallSession", () => {
     expect(resumed?.events.filter((e) => e.type === "response.create")).toHaveLength(0);
 
     await fakeRealtime.drop(scope);
-    const ended = await waitForRow(
-      () => callRow(callId),
-      (row) => row?.endedAt != null,
-      "the call's end",
-    );
+    const ended = await callEnded(callId);
     expect(ended).toMatchObject({ status: "failed", endReason: "realtime_unavailable" });
     await caller.closed;
     expect((await fakeRealtime.sessions(scope)).length).toBe(2);
+    // Twilio is told to say the apology on the live call and hang up (it speaks it itself: no model is left to).
+    const updates = await twilioUpdates(callSid);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]?.twiml).toMatch(/<Say>Sorry, we are having technical trouble[^<]*<\/Say><Hangup\/>/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const settlements = await testCtx()
+      .db.select()
+      .from(creditLedger)
+      .where(and(eq(creditLedger.referenceType, "reservation"), eq(creditLedger.referenceId, ended?.reservationId ?? ""), eq(creditLedger.kind, "usage")));
+    expect(settlements).toHaveLength(1);
   });
   it("prompts a silent caller once, then says goodbye and ends the call", async () => {
     const callSid = newCallSid();
@@ -469,11 +512,7 @@ describe("a phone call through the CallSession", () => {
     expect((await callRow(callId))?.endedAt).toBeNull();
 
     await silentFor(testCallSilenceSeconds() + 1);
-    const ended = await waitForRow(
-      () => callRow(callId),
-      (row) => row?.endedAt != null,
-      "the call's end",
-    );
+    const ended = await callEnded(callId);
     expect(ended?.endReason).toBe("silence");
     const sessions = await fakeRealtime.sessions(scope);
     expect(sessions[0]?.responses.map((r) => r.status)).toEqual(["completed", "completed", "completed"]);
@@ -498,6 +537,196 @@ describe("a phone call through the CallSession", () => {
       ["assistant", "We are open every day."],
     ]);
     caller.hangUp();
+  });
+});
+
+describe("a phone call's tools and faults", () => {
+  const bookingsOf = async (setup: LiveCallSetup) =>
+    (
+      await expectJson<{ data: { id: string; status: string; start: string }[] }>(
+        await call(`/v1/assistants/${setup.assistant.id}/bookings`, { token: setup.owner.access_token, orgId: setup.owner.orgId }),
+        200,
+      )
+    ).data;
+  const tomorrowAt = (hour: number) => {
+    const day = new Date(Date.now() + 24 * 3600_000);
+    day.setUTCHours(hour, 0, 0, 0);
+    return day.toISOString();
+  };
+
+  it("cancels the caller's booking by tool call: the booking row is cancelled and the model is told so", async () => {
+    const start = tomorrowAt(11);
+    const setup = await liveCall("cancel", {
+      turns: [
+        { after_response_create: true, reply: "Hello, Bright Smile Dental." },
+        {
+          after_audio_ms: 200,
+          caller_text: "Please cancel my appointment tomorrow at eleven.",
+          function_call: { name: "cancel_booking", arguments: { start } },
+        },
+        { after_function_output: true, reply: "Your appointment tomorrow at eleven is cancelled." },
+      ],
+    });
+    const { owner, assistant, scope, callId, caller } = setup;
+    // Booked earlier from the caller's number, through the API as the front desk would.
+    const booking = await expectJson<{ id: string }>(
+      await call(`/v1/assistants/${assistant.id}/bookings`, {
+        token: owner.access_token,
+        orgId: owner.orgId,
+        body: { start, customer_name: "Asha Rao", phone: CALLER, notify: "none" },
+      }),
+      201,
+    );
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[0]?.status === "completed", "the greeting");
+    await caller.silence(300);
+    const [connection] = await fakeRealtime.waitFor(scope, (s) => (s[0]?.function_outputs.length ?? 0) > 0, "the cancel's function output", 8000);
+    expect(JSON.parse(connection?.function_outputs[0]?.output ?? "{}")).toMatchObject({
+      cancelled: true,
+      booking: { id: booking.id, start, status: "cancelled" },
+    });
+    expect(await bookingsOf(setup)).toEqual([expect.objectContaining({ id: booking.id, status: "cancelled" })]);
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[2]?.status === "completed", "the cancellation spoken");
+    caller.hangUp();
+    const turns = await waitForRow(
+      () => testCtx().db.select().from(callTurns).where(eq(callTurns.callId, callId)).orderBy(asc(callTurns.seq)),
+      (rows) => rows.length === 4,
+      "four turns",
+    );
+    expect(turns.map((t) => t.role)).toEqual(["assistant", "caller", "tool", "assistant"]);
+  });
+
+  it("does not cancel a booking made from another number", async () => {
+    const start = tomorrowAt(12);
+    const setup = await liveCall("cancel-other", {
+      turns: [
+        { after_response_create: true, reply: "Hello." },
+        { after_audio_ms: 200, caller_text: "Cancel the noon appointment.", function_call: { name: "cancel_booking", arguments: { start } } },
+        { after_function_output: true, reply: "I could not find it." },
+      ],
+    });
+    const { owner, assistant, scope, caller } = setup;
+    await expectJson(
+      await call(`/v1/assistants/${assistant.id}/bookings`, {
+        token: owner.access_token,
+        orgId: owner.orgId,
+        body: { start, customer_name: "Someone Else", phone: "+15125550177", notify: "none" },
+      }),
+      201,
+    );
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[0]?.status === "completed", "the greeting");
+    await caller.silence(300);
+    const [connection] = await fakeRealtime.waitFor(scope, (s) => (s[0]?.function_outputs.length ?? 0) > 0, "the cancel's function output", 8000);
+    expect(JSON.parse(connection?.function_outputs[0]?.output ?? "{}")).toMatchObject({ cancelled: false });
+    expect(await bookingsOf(setup)).toEqual([expect.objectContaining({ status: "confirmed" })]);
+    caller.hangUp();
+  });
+
+  it("transfers the call to the business's number after the line is said: Twilio dials it, the call ends transferred", async () => {
+    const callSid = newCallSid();
+    const setup = await liveCall(
+      "transfer",
+      {
+        turns: [
+          { after_response_create: true, reply: "Hello, Bright Smile Dental." },
+          {
+            after_audio_ms: 200,
+            caller_text: "Can I talk to a person?",
+            function_call: { name: "transfer_call", arguments: { reason: "asked for a person" } },
+          },
+          { after_function_output: true, reply: "Putting you through now." },
+        ],
+      },
+      callSid,
+      { business_phone: "+15125550142" },
+    );
+    const { assistant, scope, callId, caller } = setup;
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[0]?.status === "completed", "the greeting");
+    await caller.silence(300);
+    const ended = await callEnded(callId);
+    expect(ended).toMatchObject({ status: "completed", endReason: "transferred" });
+    const [connection] = await fakeRealtime.sessions(scope);
+    expect(JSON.parse(connection?.function_outputs[0]?.output ?? "{}")).toMatchObject({ transferring: true });
+    // The short line was spoken, and played to the end (all audio not cleared by a barge-in), before the transfer.
+    expect(connection?.responses[2]?.status).toBe("completed");
+    const droppedMs = caller.clears.reduce((sum, clear) => sum + clear.droppedMs, 0);
+    expect(caller.playedMs()).toBeGreaterThanOrEqual(caller.receivedAudio().byteLength / 8 - droppedMs - 20);
+
+    const updates = await twilioUpdates(callSid);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]?.at).toBeGreaterThanOrEqual(caller.echoedMarks.at(-1)?.at ?? Number.POSITIVE_INFINITY);
+    expect(updates[0]?.twiml).toContain("<Response><Dial>+15125550142</Dial></Response>");
+    // Recorded on the agent just after the call row ends.
+    const outcomes = await waitForRow(
+      () =>
+        testCtx()
+          .db.select()
+          .from(agentEvents)
+          .where(and(eq(agentEvents.agentId, assistant.agent_id), eq(agentEvents.type, "transferred"))),
+      (rows) => rows.length > 0,
+      "the transferred outcome",
+    );
+    expect(outcomes).toEqual([expect.objectContaining({ kind: "outcome", id: `${callId}:transferred`, success: true })]);
+    await caller.closed;
+  });
+
+  it("says goodbye and ends the call at the maximum call length", async () => {
+    const callSid = newCallSid();
+    const { scope, callId } = await liveCall(
+      "max-duration",
+      { turns: ["Hello, Bright Smile Dental.", "Sorry, our time is up. Goodbye."].map((reply) => ({ after_response_create: true, reply })) },
+      callSid,
+    );
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[0]?.status === "completed", "the greeting");
+    // CALL_MAX_SECONDS for this call only: a second, already reached.
+    const stub = callSession(callSid);
+    await runInDurableObject(stub, (instance) => {
+      const live = (instance as unknown as { live: { startedAt: number; ctx: { config: { calls: Record<string, unknown> } } } }).live;
+      live.ctx = { ...live.ctx, config: { ...live.ctx.config, calls: { ...live.ctx.config.calls, maxSeconds: 1 } } };
+      live.startedAt = Date.now() - 2000;
+    });
+    await runDurableObjectAlarm(stub);
+    const ended = await callEnded(callId);
+    expect(ended).toMatchObject({ status: "completed", endReason: "max_duration" });
+    const [connection] = await fakeRealtime.sessions(scope);
+    expect(JSON.stringify(connection?.events.filter((e) => e.type === "conversation.item.create"))).toContain("time limit");
+    expect(connection?.responses.map((r) => r.status)).toEqual(["completed", "completed"]);
+    const turns = await testCtx().db.select().from(callTurns).where(eq(callTurns.callId, callId)).orderBy(asc(callTurns.seq));
+    expect(turns.at(-1)?.text).toBe("Sorry, our time is up. Goodbye.");
+  });
+
+  it("keeps what was said in call_turns as the call goes on, across a restart of the CallSession", async () => {
+    const callSid = newCallSid();
+    const { scope, callId, caller } = await liveCall(
+      "restart",
+      {
+        turns: [
+          { after_response_create: true, reply: "Hello, Bright Smile Dental." },
+          { after_audio_ms: 200, caller_text: "What are your opening hours?", reply: "We are open every day." },
+        ],
+      },
+      callSid,
+    );
+    await fakeRealtime.waitFor(scope, (s) => s[0]?.responses[0]?.status === "completed", "the greeting");
+    await caller.silence(300);
+    const said = [
+      ["assistant", "Hello, Bright Smile Dental."],
+      ["caller", "What are your opening hours?"],
+      ["assistant", "We are open every day."],
+    ];
+    const turnsOf = () => testCtx().db.select().from(callTurns).where(eq(callTurns.callId, callId)).orderBy(asc(callTurns.seq));
+    // Written as the call goes on: all there while the caller is still on the line.
+    const before = await waitForRow(turnsOf, (rows) => rows.length === 3, "three turns before hang-up");
+    expect(before.map((t) => [t.role, t.text])).toEqual(said);
+    expect((await callRow(callId))?.endedAt).toBeNull();
+
+    // The object loses its memory (eviction, restart); the Twilio socket survives, as a hibernated one does.
+    await runInDurableObject(callSession(callSid), (instance) => {
+      (instance as unknown as { live: unknown }).live = null;
+    });
+    caller.hangUp();
+    const ended = await callEnded(callId);
+    expect(ended?.endReason).toBe("caller_hung_up");
+    expect((await turnsOf()).map((t) => [t.role, t.text])).toEqual(said);
   });
 });
 

@@ -14,7 +14,9 @@
  *   methods are kept; `POST .../IncomingPhoneNumbers/{PN…}.json` updates them.
  * - `POST .../Calls.json` (`To`, `From` one of the account's numbers, `Url` or `Twiml`) answers a
  *   queued Call resource (`CA…`); `POST .../Calls/{CA…}.json` takes `Twiml` or `Status`
- *   (`completed`/`canceled`). Requests are recorded under the `To` number.
+ *   (`completed`/`canceled`). Requests are recorded under the `To` number. Real Twilio updates
+ *   any live call of the account, inbound ones included: a well-formed CallSid the fake never
+ *   created is taken as a live inbound call, and its updates are recorded under the CallSid.
  * - `POST /_fake/numbers {phone_number}` gives the account a number (as if bought in the console);
  *   `GET /_fake/numbers/{E.164}` answers its IncomingPhoneNumber resource (404 when not the account's).
  *   IncomingPhoneNumbers requests are recorded under the number (the `AreaCode` for a purchase).
@@ -204,14 +206,16 @@ export interface TwilioCallResource {
   api_version: "2010-04-01";
   date_created: string;
   date_updated: string;
-  direction: "outbound-api";
+  direction: "outbound-api" | "inbound";
   duration: string | null;
   from: string;
   sid: string;
-  status: "queued" | "completed" | "canceled";
+  status: "queued" | "in-progress" | "completed" | "canceled";
   to: string;
   uri: string;
 }
+
+const CALL_SID = /^CA[0-9a-f]{32}$/;
 
 // Twilio's "no phone numbers found in this area code" (error 21452) for this code.
 const AREA_CODE_WITHOUT_NUMBERS = "999";
@@ -255,6 +259,28 @@ function fakeVoice(account: FakeTwilioAccount) {
     if (form.StatusCallback !== undefined) resource.status_callback = form.StatusCallback;
     if (form.StatusCallbackMethod !== undefined) resource.status_callback_method = form.StatusCallbackMethod;
     resource.date_updated = rfc2822(new Date());
+  };
+
+  /** A call someone made to one of the account's numbers: the fake never saw it start, Twilio would know it. */
+  const liveInboundCall = (sid: string): TwilioCallResource | undefined => {
+    if (!CALL_SID.test(sid)) return undefined;
+    const now = rfc2822(new Date());
+    const [number] = account.numbers;
+    const call: TwilioCallResource = {
+      account_sid: account.sid,
+      api_version: "2010-04-01",
+      date_created: now,
+      date_updated: now,
+      direction: "inbound",
+      duration: null,
+      from: "",
+      sid,
+      status: "in-progress",
+      to: number ?? "",
+      uri: `${base}/Calls/${sid}.json`,
+    };
+    calls.set(sid, call);
+    return call;
   };
 
   return {
@@ -335,8 +361,8 @@ function fakeVoice(account: FakeTwilioAccount) {
         return true;
       }
       if (itemSid) {
-        const call = calls.get(itemSid);
-        if (recordAndMaybeFail(req, res, state, call?.to ?? itemSid)) return true;
+        const call = calls.get(itemSid) ?? liveInboundCall(itemSid);
+        if (recordAndMaybeFail(req, res, state, call?.direction === "inbound" ? itemSid : (call?.to ?? itemSid))) return true;
         if (!call) twilioError(res, 404, 20404, `The requested resource ${url.pathname} was not found`);
         else if (!form.Twiml && !form.Url && !form.Status) twilioError(res, 400, 21218, "Invalid application parameters: Twiml, Url or Status is required.");
         else {

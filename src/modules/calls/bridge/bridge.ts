@@ -9,6 +9,8 @@
  * - Barge-in: Twilio `clear`, `response.cancel`, and `conversation.item.truncate` at the audio
  *   Twilio confirmed played.
  * - Tools run off the audio path: a slow tool never holds back frames in either direction.
+ * - end_call and transfer_call are the bridge's own: the call ends (or is handed to a person)
+ *   only once Twilio confirms the last words have played.
  * - The call ends exactly once, whoever closes first.
  */
 import { PlaybackTracker, ULAW_BYTES_PER_MS } from "./playback";
@@ -34,7 +36,16 @@ export interface CallEnd {
   usage: RealtimeUsage;
 }
 
-export type CallEndReason = "caller_hung_up" | "assistant_ended" | "max_duration" | "silence" | "out_of_credits" | "realtime_unavailable" | "stream_closed";
+export type CallEndReason =
+  | "caller_hung_up"
+  | "assistant_ended"
+  | "transferred"
+  | "transfer_failed"
+  | "max_duration"
+  | "silence"
+  | "out_of_credits"
+  | "realtime_unavailable"
+  | "stream_closed";
 
 export interface BridgePorts {
   toTwilio(frame: string): void;
@@ -46,8 +57,10 @@ export interface BridgePorts {
   /** The `session.update` frame; `history` (the conversation so far) is set after a reconnect. */
   sessionUpdate(history: readonly Turn[]): string;
   recordTurn(turn: Turn): void;
-  /** Runs a tool (not end_call); its output goes back to the model. */
+  /** Runs a tool (not end_call or transfer_call); its output goes back to the model. */
   runTool(name: string, argumentsJson: string): Promise<string>;
+  /** The human number transfer_call puts the caller through to, or null when the business has none. */
+  transferNumber(): string | null;
   /** Once per call: close what is still open, write the call's outcome. */
   finish(end: CallEnd, options: { apologise: boolean }): void;
   now(): number;
@@ -87,6 +100,8 @@ export class CallBridge {
   /** Set when the next finished response is the goodbye: the call ends once it has played. */
   private endAfterResponse: CallEndReason | null = null;
   private silencePrompted = false;
+  /** A transfer_call answered once the response that asked for it is done (the model cannot take a new one before). */
+  private transferAsked: { callId: string; argumentsJson: string } | null = null;
   /** Last sign of life from the caller (speech, keypad), for the silence timeout. */
   lastActivityAt: number;
   /** Tool calls still running, so a test (or the owner) can wait for them. */
@@ -205,6 +220,8 @@ export class CallBridge {
         if (this.endAfterResponse) {
           const reason = this.endAfterResponse;
           void this.playback.drained().then(() => this.end("completed", reason));
+        } else if (this.transferAsked) {
+          this.answerTransfer(this.transferAsked);
         }
         return;
       case "speech_stopped":
@@ -271,6 +288,10 @@ export class CallBridge {
       void this.playback.drained().then(() => this.end("completed", "assistant_ended"));
       return;
     }
+    if (name === "transfer_call") {
+      this.transferAsked = { callId, argumentsJson };
+      return;
+    }
     // Not awaited: audio keeps flowing both ways while the tool runs.
     const running = this.ports
       .runTool(name, argumentsJson)
@@ -284,6 +305,25 @@ export class CallBridge {
       })
       .finally(() => this.toolsRunning.delete(running));
     this.toolsRunning.add(running);
+  }
+
+  /**
+   * Tells the model whether the transfer happens. With a number, the short line it says next is
+   * the call's last response: once it has played, the call ends as `transferred` and the owner
+   * hands it to the number (Twilio `<Dial>`). Without one, the model hears why and carries on.
+   */
+  private answerTransfer({ callId, argumentsJson }: { callId: string; argumentsJson: string }): void {
+    this.transferAsked = null;
+    if (!this.realtimeOpen) return;
+    const number = this.ports.transferNumber();
+    const output = number
+      ? { transferring: true, say: "Say one short line that you are putting the caller through now; nothing more." }
+      : { transferring: false, error: "Transfer is not possible: the business has no number to transfer calls to. Offer to help or take a message." };
+    if (number) this.endAfterResponse = "transferred";
+    this.addTurn("tool", `transfer_call ${argumentsJson} -> ${JSON.stringify(output)}`);
+    this.ports.toRealtime(functionCallOutput(callId, JSON.stringify(output)));
+    this.ports.toRealtime(createResponse());
+    this.responseActive = true;
   }
 
   private say(prompt: string): void {

@@ -8,7 +8,7 @@ import type { Assistant } from "../../assistants/assistants/schemas";
 /** The transcription model behind the call's transcript of the caller. */
 const TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe";
 
-export type CallToolName = "check_availability" | "book_appointment" | "search_knowledge" | "ask_database" | "end_call";
+export type CallToolName = "check_availability" | "book_appointment" | "cancel_booking" | "search_knowledge" | "ask_database" | "transfer_call" | "end_call";
 
 export interface RealtimeFunctionTool {
   type: "function";
@@ -39,6 +39,20 @@ const TOOL_DEFINITIONS: Record<CallToolName, RealtimeFunctionTool> = {
       additionalProperties: false,
     },
   },
+  cancel_booking: {
+    type: "function",
+    name: "cancel_booking",
+    description:
+      "Cancels the caller's appointment: by its id (as book_appointment returned it), or by its start time, found among the bookings made from the caller's phone number. Confirm with the caller first.",
+    parameters: {
+      type: "object",
+      properties: {
+        booking_id: { type: "string", description: "The booking's id, when known" },
+        start: { type: "string", description: "The appointment's start (ISO 8601), when the id is not known" },
+      },
+      additionalProperties: false,
+    },
+  },
   search_knowledge: {
     type: "function",
     name: "search_knowledge",
@@ -56,6 +70,13 @@ const TOOL_DEFINITIONS: Record<CallToolName, RealtimeFunctionTool> = {
       additionalProperties: false,
     },
   },
+  transfer_call: {
+    type: "function",
+    name: "transfer_call",
+    description:
+      "Puts the caller through to a person at the business. Use it when the caller asks for a human or you cannot help. After it answers, say one short line (e.g. that you are putting them through); the transfer follows once it has played.",
+    parameters: { type: "object", properties: { reason: { type: "string", description: "Why the caller wants a person" } }, additionalProperties: false },
+  },
   end_call: {
     type: "function",
     name: "end_call",
@@ -64,7 +85,7 @@ const TOOL_DEFINITIONS: Record<CallToolName, RealtimeFunctionTool> = {
   },
 };
 
-/** The assistant's tools the bridge can run on a call (transfer and cancel are not offered here). */
+/** The assistant's tools the bridge can run on a call (ask_database only with a linked database). */
 export function callTools(assistant: Pick<Assistant, "tools" | "database_id">): RealtimeFunctionTool[] {
   return assistant.tools
     .filter((tool): tool is CallToolName => tool in TOOL_DEFINITIONS)

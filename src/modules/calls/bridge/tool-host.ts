@@ -6,9 +6,12 @@
  */
 import type { ServiceCtx } from "../../../lib/context";
 import type { Assistant } from "../../assistants/assistants/schemas";
-import { createBooking, getAvailability } from "../../assistants/bookings/service";
+import type { Booking } from "../../assistants/bookings/schemas";
+import { cancelBooking, createBooking, getAvailability, getBooking, listBookings } from "../../assistants/bookings/service";
+import { addDays } from "../../assistants/bookings/zone";
 import { searchKnowledge } from "../../assistants/knowledge/search";
 import { askDatabase } from "../../data/query/service";
+import { getCall } from "../records/service";
 import type { CallToolHost } from "./tools";
 
 /** Slots offered to the model per day, passages per search, rows per answer. */
@@ -16,8 +19,11 @@ const MAX_SLOTS = 12;
 const MAX_PASSAGES = 3;
 const MAX_ROWS = 10;
 
-/** What the call's system actor may do: read the assistant, book, search, ask the linked database. */
-export const CALL_PERMISSIONS = ["assistants:read", "assistants:write", "databases:query"] as const;
+/** A page of the bookings searched for the one a caller wants cancelled. */
+const BOOKING_PAGE = 100;
+
+/** What the call's system actor may do: read the assistant and its call, book and cancel, search, ask the linked database. */
+export const CALL_PERMISSIONS = ["assistants:read", "assistants:write", "databases:query", "calls:read"] as const;
 
 export function serviceToolHost(ctx: ServiceCtx, assistant: Pick<Assistant, "id" | "database_id">, callId: string): CallToolHost {
   return {
@@ -30,6 +36,17 @@ export function serviceToolHost(ctx: ServiceCtx, assistant: Pick<Assistant, "id"
     async bookAppointment({ start, customer_name, details }) {
       const booking = await createBooking(ctx, assistant.id, { start, customer_name, details }, { source: "call", sourceId: callId });
       return { id: booking.id, start: booking.start, end: booking.end, customer_name: booking.customer_name };
+    },
+    async cancelBooking({ booking_id, start }) {
+      const caller = (await getCall(ctx, callId)).from;
+      const booking = booking_id ? await getBooking(ctx, assistant.id, booking_id) : await bookingStartingAt(ctx, assistant.id, start ?? "", caller);
+      // Anyone can phone the business: a caller cancels only what was booked from their number or on this call.
+      if (!booking || !(booking.phone === caller || (booking.source === "call" && booking.source_id === callId))) {
+        return { cancelled: false, error: "No appointment of this caller was found at that time." };
+      }
+      if (booking.status === "cancelled") return { cancelled: true, already: true, booking: spoken(booking) };
+      // The bookings service's cancel: the slot is freed and the customer told, as from the dashboard.
+      return { cancelled: true, booking: spoken(await cancelBooking(ctx, assistant.id, booking.id)) };
     },
     async searchKnowledge({ query }) {
       const found = await searchKnowledge(ctx, assistant.id, { q: query, k: MAX_PASSAGES, mode: "hybrid" });
@@ -46,4 +63,29 @@ export function serviceToolHost(ctx: ServiceCtx, assistant: Pick<Assistant, "id"
       };
     },
   };
+}
+
+/** The caller's confirmed booking of the assistant starting at `start` (a day either side covers any zone). */
+async function bookingStartingAt(ctx: ServiceCtx, assistantId: string, start: string, caller: string): Promise<Booking | null> {
+  const at = new Date(start).getTime();
+  if (Number.isNaN(at)) return null;
+  const day = new Date(at).toISOString().slice(0, 10);
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await listBookings(ctx, assistantId, {
+      start_date: addDays(day, -1),
+      end_date: addDays(day, 1),
+      status: "confirmed",
+      limit: BOOKING_PAGE,
+      cursor,
+    });
+    const found = page.data.find((booking) => new Date(booking.start).getTime() === at && booking.phone === caller);
+    if (found) return found;
+    if (!page.next_cursor) return null;
+    cursor = page.next_cursor;
+  }
+}
+
+function spoken(booking: Booking) {
+  return { id: booking.id, start: booking.start, customer_name: booking.customer_name, status: booking.status };
 }

@@ -10,6 +10,8 @@ import type { CallToolName } from "./session-config";
 export interface CallToolHost {
   checkAvailability(input: { date?: string }): Promise<unknown>;
   bookAppointment(input: { start: string; customer_name: string; details?: string }): Promise<unknown>;
+  /** Cancels the caller's booking, by id or by start; not the caller's (or none) is an answer, not an error. */
+  cancelBooking(input: { booking_id?: string; start?: string }): Promise<unknown>;
   searchKnowledge(input: { query: string }): Promise<unknown>;
   askDatabase(input: { question: string }): Promise<unknown>;
 }
@@ -41,6 +43,12 @@ export async function runCallTool(host: CallToolHost, name: string, argumentsJso
         const customerName = str(args, "customer_name");
         if (!start || !customerName) return refuse("start and customer_name are required.");
         return answer({ booked: true, booking: await host.bookAppointment({ start, customer_name: customerName, details: str(args, "details") }) });
+      }
+      case "cancel_booking": {
+        const bookingId = str(args, "booking_id");
+        const start = str(args, "start");
+        if (!bookingId && !start) return refuse("booking_id or start is required.");
+        return answer(await host.cancelBooking({ booking_id: bookingId, start }));
       }
       case "search_knowledge": {
         const query = str(args, "query");
