@@ -216,6 +216,22 @@ describe("CallBridge", () => {
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(finishes).toEqual([expect.objectContaining({ endReason: "assistant_ended" })]);
   });
+  it("ends at the time limit only after the goodbye, not when the answer it cut off reports cancelled", async () => {
+    const { bridge, finishes, toModel } = bridgeUnderTest();
+    bridge.twilioMessage(start());
+    bridge.realtimeOpened();
+    bridge.realtimeMessage(model({ type: "session.updated" }));
+    // The greeting is being spoken when the time runs out.
+    bridge.maxDurationReached();
+    expect(toModel("response.cancel")).toHaveLength(1);
+    bridge.realtimeMessage(model({ type: "response.done", response: { id: "r1", status: "cancelled", usage: null } }));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(finishes).toHaveLength(0);
+    bridge.realtimeMessage(model({ type: "response.done", response: { id: "r2", status: "completed", usage: null } }));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(finishes).toEqual([expect.objectContaining({ endReason: "max_duration" })]);
+  });
+
   it("answers transfer_call once the asking response is done: with no number, that it is not possible, and the call goes on", () => {
     const { bridge, finishes, toModel } = bridgeUnderTest();
     bridge.twilioMessage(start());

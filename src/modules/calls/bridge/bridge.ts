@@ -217,7 +217,8 @@ export class CallBridge {
       case "response_done":
         this.responseActive = false;
         if (event.usage) this.usage = addUsage(this.usage, event.usage);
-        if (this.endAfterResponse) {
+        // A cancelled response is not the last words: the one cut off for the goodbye, or a goodbye the caller talked over.
+        if (this.endAfterResponse && event.status !== "cancelled") {
           const reason = this.endAfterResponse;
           void this.playback.drained().then(() => this.end("completed", reason));
         } else if (this.transferAsked) {
