@@ -14,6 +14,7 @@ import { createServiceCtx } from "./lib/service-ctx";
 import { assistantsRoutes } from "./modules/assistants/assistants/routes";
 import { knowledgeRoutes } from "./modules/assistants/knowledge/routes";
 import { phoneNumbersRoutes } from "./modules/calls/numbers/routes";
+import { onboardingRoutes } from "./modules/calls/onboarding/routes";
 import { callRecordsRoutes } from "./modules/calls/records/routes";
 import { voiceWebhookRoutes } from "./modules/calls/voice-webhooks/routes";
 import { aiRoutes } from "./modules/content/ai/routes";
@@ -138,6 +139,8 @@ app.route("/", aiRoutes);
 app.route("/", analyticsSqlRoutes);
 app.route("/", customersRoutes);
 app.route("/", agentsRoutes);
+// Before the assistants' routes: `onboard` is not an assistant id.
+app.route("/", onboardingRoutes);
 app.route("/", assistantsRoutes);
 app.route("/", knowledgeRoutes);
 app.route("/", phoneNumbersRoutes);

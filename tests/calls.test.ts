@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
-import { agentEvents, calls, creditBalances, creditLedger, creditReservations, phoneNumbers } from "../src/db/schema";
+import { agentEvents, assistants, calls, creditBalances, creditLedger, creditReservations, knowledgeDocuments, phoneNumbers } from "../src/db/schema";
 import type { Page } from "../src/lib/pagination";
 import { twilioSignature } from "../src/lib/signatures";
 import type { Assistant } from "../src/modules/assistants/assistants/service";
@@ -9,7 +9,7 @@ import type { PhoneNumber } from "../src/modules/calls/numbers/schemas";
 import type { Call } from "../src/modules/calls/records/schemas";
 import { appendTurn, extendCallHold, finalizeCall, markAnswered } from "../src/modules/calls/records/service";
 import { systemActor } from "../src/modules/identity/auth/principal";
-import { call, expectJson, type SignedUp, signUp } from "./harness/api";
+import { call, expectJson, joinOrgAs, type SignedUp, signUp, uniqueIp } from "./harness/api";
 import { expectProblem, setCreditBalance, testCtx } from "./harness/helpers";
 
 const twilioUrl = () => inject("twilioBaseUrl");
@@ -127,6 +127,112 @@ describe("Phone numbers of an assistant", () => {
     await expectProblem(await call(path, { method: "DELETE", token: owner.access_token }), 404);
     const shown = await expectJson<Assistant>(await call(`/v1/assistants/${assistant.id}`, { token: owner.access_token }), 200);
     expect(shown.phone_numbers).toEqual([]);
+  });
+});
+
+type Onboarded = { assistant: Assistant; documents: { id: string; status: string }[]; phone_number: PhoneNumber | null; message: string };
+
+/** `POST /v1/assistants/onboard` with text parts `fields` and the knowledge files `files`. */
+function onboard(who: SignedUp, fields: Record<string, string>, files: { name: string; content: string }[] = []): Promise<Response> {
+  const form = new FormData();
+  for (const [key, value] of Object.entries(fields)) form.append(key, value);
+  for (const file of files) form.append("files", new File([file.content], file.name, { type: "text/plain" }));
+  return SELF.fetch("http://api.test/v1/assistants/onboard", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${who.access_token}`, "X-Org-Id": who.orgId, "CF-Connecting-IP": uniqueIp() },
+    body: form,
+  });
+}
+
+const ONBOARD_FIELDS = {
+  name: "Ava",
+  business_name: "Bright Smile Dental",
+  timezone: "America/Chicago",
+  weekly_hours: JSON.stringify({ mon: [["09:00", "17:00"]], fri: [["09:00", "12:00"]] }),
+  tools: JSON.stringify(["check_availability", "book_appointment"]),
+};
+const FAQ = [
+  { name: "faq.md", content: "# Opening hours\nWe open at nine on Mondays." },
+  { name: "prices.txt", content: "A cleaning costs eighty dollars." },
+];
+
+async function orgRows(orgId: string) {
+  const db = testCtx().db;
+  return {
+    assistants: await db.select().from(assistants).where(eq(assistants.orgId, orgId)),
+    documents: await db.select().from(knowledgeDocuments).where(eq(knowledgeDocuments.orgId, orgId)),
+    numbers: await db.select().from(phoneNumbers).where(eq(phoneNumbers.orgId, orgId)),
+  };
+}
+
+describe("One-step onboarding", () => {
+  it("creates the assistant, queues its documents and attaches its number, saying where to forward calls", async () => {
+    const owner = await signUp("onboard");
+    const number = await ownedNumber();
+    const done = await expectJson<Onboarded>(await onboard(owner, { ...ONBOARD_FIELDS, phone_number: number }, FAQ), 201);
+    expect(done.assistant).toMatchObject({ name: "Ava", tools: ["check_availability", "book_appointment"], phone_numbers: [number] });
+    expect(done.assistant.weekly_hours).toMatchObject({ mon: [["09:00", "17:00"]] });
+    expect(done.documents.map((d) => d.status)).toEqual(["queued", "queued"]);
+    expect(done.phone_number).toMatchObject({ phone_number: number, assistant_id: done.assistant.id });
+    expect(done.message).toBe(`Forward calls to ${number}`);
+    expect((await atTwilio(number)).voice_url).toBe("https://api.billx.test/v1/voice/twilio/incoming");
+    const rows = await orgRows(owner.orgId);
+    expect(rows.documents.map((d) => d.assistantId)).toEqual([done.assistant.id, done.assistant.id]);
+    expect(rows.numbers).toHaveLength(1);
+  });
+
+  it("buys a number in an area code, and onboards without one when none is asked for", async () => {
+    const owner = await signUp("onboard-buy");
+    const bought = await expectJson<Onboarded>(await onboard(owner, { ...ONBOARD_FIELDS, area_code: "512" }), 201);
+    expect(bought.phone_number?.phone_number).toMatch(/^\+1512\d{7}$/);
+    expect(bought.message).toBe(`Forward calls to ${bought.phone_number?.phone_number}`);
+
+    const other = await signUp("onboard-bare");
+    const bare = await expectJson<Onboarded>(await onboard(other, ONBOARD_FIELDS), 201);
+    expect(bare).toMatchObject({ documents: [], phone_number: null, message: expect.stringContaining("No number attached") });
+  });
+
+  it("refuses bad JSON, bad fields, a bad number or both number fields with 422 naming the part, creating nothing", async () => {
+    const owner = await signUp("onboard-bad");
+    const number = await ownedNumber();
+    const badJson = await expectProblem(await onboard(owner, { ...ONBOARD_FIELDS, weekly_hours: "{mon: 9-5", phone_number: number }, FAQ), 422);
+    expect(badJson.errors?.[0]?.path).toBe("weekly_hours");
+    const badHours = await expectProblem(await onboard(owner, { ...ONBOARD_FIELDS, weekly_hours: JSON.stringify({ mon: [["17:00", "09:00"]] }) }, FAQ), 422);
+    expect(badHours.errors?.[0]?.path).toMatch(/^weekly_hours/);
+    const badNumber = await expectProblem(await onboard(owner, { ...ONBOARD_FIELDS, phone_number: "555-0100" }), 422);
+    expect(badNumber.errors?.map((e) => e.path)).toEqual(["phone_number"]);
+    await expectProblem(await onboard(owner, { ...ONBOARD_FIELDS, phone_number: number, area_code: "512" }), 422);
+    await expectProblem(await onboard(owner, { ...ONBOARD_FIELDS, phone_number: number }, [{ name: "empty.txt", content: "" }]), 422);
+    expect(await orgRows(owner.orgId)).toEqual({ assistants: [], documents: [], numbers: [] });
+    expect((await atTwilio(number)).voice_url).toBe("");
+  });
+
+  it("keeps the assistant and documents when Twilio fails the attach, and says so", async () => {
+    const owner = await signUp("onboard-twilio-down");
+    const number = await ownedNumber();
+    const failure = { status: 500, body: { code: 20500, message: "Internal Server Error", status: 500 } };
+    await fetch(`${twilioUrl()}/_fake/failures`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ scope: number, failures: [failure] }),
+    });
+    const response = await onboard(owner, { ...ONBOARD_FIELDS, phone_number: number }, FAQ);
+    expect(response.status).toBeGreaterThanOrEqual(502);
+    const problem = (await response.json()) as { kept: { assistant_id: string; document_ids: string[] }; detail: string };
+    const rows = await orgRows(owner.orgId);
+    expect(problem.kept).toEqual({ assistant_id: rows.assistants[0]?.id, document_ids: expect.arrayContaining(rows.documents.map((d) => d.id)) });
+    expect(problem.kept.document_ids).toHaveLength(2);
+    expect(rows.numbers).toEqual([]);
+    expect(problem.detail).toContain(`/v1/assistants/${problem.kept.assistant_id}/phone-numbers`);
+    // The retry the problem names works.
+    await expectJson(await attach(owner, problem.kept.assistant_id, { phone_number: number }), 201);
+  });
+
+  it("needs permission to write assistants", async () => {
+    const owner = await signUp("onboard-perm");
+    const viewer = await joinOrgAs(owner, "viewer");
+    await expectProblem(await onboard({ ...viewer, orgId: owner.orgId }, ONBOARD_FIELDS, FAQ), 403);
+    expect((await orgRows(owner.orgId)).assistants).toEqual([]);
   });
 });
 

@@ -58,10 +58,11 @@ async function numberAtTwilio(ctx: ServiceCtx, input: AttachPhoneNumberInput, ho
 }
 
 /**
- * What can be known about an attach without Twilio: the plan has a place for one more number and
- * a named number is not already someone's. An early answer only; the attach itself checks again.
+ * What can be known about an attach without Twilio: we have a public URL for its webhooks, the
+ * plan has a place for one more number and a named number is not already someone's. An early answer only; the attach itself checks again.
  */
 export async function assertMayAttach(ctx: ServiceCtx, input: AttachPhoneNumberInput): Promise<void> {
+  requirePublicBaseUrl(ctx);
   // A number taken elsewhere is refused whatever the plan: no upgrade would make it attachable.
   if (input.phone_number) await assertNumberFree(ctx, input.phone_number);
   await assertPhoneNumberSlot(ctx.db, requireOrgId(ctx), { locked: false });
