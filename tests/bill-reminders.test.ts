@@ -119,9 +119,9 @@ describe("overdue reminders", () => {
     const page = await call(new URL(link ?? "https://x/").pathname);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain(`${overduePhone.number}`);
-    expect((await fakeResend.emails(email)).map((m) => m.subject).sort()).toEqual(
-      [byBill.get(overdueEmail.id)?.subject, byBill.get(partlyPaid.id)?.subject].sort(),
-    );
+    // The customer also got a receipt for the part payment; only the reminders are compared here.
+    const reminderSubjects = (await fakeResend.emails(email)).map((m) => m.subject).filter((subject) => subject?.startsWith("Reminder:"));
+    expect(reminderSubjects.sort()).toEqual([byBill.get(overdueEmail.id)?.subject, byBill.get(partlyPaid.id)?.subject].sort());
   });
 
   it("send exactly one reminder per bill when runs race, or a run repeats the same day", async () => {

@@ -260,11 +260,13 @@ describe("the organisation's speech settings", () => {
         voice: "alloy",
         defaults: ["provider", "stt_model", "tts_model", "voice"],
       },
+      messages: { payment_receipts: true },
     });
     const model = `scribe_v1-org-${tag}`;
     const voice = `voice-org-${tag}`;
     expect(await expectJson(await settings({ speech: { provider: "elevenlabs", stt_model: model, voice } }), 200)).toEqual({
       speech: { provider: "elevenlabs", stt_model: model, tts_model: "eleven_flash_v2_5", voice, defaults: ["tts_model"] },
+      messages: { payment_receipts: true },
     });
     const heard = await expectJson<Transcript>(await stt(owner, recordings[2]?.wavBytes as Uint8Array), 200);
     expect(heard).toMatchObject({ provider: "elevenlabs", model, text: recordings[2]?.text });

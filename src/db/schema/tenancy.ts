@@ -9,6 +9,8 @@ const timestamps = {
 /** What `organizations.settings` holds; unset keys fall back to the platform's defaults. */
 export interface OrgSettingsRecord {
   speech?: { provider?: "openai" | "elevenlabs"; stt_model?: string; tts_model?: string; voice?: string };
+  /** Messages that go out by themselves; each is on unless set to false. */
+  messages?: { payment_receipts?: boolean };
 }
 
 /** Organisations are the tenants: every tenant-owned row carries an `org_id`. */

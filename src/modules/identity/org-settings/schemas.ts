@@ -25,7 +25,13 @@ export const SpeechSettings = z
   })
   .openapi("SpeechSettings");
 
-export const OrgSettings = z.object({ speech: SpeechSettings }).openapi("OrgSettings");
+export const MessageSettings = z
+  .object({
+    payment_receipts: z.boolean().openapi({ description: "Customers get a receipt by message when a payment is recorded on their bill", example: true }),
+  })
+  .openapi("MessageSettings");
+
+export const OrgSettings = z.object({ speech: SpeechSettings, messages: MessageSettings }).openapi("OrgSettings");
 
 export const UpdateOrgSettingsBody = z
   .object({
@@ -35,6 +41,12 @@ export const UpdateOrgSettingsBody = z
         stt_model: name("scribe_v1", "null goes back to the provider's default").nullable().optional(),
         tts_model: name("eleven_flash_v2_5", "null goes back to the provider's default").nullable().optional(),
         voice: name("21m00Tcm4TlvDq8ikWAM", "null goes back to the provider's default").nullable().optional(),
+      })
+      .strict()
+      .optional(),
+    messages: z
+      .object({
+        payment_receipts: z.boolean().nullable().optional().openapi({ description: "false stops payment receipts; null goes back to on", example: false }),
       })
       .strict()
       .optional(),

@@ -56,8 +56,17 @@ export async function speechChoiceFor(ctx: ServiceCtx, request: Partial<SpeechCh
   return resolveSpeech(settings.speech, ctx.config.speech.defaultProvider, request);
 }
 
+function messageSettings(settings: OrgSettingsRecord): OrgSettingsView["messages"] {
+  return { payment_receipts: settings.messages?.payment_receipts ?? true };
+}
+
 function view(settings: OrgSettingsRecord, platformProvider: SpeechProviderName): OrgSettingsView {
-  return { speech: resolveSpeech(settings.speech, platformProvider) };
+  return { speech: resolveSpeech(settings.speech, platformProvider), messages: messageSettings(settings) };
+}
+
+/** Whether the organisation sends its customers a receipt for each recorded payment (on unless turned off). */
+export async function paymentReceiptsEnabled(ctx: ServiceCtx, orgId: string): Promise<boolean> {
+  return messageSettings(await storedSettings(ctx, orgId)).payment_receipts;
 }
 
 export async function getOrgSettings(ctx: ServiceCtx): Promise<OrgSettingsView> {
@@ -77,7 +86,11 @@ export async function updateOrgSettings(ctx: ServiceCtx, patch: UpdateOrgSetting
       if (value === null) delete speech[key];
       else if (value !== undefined) (speech as Record<string, string>)[key] = value;
     }
-    const settings: OrgSettingsRecord = { ...row.settings, speech };
+    const messages = { ...row.settings.messages };
+    const receipts = patch.messages?.payment_receipts;
+    if (receipts === null) delete messages.payment_receipts;
+    else if (receipts !== undefined) messages.payment_receipts = receipts;
+    const settings: OrgSettingsRecord = { ...row.settings, speech, messages };
     await tx.update(organizations).set({ settings, updatedAt: ctx.now() }).where(eq(organizations.id, orgId));
     await recordAudit(
       { ...ctx, db: tx },

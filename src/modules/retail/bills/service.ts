@@ -14,6 +14,7 @@ import { chargeWithinLimit, getCustomerBalance, lockCustomerForCredit, recordCus
 import { getProducts, moveStock } from "../products/service";
 import { withStockRights } from "../products/stock-access";
 import { billAmounts, lineAmounts, thousandths } from "./money";
+import { type ReceiptFacts, sendPaymentReceipt } from "./payment-receipts";
 import type { BillItemView, BillListInput, BillPaymentView, BillView, CreateBillInput, CreatePaymentInput } from "./schemas";
 
 type BillRow = typeof bills.$inferSelect;
@@ -375,8 +376,10 @@ export async function recordBillPayment(
 ): Promise<{ payment: BillPaymentView; bill: BillView }> {
   assertCan(ctx, "bills:write");
   const orgId = requireOrgId(ctx);
+  let receipt: ReceiptFacts | undefined;
+  let result: { payment: BillPaymentView; bill: BillView };
   try {
-    return await withTransaction(ctx, async (tx) => {
+    result = await withTransaction(ctx, async (tx) => {
       const bill = await getBillRow(tx, orgId, id, true);
       if (idempotencyKey) {
         // Read after the lock: a concurrent request with the same key has committed by now.
@@ -442,6 +445,7 @@ export async function recordBillPayment(
         targetId: id,
         metadata: { payment_id: payment.id, amount: input.amount },
       });
+      receipt = { orgId, billId: id, paymentId: payment.id, amount: input.amount, balanceDue: updated.total - updated.amountPaid };
       return { payment: paymentView(payment), bill: billView(updated, await itemsOf(tx, id)) };
     });
   } catch (error) {
@@ -449,6 +453,10 @@ export async function recordBillPayment(
     if (isUniqueViolation(error)) throw new Conflict("A payment with this Idempotency-Key is being recorded");
     throw error;
   }
+  // After the commit, and only for a payment this request created: a replayed key sends nothing.
+  // The payment stands even if its receipt cannot be queued.
+  if (receipt) await sendPaymentReceipt(ctx, receipt).catch((error) => ctx.log.warn("payment receipt not sent", { bill_id: id, error }));
+  return result;
 }
 
 // ---- void --------------------------------------------------------------------------------
