@@ -3,6 +3,7 @@ import type { ServiceCtx } from "./lib/context";
 import { createServiceCtx } from "./lib/service-ctx";
 import { sendBookingReminders } from "./modules/assistants/bookings/reminders";
 import { requeueStuckDocuments } from "./modules/assistants/knowledge/stuck";
+import { sweepStaleCalls } from "./modules/calls/records/sweep";
 import { reclaimExpiredReservations } from "./modules/money/credits/reservations";
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/platform/operations/service";
 import { sendOverdueReminders } from "./modules/retail/bills/reminders";
@@ -38,6 +39,11 @@ export const cronJobs: Record<string, CronJob[]> = {
         const run = await requeueStuckDocuments(ctx);
         return `${run.requeued} requeued, ${run.failed} failed`;
       },
+    },
+    // Calls whose Durable Object died mid-call are ended as lost and their credit hold settled.
+    {
+      name: "calls.sweep-stale",
+      run: async (ctx) => `${await sweepStaleCalls(ctx)} ended`,
     },
     // Every five minutes, so owners hear of a product running low soon after the sale that did it.
     {

@@ -8,7 +8,9 @@ import type { Assistant } from "../src/modules/assistants/assistants/service";
 import type { PhoneNumber } from "../src/modules/calls/numbers/schemas";
 import type { Call } from "../src/modules/calls/records/schemas";
 import { appendTurn, extendCallHold, finalizeCall, markAnswered } from "../src/modules/calls/records/service";
+import { sweepStaleCalls } from "../src/modules/calls/records/sweep";
 import { systemActor } from "../src/modules/identity/auth/principal";
+import { cronJobs } from "../src/scheduled";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp, uniqueIp } from "./harness/api";
 import { expectProblem, setCreditBalance, testCtx } from "./harness/helpers";
 
@@ -380,6 +382,20 @@ describe("Twilio incoming calls", () => {
   });
 });
 
+/** The call's hold is settled and the whole of it came back in one release. */
+async function expectSettledOnceWithNothingCharged(orgId: string, reservationId: string | null | undefined) {
+  const [hold] = await testCtx()
+    .db.select()
+    .from(creditReservations)
+    .where(eq(creditReservations.id, reservationId ?? ""));
+  expect(hold?.status).toBe("settled");
+  const releases = await testCtx()
+    .db.select()
+    .from(creditLedger)
+    .where(and(eq(creditLedger.orgId, orgId), eq(creditLedger.kind, "release")));
+  expect(releases).toHaveLength(1);
+}
+
 describe("Twilio call status callbacks", () => {
   it("finalise a call whose stream never opened exactly once, even when two race", async () => {
     const { owner, number } = await receptionist("status");
@@ -394,16 +410,7 @@ describe("Twilio call status callbacks", () => {
     const after = await callBySid(sid);
     expect(after).toMatchObject({ status: "busy", durationS: 0, costCredits: 0, endReason: "twilio_busy" });
     expect(after?.endedAt).toBeInstanceOf(Date);
-    const [hold] = await testCtx()
-      .db.select()
-      .from(creditReservations)
-      .where(eq(creditReservations.id, before?.reservationId ?? ""));
-    expect(hold?.status).toBe("settled");
-    const releases = await testCtx()
-      .db.select()
-      .from(creditLedger)
-      .where(and(eq(creditLedger.orgId, owner.orgId), eq(creditLedger.kind, "release")));
-    expect(releases).toHaveLength(1);
+    await expectSettledOnceWithNothingCharged(owner.orgId, before?.reservationId);
   });
 
   it("leave a streamed call to its bridge, keeping Twilio's seconds and status for the record", async () => {
@@ -526,6 +533,31 @@ describe("Call records", () => {
     expect((await expectJson<Page<Call>>(await call("/v1/calls", { token: other.access_token }), 200)).data).toEqual([]);
     await expectProblem(await call(`/v1/calls/${first.data[0]?.id}`, { token: other.access_token }), 404);
     await expectProblem(await call("/v1/calls?from=yesterday", { token: owner.access_token }), 422);
+  });
+});
+
+describe("The stale-call sweep", () => {
+  it("ends an in-progress call silent for longer than a call may last as lost, settling its hold once", async () => {
+    expect(cronJobs["*/5 * * * *"]?.map((job) => job.name)).toContain("calls.sweep-stale");
+    const { owner, row } = await openedCall("sweep");
+    const live = await openedCall("sweep-live");
+    const ctx = orgCtx(owner.orgId);
+    const answered = new Date(Date.now() - (testCtx().config.calls.maxSeconds + 20 * 60) * 1000);
+    const lastWord = new Date(answered.getTime() + 30_000);
+    await markAnswered(ctx, row.id, answered);
+    await appendTurn(ctx, row.id, { role: "caller", text: "Are you still there?", at: lastWord });
+    await testCtx().db.update(calls).set({ updatedAt: answered }).where(eq(calls.id, row.id));
+    await markAnswered(orgCtx(live.owner.orgId), live.row.id, new Date());
+
+    await sweepStaleCalls(testCtx());
+    expect(await sweepStaleCalls(testCtx())).toBe(0);
+    const swept = await callBySid(row.callSid);
+    expect(swept).toMatchObject({ status: "failed", endReason: "lost", durationS: 30, costCredits: 0 });
+    expect(swept?.endedAt?.getTime()).toBe(lastWord.getTime());
+    await expectSettledOnceWithNothingCharged(owner.orgId, row.reservationId);
+    // A bridge that wakes up late finalises nothing more; a live call is left alone.
+    expect(await finalizeCall(ctx, row.id, { status: "completed", endReason: "caller_hung_up", endedAt: new Date(), usage: [] })).toBe(false);
+    expect(await callBySid(live.row.callSid)).toMatchObject({ status: "in_progress", endedAt: null });
   });
 });
 
