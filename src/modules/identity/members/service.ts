@@ -10,6 +10,7 @@ import { sendMessage } from "../../messaging/outbound/service";
 import { assertMemberSeat } from "../../money/plans/limits";
 import { recordAudit } from "../audit/service";
 import { requireOrgId } from "../auth/principal";
+import { type Newcomer, sendWelcome } from "../auth/welcome";
 import type { OrgView } from "../orgs/schemas";
 import { loadOrg, requireActiveOrg, requireUser } from "../orgs/service";
 import { type AssignableRole, findAssignableRole, requireMayGrant, requireMayManage } from "../roles/service";
@@ -142,7 +143,8 @@ export async function inviteMember(ctx: ServiceCtx, orgId: string, input: { emai
 export async function acceptInvitation(ctx: ServiceCtx, token: string): Promise<OrgView> {
   const userId = requireUser(ctx);
   const tokenHash = await sha256Hex(token);
-  return withTransaction(ctx, async (tx) => {
+  let newcomer: Newcomer | undefined;
+  const org = await withTransaction(ctx, async (tx) => {
     const [found] = await tx
       .select({ id: invitations.id, orgId: invitations.orgId, role: invitations.role })
       .from(invitations)
@@ -156,7 +158,7 @@ export async function acceptInvitation(ctx: ServiceCtx, token: string): Promise<
     // commits, and it then sees accepted_at set.
     const [invitation] = await tx.select().from(invitations).where(eq(invitations.id, found.id)).for("update");
     if (!invitation) throw new NotFound("invitation");
-    const [user] = await tx.select({ email: users.email }).from(users).where(eq(users.id, userId));
+    const [user] = await tx.select({ email: users.email, name: users.name }).from(users).where(eq(users.id, userId));
     if (user?.email.toLowerCase() !== invitation.email.toLowerCase()) {
       throw new Forbidden("This invitation was sent to another email address; sign in as that user to accept it");
     }
@@ -170,8 +172,13 @@ export async function acceptInvitation(ctx: ServiceCtx, token: string): Promise<
       { ...ctx, db: tx },
       { orgId: invitation.orgId, action: "member.joined", targetType: "user", targetId: userId, metadata: { invitation_id: invitation.id, role: role.id } },
     );
-    return loadOrg(tx, invitation.orgId, role.id);
+    const view = await loadOrg(tx, invitation.orgId, role.id);
+    newcomer = { userId, email: user.email, name: user.name, joined: { orgId: view.id, orgName: view.name } };
+    return view;
   });
+  // After the commit, so the welcome never names a membership that was rolled back.
+  if (newcomer) await sendWelcome(ctx, newcomer);
+  return org;
 }
 
 /** Removes a member. The last owner cannot be removed (409): an organisation always has one. */
