@@ -25,6 +25,11 @@
  * - `speech`: what the Worker adds to the speech provider's time (the fake OpenAI here), paired per
  *   request: `POST /v1/stt` overhead p50/p99, `POST /v1/tts` time to first byte added while streaming,
  *   `POST /v1/query/audio-chat` against Chinook less its four provider calls (scripts/lib/bench-speech.ts);
+ * - `calls`: phone calls through the Worker's CallSession with the Realtime and Twilio fakes in this
+ *   process: per-frame added latency caller→model and model→caller p50/p99 over a call of
+ *   BENCH_CALL_SECONDS (30), `clear` delay after speech_started, truncate error against the audio
+ *   heard, then BENCH_CONCURRENT_CALLS (20) at once: workerd CPU per call-second, frames lost
+ *   (scripts/lib/bench-calls.ts);
  * - the gzip size of the bundle from `wrangler deploy --dry-run`;
  * - `suite`: the whole test suite as `npm test` runs it: wall time, files, tests, vitest's import
  *   and tests phases, the fixed cost per file (import / files), the slowest files
@@ -33,7 +38,7 @@
  *   (scripts/lib/bench-startup.ts).
  *
  * `BENCH_ONLY=query,sql_guard` runs only those sections (suite, startup, http, signin, messaging,
- * credits, bills, dashboard, sql_guard, query, events, calculate, knowledge, speech, bundle); the local stack's
+ * credits, bills, dashboard, sql_guard, query, events, calculate, knowledge, speech, calls, bundle); the local stack's
  * start-up figures are printed whenever a section needs the stack.
  */
 import { execFileSync } from "node:child_process";
@@ -43,6 +48,7 @@ import { startFakeOpenAI } from "../tests/fakes/openai.ts";
 import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../tests/fakes/telegram.ts";
 import { benchShop, measureBillIssue, measureSummary, removeShop, seedBills } from "./lib/bench-bills.ts";
 import { formatCalculateFigures, measureCalculate } from "./lib/bench-calculate.ts";
+import { formatCallsFigures, measureCalls, startCallFakes } from "./lib/bench-calls.ts";
 import { measureDebits } from "./lib/bench-credits.ts";
 import { formatEventIngestFigures, measureEventIngest } from "./lib/bench-events.ts";
 import { formatKnowledgeFigures, measureKnowledge } from "./lib/bench-knowledge.ts";
@@ -101,11 +107,13 @@ const base = `http://127.0.0.1:${port}`;
 const telegram = await startFakeTelegram(FAKE_TELEGRAM_BOT_TOKEN);
 // The model writing SQL is a fake OpenAI on loopback too, so its time can be measured and taken off.
 const openai = await startFakeOpenAI();
+// Phone calls' model and carrier are fakes in this process too, sharing the bench's clock.
+const callFakes = runs("calls") ? await startCallFakes(base) : undefined;
 const wrangler = startWranglerDev({
   port,
   stack,
   persistTo: ".data/wrangler-bench",
-  vars: { LOG_LEVEL: "error", TELEGRAM_BOT_TOKEN: FAKE_TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL: telegram.url, ...benchModelVars(openai.url) },
+  vars: { LOG_LEVEL: "error", TELEGRAM_BOT_TOKEN: FAKE_TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL: telegram.url, ...benchModelVars(openai.url), ...callFakes?.vars },
   quiet: true,
 });
 const wranglerStarted = performance.now();
@@ -265,6 +273,20 @@ try {
     console.log(formatSpeechFigures(figures));
   }
 
+  if (callFakes) {
+    const figures = await measureCalls({
+      baseUrl: base,
+      databaseUrl: stack.databaseUrl,
+      fakes: callFakes,
+      accessToken: (await signUpBenchUser(base)).accessToken,
+      staff: await signUpBenchUser(base),
+      callSeconds: Number(process.env.BENCH_CALL_SECONDS ?? 30),
+      concurrentCalls: Number(process.env.BENCH_CONCURRENT_CALLS ?? 20),
+      wranglerPid: wrangler.process.pid ?? 0,
+    });
+    console.log(formatCallsFigures(figures));
+  }
+
   if (runs("bundle")) {
     const dryRun = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", ".data/bundle"], { cwd: ROOT, env: OFFLINE_ENV, encoding: "utf8" });
     const size = dryRun.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);
@@ -275,6 +297,7 @@ try {
   wrangler.stop();
   await telegram.close();
   await openai.close();
+  await callFakes?.close();
   await stack.stop();
 }
 process.exit(0);
