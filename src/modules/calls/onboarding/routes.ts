@@ -30,13 +30,10 @@ const OnboardForm = z
     name: z.string().optional().openapi({ description: "Any field of CreateAssistantRequest goes in a part of its own", example: "Ava" }),
     business_name: z.string().optional().openapi({ example: "Bright Smile Dental" }),
     timezone: z.string().optional().openapi({ example: "America/Chicago" }),
-    weekly_hours: z
-      .string()
-      .optional()
-      .openapi({
-        description: "JSON text, as `weekly_hours` of CreateAssistantRequest (so are `closed_dates`, `tools`, `available_days` and the numeric fields)",
-        example: '{"mon":[["09:00","17:00"]]}',
-      }),
+    weekly_hours: z.string().optional().openapi({
+      description: "JSON text, as `weekly_hours` of CreateAssistantRequest (so are `closed_dates`, `tools`, `available_days` and the numeric fields)",
+      example: '{"mon":[["09:00","17:00"]]}',
+    }),
     files: z
       .any()
       .optional()
