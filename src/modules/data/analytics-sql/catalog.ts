@@ -105,6 +105,7 @@ export const ANALYTICS_TABLES: readonly AnalyticsTable[] = [
       { name: "tax_rate_bps", type: "integer", note: "tax rate in basis points (1800 = 18%)" },
       { name: "stock_quantity", type: "numeric(14,3)", note: "units in stock now" },
       { name: "low_stock_threshold", type: "numeric(14,3)", note: "low stock when stock_quantity <= this; null = no alert" },
+      { name: "low_stock_alerted_at", type: "timestamptz", note: "when owners were alerted of this low-stock crossing; null = not alerted" },
       { name: "archived_at", type: "timestamptz", note: "null = on sale" },
       created(),
       updated,
