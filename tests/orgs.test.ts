@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { auditEvents, invitations, memberships, messages, organizations } from "../src/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
 import { call, expectJson, GOOD_PASSWORD, joinOrgAs, type Member, type SignedUp, signUp, uniqueEmail } from "./harness/api";
+import { fakeResend, messageRow } from "./harness/fakes";
 import { expectProblem, testCtx, testEnv } from "./harness/helpers";
 
 interface Org {
@@ -444,5 +445,26 @@ describe("plan limits", () => {
     expect(responses.filter((r) => r.status === 403)).toHaveLength(6);
     const pending = await testCtx().db.select().from(invitations).where(eq(invitations.orgId, owner.orgId));
     expect(pending).toHaveLength(4);
+  });
+});
+
+async function welcomesOf(userId: string) {
+  return testCtx()
+    .db.select()
+    .from(messages)
+    .where(and(eq(messages.entityType, "user"), eq(messages.entityId, userId)));
+}
+
+describe("welcome messages", () => {
+  it("welcome a member who accepted an invitation, naming the organisation they joined", async () => {
+    const owner = await signUp("welcome-owner");
+    const member = await joinOrgAs(owner, "member", "welcome-member");
+
+    const joined = (await welcomesOf(member.user.id)).filter((m) => m.orgId === owner.orgId);
+    expect(joined).toHaveLength(1);
+    expect(joined[0]?.subject).toBe("Welcome to Test welcome-owner's organisation on Billx");
+    expect(joined[0]?.body).toContain("you are now a member of Test welcome-owner's organisation");
+    await expect.poll(async () => (await messageRow(joined[0]?.id ?? ""))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
+    expect((await fakeResend.emails(member.user.email)).map((m) => m.subject)).toContain(joined[0]?.subject);
   });
 });
