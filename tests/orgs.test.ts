@@ -456,6 +456,18 @@ async function welcomesOf(userId: string) {
 }
 
 describe("welcome messages", () => {
+  it("welcome a new account with exactly one email, even when the address signs up again", async () => {
+    const account = await signUp("welcome-signup");
+    const again = await call("/v1/auth/sign-up", { body: { email: account.user.email, password: GOOD_PASSWORD, name: "Twice" } });
+    expect(again.status).toBe(409);
+
+    const welcomes = await welcomesOf(account.user.id);
+    expect(welcomes).toMatchObject([{ orgId: null, channel: "email", recipient: account.user.email, subject: "Welcome to Billx" }]);
+    expect(welcomes[0]?.body).toContain(`Hello ${account.user.name}`);
+    await expect.poll(async () => (await messageRow(welcomes[0]?.id ?? ""))?.status, { timeout: 10_000, interval: 200 }).toBe("sent");
+    expect((await fakeResend.emails(account.user.email)).map((m) => m.subject)).toEqual(["Welcome to Billx"]);
+  });
+
   it("welcome a member who accepted an invitation, naming the organisation they joined", async () => {
     const owner = await signUp("welcome-owner");
     const member = await joinOrgAs(owner, "member", "welcome-member");

@@ -4,16 +4,19 @@ import { auditEvents, messages, otpCodes, users } from "../src/db/schema";
 import { call, signUp, uniqueEmail } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
-/** The code as the person receives it: read from the newest message sent to `recipient`. */
+// Sign-in codes only: the same address also gets its welcome email at sign-up.
+const codeMessagesTo = (recipient: string) => and(eq(messages.recipient, recipient), eq(messages.entityType, "otp"));
+
+/** The code as the person receives it: read from the newest sign-in code message sent to `recipient`. */
 async function receivedCode(recipient: string): Promise<string> {
-  const [message] = await testCtx().db.select().from(messages).where(eq(messages.recipient, recipient)).orderBy(desc(messages.id)).limit(1);
+  const [message] = await testCtx().db.select().from(messages).where(codeMessagesTo(recipient)).orderBy(desc(messages.id)).limit(1);
   const code = /\b(\d{6})\b/.exec(message?.body ?? "")?.[1];
   if (!code) throw new Error(`no code was sent to ${recipient}`);
   return code;
 }
 
 function messagesTo(recipient: string) {
-  return testCtx().db.select().from(messages).where(eq(messages.recipient, recipient));
+  return testCtx().db.select().from(messages).where(codeMessagesTo(recipient));
 }
 
 const wrongCodeFor = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, "0");

@@ -16,6 +16,7 @@ import { BadGateway, BadRequest, Conflict, Forbidden, ProviderUnavailable, Unaut
 import { recordAudit } from "../audit/service";
 import { type AuthResult, createUserWithOwnOrganisation } from "./service";
 import { startSession } from "./sessions";
+import { sendWelcome } from "./welcome";
 
 const PROVIDER = "google";
 const STATE_TTL_MS = 10 * 60 * 1000;
@@ -118,6 +119,7 @@ export async function finishGoogleSignIn(ctx: ServiceCtx, input: { state: string
 
   if (outcome === "created") {
     await recordAudit(ctx, { orgId, action: "user.signed_up", actorUserId: userId, targetType: "user", targetId: userId, metadata: { method: PROVIDER } });
+    await sendWelcome(ctx, { userId, email: identity.email, name: identity.name });
   } else if (outcome === "linked") {
     await recordAudit(ctx, {
       orgId: null,

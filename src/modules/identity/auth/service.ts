@@ -7,6 +7,7 @@ import { newId } from "../../../lib/ids";
 import { hashPassword, needsRehash, verifyPassword } from "../../../lib/password";
 import { recordAudit } from "../audit/service";
 import { revokeSession, rotateRefreshToken, startSession, type TokenPair } from "./sessions";
+import { sendWelcome } from "./welcome";
 
 export interface PublicUser {
   id: string;
@@ -42,6 +43,8 @@ export async function signUp(ctx: ServiceCtx, input: { email: string; password: 
     return created;
   });
   await recordAudit(ctx, { orgId, action: "user.signed_up", actorUserId: user.id, targetType: "user", targetId: user.id });
+  // After the commit, so a sign-up that lost the email race is never welcomed.
+  await sendWelcome(ctx, { userId: user.id, email: user.email, name: user.name });
   return { user, ...(await startSession(ctx, user.id)) };
 }
 
