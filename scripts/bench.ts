@@ -16,7 +16,9 @@
  * - `POST /v1/query/chat` against Chinook with a fake model in this process: p50/p99, requests/s,
  *   and the overhead once the model's time is taken off, one client and N (scripts/lib/bench-query.ts);
  * - `POST /v1/events` over HTTP: events/s and batch p50/p99 for batches of 1,000 mixed events from N
- *   clients, then the same batches replayed as duplicates (scripts/lib/bench-events.ts);
+ *   clients, then the same batches replayed as duplicates; beside them the ceiling: the same rows inserted
+ *   from Node into a scratch copy of agent_events (one statement a batch, same clients), and the ratio
+ *   (scripts/lib/bench-events.ts);
  * - `POST /v1/billing-models/{id}/calculate` p50/p99 for one agent and one month holding 1,000,000
  *   events seeded through SQL (scripts/lib/bench-calculate.ts);
  * - `knowledge`: SciFact through the knowledge-base pipeline (ingestion chunks/s, lexical and hybrid
@@ -217,7 +219,12 @@ try {
 
   if (runs("events")) {
     const accessToken = (await signUpBenchUser(base)).accessToken;
-    const figures = await measureEventIngest(base, accessToken, { batches: EVENT_BATCHES, eventsPerBatch: 1000, clients: EVENT_CLIENTS, agents: 20 });
+    const figures = await measureEventIngest(base, stack.databaseUrl, accessToken, {
+      batches: EVENT_BATCHES,
+      eventsPerBatch: 1000,
+      clients: EVENT_CLIENTS,
+      agents: 20,
+    });
     console.log(formatEventIngestFigures(figures));
   }
 

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { benchShop } from "./bench-bills.ts";
 
 export interface EventIngestOptions {
@@ -21,6 +22,14 @@ export interface EventIngestFigures extends EventIngestOptions {
   /** The same batches posted again: every event a duplicate, so no row is written. */
   replayEventsPerSecond: number;
   replayDuplicates: number;
+  /** The same rows inserted straight from Node into a copy of the table: what the machine can do. */
+  ceiling: CeilingFigures;
+}
+
+export interface CeilingFigures {
+  eventsPerSecond: number;
+  batchP50Ms: number;
+  batchP99Ms: number;
 }
 
 interface BatchResult {
@@ -37,7 +46,7 @@ interface BatchResult {
  * are the server's: auth, per-event validation, the agents and closed-periods lookup, the insert.
  * Then the same batches again, where every event is a duplicate.
  */
-export async function measureEventIngest(baseUrl: string, accessToken: string, options: EventIngestOptions): Promise<EventIngestFigures> {
+export async function measureEventIngest(baseUrl: string, databaseUrl: string, accessToken: string, options: EventIngestOptions): Promise<EventIngestFigures> {
   const shop = await benchShop(baseUrl, accessToken, options.clients);
   const owner = shop.keys[0] as string;
   const agentIds: string[] = [];
@@ -56,6 +65,7 @@ export async function measureEventIngest(baseUrl: string, accessToken: string, o
 
   const first = await postAll(baseUrl, shop.keys, bodies);
   const replay = await postAll(baseUrl, shop.keys, bodies);
+  const ceiling = await measureCeiling(databaseUrl, shop.orgId, bodies, options.clients);
   return {
     ...options,
     accepted: first.accepted,
@@ -68,7 +78,60 @@ export async function measureEventIngest(baseUrl: string, accessToken: string, o
     batchP99Ms: percentile(first.timings, 99),
     replayEventsPerSecond: replay.duplicates / replay.seconds,
     replayDuplicates: replay.duplicates,
+    ceiling,
   };
+}
+
+const CEILING_TABLE = "bench_ceiling_events";
+
+/**
+ * The physical limit the Worker path is judged against, in the same run on the same Postgres:
+ * the same batches as stored rows, inserted from Node by `clients` connections with one
+ * `jsonb_to_recordset … ON CONFLICT DO NOTHING` statement each, into a scratch copy of
+ * `agent_events` (its primary key and indexes, no foreign keys, no triggers) made fresh per run.
+ * No validation, no lookups, no HTTP: what is left is parsing the JSON and writing the rows.
+ */
+async function measureCeiling(databaseUrl: string, orgId: string, bodies: string[], clients: number): Promise<CeilingFigures> {
+  const rowBatches = bodies.map((body) => JSON.stringify((JSON.parse(body) as { events: BenchEvent[] }).events.map(storedShape)));
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: clients });
+  try {
+    await pool.query(`DROP TABLE IF EXISTS ${CEILING_TABLE}`);
+    await pool.query(`CREATE TABLE ${CEILING_TABLE} (LIKE agent_events INCLUDING DEFAULTS INCLUDING INDEXES)`);
+    const insert = `INSERT INTO ${CEILING_TABLE} (org_id, id, agent_id, kind, type, quantity, amount, currency, value, success, occurred_at, metadata)
+      SELECT $1, e.id, e.agent_id, e.kind, e.type, e.quantity, e.amount, e.currency, e.value, e.success, e.occurred_at, e.metadata
+        FROM jsonb_to_recordset($2::jsonb)
+          AS e(id text, agent_id text, kind text, type text, quantity numeric, amount bigint, currency text, value bigint,
+               success boolean, occurred_at timestamptz, metadata jsonb)
+       ORDER BY e.id
+      ON CONFLICT (org_id, id) DO NOTHING`;
+    const timings: number[] = [];
+    let inserted = 0;
+    let next = 0;
+    const client = async () => {
+      while (next < rowBatches.length) {
+        const rows = rowBatches[next++] as string;
+        const started = performance.now();
+        // Awaited before adding: `inserted += await …` would add to a stale total read before the wait.
+        const { rowCount } = await pool.query(insert, [orgId, rows]);
+        inserted += rowCount ?? 0;
+        timings.push(performance.now() - started);
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: clients }, client));
+    const seconds = (performance.now() - started) / 1000;
+    return { eventsPerSecond: inserted / seconds, batchP50Ms: percentile(timings, 50), batchP99Ms: percentile(timings, 99) };
+  } finally {
+    await pool.query(`DROP TABLE IF EXISTS ${CEILING_TABLE}`).catch(() => {});
+    await pool.end();
+  }
+}
+
+type BenchEvent = ReturnType<typeof batchEvents>[number];
+
+/** An event as the service stores it: every kind's columns, null where the kind has none. */
+function storedShape(event: BenchEvent) {
+  return { quantity: "1", amount: null, currency: null, value: null, success: null, metadata: null, ...event };
 }
 
 /** One batch: two activities for each cost and outcome, spread over the agents and the last day. */
@@ -142,6 +205,10 @@ export function formatEventIngestFigures(figures: EventIngestFigures): string {
     `events_batch_latency_p99_ms ${round(figures.batchP99Ms)}`,
     `events_replay_duplicates ${figures.replayDuplicates}`,
     `events_replay_per_s ${Math.round(figures.replayEventsPerSecond)}`,
+    `ceiling_events_per_s ${Math.round(figures.ceiling.eventsPerSecond)}`,
+    `ceiling_batch_latency_p50_ms ${round(figures.ceiling.batchP50Ms)}`,
+    `ceiling_batch_latency_p99_ms ${round(figures.ceiling.batchP99Ms)}`,
+    `ratio ${round(figures.eventsPerSecond / figures.ceiling.eventsPerSecond)}`,
     `events_rejected ${figures.rejected}`,
     `events_failed_batches ${figures.failedBatches}`,
   ].join("\n");
