@@ -39,7 +39,8 @@ interface FakeProvider {
   name: string;
   /** Any of these set (non-empty) means the user configured the real provider. */
   configuredBy: string[];
-  start(options: { apiOrigin: string }): Promise<StartedFake>;
+  /** `isSet` says whether the user set a variable (their value always wins over the fake's). */
+  start(options: { apiOrigin: string; isSet(name: string): boolean }): Promise<StartedFake>;
 }
 
 /** Closes a page server in front of a fake, then the fake. */
@@ -113,9 +114,12 @@ const PROVIDERS: FakeProvider[] = [
   {
     name: "twilio",
     configuredBy: ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_BASE_URL"],
-    async start() {
+    async start({ apiOrigin, isSet }) {
       const account = DEFAULT_FAKE_TWILIO_ACCOUNT;
       const fake = await startFakeTwilio(account);
+      // The fake "Twilio" reaches the dev server where it listens: numbers can be attached (their
+      // webhooks need a public base URL) and `npm run call:simulate` signs against that URL.
+      const publicUrl: Record<string, string> = isSet("PUBLIC_API_URL") ? {} : { PUBLIC_BASE_URL: apiOrigin };
       return {
         ...fake,
         vars: {
@@ -123,6 +127,7 @@ const PROVIDERS: FakeProvider[] = [
           TWILIO_AUTH_TOKEN: account.authToken,
           TWILIO_FROM_NUMBER: account.numbers[0] ?? "+15005550006",
           TWILIO_BASE_URL: fake.url,
+          ...publicUrl,
         },
       };
     },
@@ -200,7 +205,7 @@ export async function startFakeProviders(userVars: Record<string, string>, optio
   try {
     for (const provider of PROVIDERS) {
       if (provider.configuredBy.some(isSet)) continue;
-      started.push({ name: provider.name, fake: await provider.start({ apiOrigin }) });
+      started.push({ name: provider.name, fake: await provider.start({ apiOrigin, isSet }) });
     }
   } catch (error) {
     await stop();

@@ -87,7 +87,11 @@ export class TwilioCall {
   private mediaTimestampMs = 0;
   private readonly playback: QueuedAudio[] = [];
   private pendingMarks: PendingMark[] = [];
-  private isClosed = false;
+  private socketClosed = false;
+  /** The socket has closed (either side hung up). */
+  get isClosed(): boolean {
+    return this.socketClosed;
+  }
 
   constructor(
     private readonly socket: WebSocket,
@@ -98,7 +102,7 @@ export class TwilioCall {
     this.accountSid = options.accountSid ?? "ACa1b2c3d4e5f60718293a4b5c6d7e8f90";
     this.closed = new Promise((resolve) => {
       socket.addEventListener("close", (event) => {
-        this.isClosed = true;
+        this.socketClosed = true;
         resolve({ code: event.code, reason: event.reason });
       });
     });
@@ -132,7 +136,7 @@ export class TwilioCall {
   async say(ulaw: Uint8Array, pace: "realtime" | "fast" = "fast"): Promise<void> {
     const began = Date.now();
     for (let at = 0, index = 0; at < ulaw.byteLength; at += TWILIO_FRAME_BYTES, index++) {
-      if (this.isClosed) return;
+      if (this.socketClosed) return;
       if (pace === "realtime") await sleep(began + index * 20 - Date.now());
       const frame = new Uint8Array(TWILIO_FRAME_BYTES).fill(ULAW_SILENCE);
       frame.set(ulaw.subarray(at, at + TWILIO_FRAME_BYTES));
@@ -164,17 +168,17 @@ export class TwilioCall {
 
   /** `stop` (the caller hung up), then Twilio closes the socket. */
   hangUp(): void {
-    if (this.isClosed) return;
+    if (this.socketClosed) return;
     this.send({ event: "stop", sequenceNumber: this.nextSequence(), streamSid: this.streamSid, stop: { accountSid: this.accountSid, callSid: this.callSid } });
     this.socket.close(1000, "call ended");
-    this.isClosed = true;
+    this.socketClosed = true;
     for (const mark of this.pendingMarks) clearTimeout(mark.timer);
     this.pendingMarks = [];
   }
 
   /** Any message, for cases the helpers above do not cover (a malformed frame). */
   send(message: Record<string, unknown>): void {
-    if (this.isClosed) return;
+    if (this.socketClosed) return;
     this.socket.send(JSON.stringify(message));
   }
 
