@@ -10,5 +10,6 @@ export * from "./messaging";
 export * from "./monetisation";
 export * from "./operations";
 export * from "./payments";
+export * from "./rollups";
 export * from "./speech";
 export * from "./tenancy";

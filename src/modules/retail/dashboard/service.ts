@@ -6,6 +6,7 @@ import { Unprocessable } from "../../../lib/errors";
 import { type Page, toPage } from "../../../lib/pagination";
 import { quantityText } from "../../../lib/quantity";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { inEdges, inWholeDays, splitByUtcDay } from "../../usage/rollups/days";
 import type { LowStockInput, LowStockView, PeriodInput, SalesGroup, SalesInput, SalesView, SummaryView, TopCustomersInput, TopCustomersView } from "./schemas";
 
 const DAY_MS = 86_400_000;
@@ -46,21 +47,20 @@ function countedBills(orgId: string, period: Period): SQL {
     AND b.status NOT IN ('draft', 'void')`;
 }
 
-function inPeriod(column: SQL, period: Period): SQL {
-  return sql`${column} >= ${period.from.toISOString()}::timestamptz AND ${column} < ${period.to.toISOString()}::timestamptz`;
-}
-
 const currencyOf = (orgId: string) => sql`(SELECT o.currency FROM organizations o WHERE o.id = ${orgId})`;
 
 /**
  * Revenue, money collected, what is outstanding now, bill count, average bill and new customers
- * (definitions in schemas.ts), in one statement: each figure is a scalar subquery on its own
- * org-scoped index, so the answer is one consistent snapshot in one round trip.
+ * (definitions in schemas.ts), in one statement, so the answer is one consistent snapshot in one
+ * round trip. Whole UTC days come from retail_daily_totals (kept by triggers in the writing
+ * transactions); only the partial days at a period's ends are summed from the raw rows, each on
+ * its own org-scoped time index. Outstanding is every open bill's, summed over the roll-up's days.
  */
 export async function getSummary(ctx: ServiceCtx, input: PeriodInput): Promise<SummaryView> {
   assertCan(ctx, "dashboard:read");
   const orgId = requireOrgId(ctx);
   const period = resolvePeriod(ctx.now(), input);
+  const split = splitByUtcDay(period);
   const [row] = await rowsOf<{
     currency: string;
     revenue: string;
@@ -74,25 +74,33 @@ export async function getSummary(ctx: ServiceCtx, input: PeriodInput): Promise<S
   }>(
     ctx.db,
     sql`
-    WITH period_bills AS (
+    WITH days AS (
+      SELECT coalesce(sum(d.revenue), 0) AS revenue, coalesce(sum(d.bill_count), 0) AS bill_count,
+             coalesce(sum(d.bill_payments), 0) AS bill_payments, coalesce(sum(d.unallocated), 0) AS unallocated,
+             coalesce(sum(d.refunds), 0) AS refunds, coalesce(sum(d.new_customers), 0) AS new_customers
+        FROM retail_daily_totals d WHERE d.org_id = ${orgId} AND ${inWholeDays(sql`d.day`, split)}
+    ), edge_bills AS (
       SELECT coalesce(sum(b.total - b.amount_refunded), 0) AS revenue, count(*) AS bill_count
-        FROM bills b WHERE ${countedBills(orgId, period)}
+        FROM bills b
+       WHERE b.org_id = ${orgId} AND b.status NOT IN ('draft', 'void') AND ${inEdges(sql`b.issued_at`, split)}
+    ), period_bills AS (
+      SELECT days.revenue + eb.revenue AS revenue, days.bill_count + eb.bill_count AS bill_count FROM days, edge_bills eb
     )
     SELECT ${currencyOf(orgId)} AS currency,
            pb.revenue::text AS revenue,
            pb.bill_count::text AS bill_count,
            -- numeric round() takes halves away from zero; revenue is never negative, so that is half up.
            (CASE WHEN pb.bill_count = 0 THEN 0 ELSE round(pb.revenue::numeric / pb.bill_count) END)::text AS average_bill,
-           (SELECT coalesce(sum(p.amount), 0) FROM bill_payments p
-             WHERE p.org_id = ${orgId} AND p.method <> 'credit' AND ${inPeriod(sql`p.created_at`, period)})::text AS bill_payments,
-           (SELECT coalesce(sum(cp.amount - cp.allocated), 0) FROM customer_payments cp
-             WHERE cp.org_id = ${orgId} AND ${inPeriod(sql`cp.created_at`, period)})::text AS unallocated,
-           (SELECT coalesce(sum(r.amount), 0) FROM bill_refunds r
-             WHERE r.org_id = ${orgId} AND ${inPeriod(sql`r.created_at`, period)})::text AS refunds,
-           (SELECT coalesce(sum(b.total - b.amount_paid), 0) FROM bills b
-             WHERE b.org_id = ${orgId} AND b.status IN ('issued', 'partially_paid'))::text AS outstanding,
-           (SELECT count(*) FROM customers c WHERE c.org_id = ${orgId} AND ${inPeriod(sql`c.created_at`, period)})::text AS new_customers
-      FROM period_bills pb`,
+           (days.bill_payments + (SELECT coalesce(sum(p.amount), 0) FROM bill_payments p
+             WHERE p.org_id = ${orgId} AND p.method <> 'credit' AND ${inEdges(sql`p.created_at`, split)}))::text AS bill_payments,
+           (days.unallocated + (SELECT coalesce(sum(cp.amount - cp.allocated), 0) FROM customer_payments cp
+             WHERE cp.org_id = ${orgId} AND ${inEdges(sql`cp.created_at`, split)}))::text AS unallocated,
+           (days.refunds + (SELECT coalesce(sum(r.amount), 0) FROM bill_refunds r
+             WHERE r.org_id = ${orgId} AND ${inEdges(sql`r.created_at`, split)}))::text AS refunds,
+           (SELECT coalesce(sum(d.outstanding), 0) FROM retail_daily_totals d WHERE d.org_id = ${orgId})::text AS outstanding,
+           (days.new_customers + (SELECT count(*) FROM customers c
+             WHERE c.org_id = ${orgId} AND ${inEdges(sql`c.created_at`, split)}))::text AS new_customers
+      FROM period_bills pb, days`,
   );
   if (!row) throw new Error("the summary query returned no row");
   return {

@@ -9,6 +9,7 @@ import { agents, customerBillingPlans, customers } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { type FieldError, Unprocessable } from "../../../lib/errors";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { inEdges, inWholeDays, splitByUtcDay } from "../rollups/days";
 import { computeCharges, type UsageTotals } from "./engine";
 import type { CalculateInput, CalculationView } from "./schemas";
 import { loadModelTerms } from "./service";
@@ -55,23 +56,43 @@ function agentScope(scope: UsageScope, agentColumn: SQL): SQL {
  * Sums the events in scope. Activities count whatever their currency; successful outcomes are
  * counted whatever theirs, but only values in the model's currency are summed, like costs. The
  * quantity sum is scaled to thousandths in SQL and read as text, so no float ever holds it.
+ * Whole UTC days are read from agent_event_daily_totals (the same sums, kept per day by a trigger
+ * on agent_events, late events included); only a partial day at either end of the period is
+ * summed from the raw events. Both halves give the same per-row sums, added per kind and type.
  */
 async function eventTotals(db: Database, scope: UsageScope): Promise<TotalsRow[]> {
+  const split = splitByUtcDay(scope);
   const inCurrency = sql`(e.currency IS NULL OR upper(e.currency) = ${scope.currency})`;
+  // The roll-up stores upper(currency), '' for none.
+  const dayInCurrency = sql`(d.currency = '' OR d.currency = ${scope.currency})`;
   return rowsOf<TotalsRow>(
     db,
     sql`
-    SELECT e.kind, e.type,
-           (coalesce(sum(e.quantity) FILTER (WHERE e.kind = 'activity'), 0) * 1000)::numeric(40, 0)::text AS thousandths,
-           count(*) FILTER (WHERE e.kind = 'outcome' AND e.success)::text AS successes,
-           coalesce(sum(e.value) FILTER (WHERE e.kind = 'outcome' AND e.success AND ${inCurrency}), 0)::text AS outcome_value,
-           coalesce(sum(e.amount) FILTER (WHERE e.kind = 'cost' AND ${inCurrency}), 0)::text AS cost
-      FROM agent_events e
-     WHERE e.org_id = ${scope.orgId}
-       AND e.occurred_at >= ${scope.from.toISOString()}::timestamptz
-       AND e.occurred_at < ${scope.to.toISOString()}::timestamptz
-       AND ${agentScope(scope, sql`e.agent_id`)}
-     GROUP BY e.kind, e.type`,
+    SELECT s.kind, s.type,
+           (coalesce(sum(s.quantity) FILTER (WHERE s.kind = 'activity'), 0) * 1000)::numeric(40, 0)::text AS thousandths,
+           coalesce(sum(s.successes) FILTER (WHERE s.kind = 'outcome'), 0)::text AS successes,
+           coalesce(sum(s.value) FILTER (WHERE s.kind = 'outcome'), 0)::text AS outcome_value,
+           coalesce(sum(s.cost) FILTER (WHERE s.kind = 'cost'), 0)::text AS cost
+      FROM (
+        SELECT d.kind, d.type, sum(d.quantity) AS quantity, sum(d.successes) AS successes,
+               sum(d.value) FILTER (WHERE ${dayInCurrency}) AS value, sum(d.amount) FILTER (WHERE ${dayInCurrency}) AS cost
+          FROM agent_event_daily_totals d
+         WHERE d.org_id = ${scope.orgId}
+           AND ${inWholeDays(sql`d.day`, split)}
+           AND ${agentScope(scope, sql`d.agent_id`)}
+         GROUP BY d.kind, d.type
+        UNION ALL
+        SELECT e.kind, e.type, sum(e.quantity) FILTER (WHERE e.kind = 'activity'),
+               count(*) FILTER (WHERE e.kind = 'outcome' AND e.success),
+               sum(e.value) FILTER (WHERE e.kind = 'outcome' AND e.success AND ${inCurrency}),
+               sum(e.amount) FILTER (WHERE e.kind = 'cost' AND ${inCurrency})
+          FROM agent_events e
+         WHERE e.org_id = ${scope.orgId}
+           AND ${inEdges(sql`e.occurred_at`, split)}
+           AND ${agentScope(scope, sql`e.agent_id`)}
+         GROUP BY e.kind, e.type
+      ) s
+     GROUP BY s.kind, s.type`,
   );
 }
 
