@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents, invoiceLines, invoices } from "../src/db/schema";
+import { auditEvents, invoiceLines, invoices, messages } from "../src/db/schema";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp } from "./harness/api";
 import { fakeStripe, sendStripeEvent, stripeEvent } from "./harness/fakes";
 import { expectProblem, testCtx } from "./harness/helpers";
@@ -54,6 +54,13 @@ async function finalized(owner: SignedUp, body: Record<string, unknown>): Promis
   const draft = await createInvoice(owner, body);
   return expectJson<Invoice>(await invoiceAction(owner, draft.id, "finalize"), 200);
 }
+
+/** The receipts queued for an invoice's payment (an invoice is paid once, so it is the payment). */
+const receiptsOf = (invoiceId: string) =>
+  testCtx()
+    .db.select()
+    .from(messages)
+    .where(and(eq(messages.entityType, "invoice_payment"), eq(messages.entityId, invoiceId)));
 
 const auditOf = (invoiceId: string, action: string) =>
   testCtx()
@@ -300,6 +307,28 @@ describe("cancelling and paying", () => {
     expect(await getInvoice(owner, draft.id)).toMatchObject({ payment_method: "bank", paid_at: bodies[0]?.paid_at });
   });
 
+  it("sends the customer one receipt for a manual payment, nothing more for its retries, and none when receipts are off", async () => {
+    const owner = await signUp("ivc-receipt");
+    const customerId = await createCustomer(owner, "Receipt Customer", { email: "ap@receipt.example" });
+    const model = await createModel(owner, { base_fee: 10_000, components: UNUSED });
+    const open = await finalized(owner, { customer_id: customerId, model_id: model, period: "2026-04" });
+    const key = { "Idempotency-Key": "pay-receipt-1" };
+    const replies = await Promise.all([1, 2, 3].map(() => invoiceAction(owner, open.id, "pay", { method: "bank" }, key)));
+    for (const reply of replies) await expectJson(reply, 200);
+    await expectJson(await invoiceAction(owner, open.id, "pay", { method: "bank" }, key), 200);
+
+    const receipts = await receiptsOf(open.id);
+    expect(receipts).toMatchObject([{ orgId: owner.orgId, channel: "email", recipient: "ap@receipt.example", idempotencyKey: `payment-receipt:${open.id}` }]);
+    expect(receipts[0]?.subject).toBe(`Payment received for ${open.number} from Test ivc-receipt's organisation`);
+    expect(receipts[0]?.body).toBe(`Test ivc-receipt's organisation: thank you, we received $100.00 for invoice ${open.number}. The invoice is paid in full.`);
+
+    const settings = { method: "PATCH", token: owner.access_token, body: { messages: { payment_receipts: false } } };
+    await expectJson(await call("/v1/org/settings", settings), 200);
+    const quiet = await finalized(owner, { customer_id: customerId, model_id: model, period: "2026-05" });
+    await expectJson(await invoiceAction(owner, quiet.id, "pay", { method: "cash" }), 200);
+    expect(await receiptsOf(quiet.id)).toEqual([]);
+  });
+
   it("pays once among concurrent payments with different keys", async () => {
     const { owner, customerId } = await mixedSetup("ivc-pay-race");
     const open = await finalized(owner, { customer_id: customerId, period: "2026-04" });
@@ -375,6 +404,10 @@ describe("paying through Stripe Checkout", () => {
     await expectJson(await sendStripeEvent(stripeEvent("checkout.session.async_payment_succeeded", completed)), 200);
     expect(await getInvoice(owner, open.id)).toEqual(paid);
     expect(await auditOf(open.id, "invoice.paid")).toHaveLength(1);
+    // One receipt for the one payment, however many events Stripe sent about it.
+    const receipts = await receiptsOf(open.id);
+    expect(receipts).toMatchObject([{ channel: "email", recipient: "ap@paying.example" }]);
+    expect(receipts[0]?.body).toContain(`we received $${(open.total / 100).toFixed(2)} for invoice ${open.number}. The invoice is paid in full.`);
     await expectProblem(await invoiceAction(owner, open.id, "pay", { method: "stripe" }), 409);
   });
 

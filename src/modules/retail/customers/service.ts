@@ -100,6 +100,18 @@ export async function getCustomerBalance(ctx: ServiceCtx, customerId: string): P
 }
 
 /**
+ * Where a customer of `orgId` can be reached, or null for an unknown one. No permission check:
+ * for messages the organisation sends its customers (receipts) from any caller, a webhook too.
+ */
+export async function customerContact(ctx: ServiceCtx, orgId: string, customerId: string): Promise<{ email: string | null; phone: string | null } | null> {
+  const [row] = await ctx.db
+    .select({ email: customers.email, phone: customers.phone })
+    .from(customers)
+    .where(and(eq(customers.id, customerId), eq(customers.orgId, orgId)));
+  return row ?? null;
+}
+
+/**
  * Locks the customer row (`SELECT ... FOR UPDATE`) and returns its credit limit and current
  * balance. Every writer that checks the limit takes this lock first, so two concurrent bills
  * serialise here and the second one sees the first one's entry: without it both would read the

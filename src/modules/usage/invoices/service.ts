@@ -13,7 +13,9 @@ import { type Page, toPage } from "../../../lib/pagination";
 import { quantityText } from "../../../lib/quantity";
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
-import { getCustomerBalance } from "../../retail/customers/service";
+import { loadOrg } from "../../identity/orgs/service";
+import { queuePaymentReceipt } from "../../retail/bills/payment-receipts";
+import { customerContact, getCustomerBalance } from "../../retail/customers/service";
 import { type InvoicePeriod, parsePeriod } from "./period";
 import { billingPlanModel, priceUsage, type UsageCharges } from "./pricing";
 import type { CreateInvoiceInput, InvoiceLineView, InvoiceListInput, InvoiceSummaryView, InvoiceView, PayInvoiceInput } from "./schemas";
@@ -346,7 +348,8 @@ export async function recordManualPayment(
 ): Promise<InvoiceView> {
   assertCan(ctx, "invoices:write");
   const orgId = requireOrgId(ctx);
-  return withTransaction(ctx, async (tx) => {
+  let receipt: { invoice: InvoiceRow; amount: number } | undefined;
+  const view = await withTransaction(ctx, async (tx) => {
     const invoice = await getInvoiceRow(tx, orgId, id, true);
     if (invoice.status === "paid") {
       if (idempotencyKey && (await paidWithKey(tx, orgId, id, idempotencyKey))) return invoiceView(invoice, await linesOf(tx, id));
@@ -377,8 +380,35 @@ export async function recordManualPayment(
         metadata: { method: input.method, amount: invoice.total, ...(idempotencyKey ? { idempotency_key: idempotencyKey } : {}) },
       },
     );
+    receipt = { invoice: paid, amount: invoice.total - invoice.amountPaid };
     return invoiceView(paid, await linesOf(tx, id));
   });
+  // After the commit, and only for the request that paid it: a replayed key sends nothing.
+  if (receipt) await sendInvoicePaymentReceipt(ctx, receipt.invoice, receipt.amount);
+  return view;
+}
+
+/**
+ * Queues the customer's receipt for the payment of `amount` that just paid `invoice` in full.
+ * An invoice is paid once, so the invoice is the payment. It has no public page, so the receipt
+ * carries no link. Never throws: the payment stands even if its receipt cannot be queued.
+ */
+export async function sendInvoicePaymentReceipt(ctx: ServiceCtx, invoice: InvoiceRow, amount: number): Promise<void> {
+  try {
+    const customer = await customerContact(ctx, invoice.orgId, invoice.customerId);
+    const { name: orgName } = await loadOrg(ctx.db, invoice.orgId, null);
+    await queuePaymentReceipt(ctx, {
+      orgId: invoice.orgId,
+      orgName,
+      document: { noun: "invoice", number: invoice.number, currency: invoice.currency },
+      customer,
+      payment: { type: "invoice_payment", id: invoice.id },
+      amount,
+      balanceDue: invoice.total - invoice.amountPaid,
+    });
+  } catch (error) {
+    ctx.log.warn("invoice payment receipt not sent", { invoice_id: invoice.id, error });
+  }
 }
 
 async function paidWithKey(tx: Transaction, orgId: string, invoiceId: string, key: string): Promise<boolean> {

@@ -11,7 +11,7 @@ import { type Stripe, stripeClient, toProviderError } from "../../../providers/s
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
 import type { InvoiceView } from "./schemas";
-import { getInvoiceRow, invoiceView, linesOf } from "./service";
+import { getInvoiceRow, invoiceView, linesOf, sendInvoicePaymentReceipt } from "./service";
 
 /** Marks what Billx put in a session's metadata, so the webhook knows an invoice is being paid. */
 export const INVOICE_CHECKOUT_KIND = "invoice";
@@ -101,7 +101,7 @@ export async function settleInvoiceCheckout(ctx: ServiceCtx, orgId: string, sess
   const paymentIntent = typeof session.payment_intent === "string" ? session.payment_intent : session.payment_intent?.id;
   const now = ctx.now();
   const [current] = await ctx.db
-    .select({ total: invoices.total, currency: invoices.currency })
+    .select({ total: invoices.total, amountPaid: invoices.amountPaid, currency: invoices.currency })
     .from(invoices)
     .where(and(eq(invoices.id, invoiceId), eq(invoices.orgId, orgId)));
   if (current && (session.amount_total !== current.total || session.currency?.toLowerCase() !== current.currency.toLowerCase())) {
@@ -124,7 +124,7 @@ export async function settleInvoiceCheckout(ctx: ServiceCtx, orgId: string, sess
       updatedAt: now,
     })
     .where(and(eq(invoices.id, invoiceId), eq(invoices.orgId, orgId), eq(invoices.status, "open")))
-    .returning({ id: invoices.id, total: invoices.total });
+    .returning();
   if (!paid) {
     // Already paid (another session, or by hand), void, or unknown: money arrived that nothing
     // now owes. Someone must refund it in Stripe; the log says so.
@@ -138,4 +138,7 @@ export async function settleInvoiceCheckout(ctx: ServiceCtx, orgId: string, sess
     targetId: invoiceId,
     metadata: { method: "stripe", amount: paid.total, session_id: session.id },
   });
+  // Inside the webhook's transaction: the consumer retries a job whose row is not committed yet,
+  // and only the event that turned the invoice paid gets here, so the receipt goes out once.
+  await sendInvoicePaymentReceipt(ctx, paid, paid.total - (current?.amountPaid ?? 0));
 }
