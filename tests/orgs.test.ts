@@ -328,6 +328,33 @@ describe("removing members", () => {
     await expectProblem(await call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: ada.access_token }), 404);
   });
 
+  it("stops a removed member's access token, refresh token and API keys at once, and nobody else's", async () => {
+    const ada = await signUp("revoke-owner");
+    const grace = await joinOrgAs(ada, "admin", "revoke-admin");
+    const createKey = async (person: SignedUp, name: string) =>
+      expectJson<{ id: string; key: string }>(await call("/v1/api-keys", { token: person.access_token, orgId: ada.orgId, body: { name } }), 201);
+    const graceKey = await createKey(grace, "Grace's sync");
+    const adaKey = await createKey(ada, "Ada's sync");
+    const readOrg = (token: string) => call(`/v1/orgs/${ada.orgId}`, { token, orgId: ada.orgId });
+    const listKeys = (key: string) => call("/v1/api-keys", { token: key });
+    expect((await readOrg(grace.access_token)).status).toBe(200);
+    expect((await listKeys(graceKey.key)).status).toBe(200);
+
+    expect((await call(`/v1/orgs/${ada.orgId}/members/${grace.user.id}`, { method: "DELETE", token: ada.access_token })).status).toBe(204);
+
+    // The very next requests, with no wait: each credential of hers is refused in this organisation.
+    await expectProblem(await readOrg(grace.access_token), 404);
+    expect((await expectProblem(await listKeys(graceKey.key), 401)).detail).toBe("The API key is invalid or has been revoked");
+    const refreshed = await expectJson<{ access_token: string }>(await call("/v1/auth/refresh", { body: { refresh_token: grace.refresh_token } }), 200);
+    await expectProblem(await readOrg(refreshed.access_token), 404);
+    // She keeps her own account and organisation; the owner's key keeps working.
+    expect((await call(`/v1/orgs/${grace.orgId}`, { token: refreshed.access_token, orgId: grace.orgId })).status).toBe(200);
+    const keys = await expectJson<Page<{ id: string; revoked_at: string | null }>>(await listKeys(adaKey.key), 200);
+    expect(keys.data.find((k) => k.id === graceKey.id)?.revoked_at).toEqual(expect.any(String));
+    expect(keys.data.find((k) => k.id === adaKey.id)?.revoked_at).toBeNull();
+    expect(await auditActions(ada.orgId, graceKey.id)).toEqual(["api_key.created", "api_key.revoked"]);
+  });
+
   it("never removes the last owner (409)", async () => {
     const ada = await signUp("ada");
     const response = await call(`/v1/orgs/${ada.orgId}/members/${ada.user.id}`, { method: "DELETE", token: ada.access_token });

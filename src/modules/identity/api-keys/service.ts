@@ -132,3 +132,20 @@ export async function revokeApiKey(ctx: ServiceCtx, id: string): Promise<void> {
   }
   await recordAudit(ctx, { orgId, action: "api_key.revoked", targetType: "api_key", targetId: id });
 }
+
+/**
+ * Revokes the live keys `userId` created in `orgId`, each audited, and returns their ids. Called
+ * when the member leaves: a key carries its creator's permissions, which the organisation just
+ * took back. Runs in the caller's transaction (`ctx.db`), so the keys die with the membership.
+ */
+export async function revokeMemberApiKeys(ctx: ServiceCtx, orgId: string, userId: string): Promise<string[]> {
+  const revoked = await ctx.db
+    .update(apiKeys)
+    .set({ revokedAt: ctx.now() })
+    .where(and(eq(apiKeys.orgId, orgId), eq(apiKeys.createdBy, userId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  for (const { id } of revoked) {
+    await recordAudit(ctx, { orgId, action: "api_key.revoked", targetType: "api_key", targetId: id, metadata: { reason: "member_removed", user_id: userId } });
+  }
+  return revoked.map((r) => r.id);
+}

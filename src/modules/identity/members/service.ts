@@ -8,6 +8,7 @@ import { newId } from "../../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
 import { sendMessage } from "../../messaging/outbound/service";
 import { assertMemberSeat } from "../../money/plans/limits";
+import { revokeMemberApiKeys } from "../api-keys/service";
 import { recordAudit } from "../audit/service";
 import { requireOrgId } from "../auth/principal";
 import { type Newcomer, sendWelcome } from "../auth/welcome";
@@ -194,6 +195,9 @@ export async function removeMember(ctx: ServiceCtx, orgId: string, userId: strin
     if (target.role === "owner" && owners.length <= 1) throw new Conflict("The last owner cannot be removed; make another member owner first");
     requireMayManage(ctx, await currentRole(tx, orgId, target.role));
     await tx.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
+    // Tokens need nothing here: every request re-reads the membership. Keys are the org's own
+    // credentials, so the ones this member made are revoked with the membership.
+    await revokeMemberApiKeys({ ...ctx, db: tx }, orgId, userId);
     await recordAudit({ ...ctx, db: tx }, { orgId, action: "member.removed", targetType: "user", targetId: userId, metadata: { role: target.role } });
   });
 }
