@@ -10,7 +10,9 @@
  * - credit debits per second straight against Postgres (the debit statement, N clients): all on
  *   one organisation's balance row (the hot-row case), and spread over 100 organisations;
  * - create-and-issue of a 10-line bill over HTTP: bills/s and p50/p99, one client and N clients;
- * - `GET /v1/dashboard/summary` for a year, p50/p99, in an organisation seeded with 100,000 bills;
+ * - `GET /v1/dashboard/summary` for a year, p50/p99 with one client and N, in an organisation seeded
+ *   with 1,000,000 bills through SQL and its daily roll-up rebuilt, beside the summary's raw-row
+ *   statement from before the roll-ups timed on Postgres (scripts/lib/bench-bills.ts);
  * - the SQL guard in workerd: statements/s and per-statement p50/p99 over the defog gold corpus, and
  *   `POST /v1/sql/check` requests/s and p50/p99 (scripts/lib/bench-sql-guard.ts);
  * - `POST /v1/query/chat` against Chinook with a fake model in this process: p50/p99, requests/s,
@@ -19,8 +21,9 @@
  *   clients, then the same batches replayed as duplicates; beside them the ceiling: the same rows inserted
  *   from Node into a scratch copy of agent_events (one statement a batch, same clients), and the ratio
  *   (scripts/lib/bench-events.ts);
- * - `POST /v1/billing-models/{id}/calculate` p50/p99 for one agent and one month holding 1,000,000
- *   events seeded through SQL (scripts/lib/bench-calculate.ts);
+ * - `POST /v1/billing-models/{id}/calculate` p50/p99 for one agent and one month holding 10,000,000
+ *   events seeded through SQL (their daily roll-up kept by its trigger), beside the raw aggregate
+ *   from before the roll-ups timed on Postgres (scripts/lib/bench-calculate.ts);
  * - `knowledge`: SciFact through the knowledge-base pipeline (ingestion chunks/s, lexical and hybrid
  *   nDCG@10 by ../shared/data/ir/score.mjs), search p50/p99 at 10,000 and 50,000 chunks, bookings/s
  *   with N clients and the 31-day slots computation (scripts/lib/bench-knowledge.ts);
@@ -48,7 +51,7 @@ import path from "node:path";
 import autocannon from "autocannon";
 import { startFakeOpenAI } from "../tests/fakes/openai.ts";
 import { FAKE_TELEGRAM_BOT_TOKEN, startFakeTelegram } from "../tests/fakes/telegram.ts";
-import { benchShop, measureBillIssue, measureSummary, removeShop, seedBills } from "./lib/bench-bills.ts";
+import { benchShop, measureBillIssue, measureRawSummarySql, measureSummary, removeShop, seedBills } from "./lib/bench-bills.ts";
 import { formatCalculateFigures, measureCalculate } from "./lib/bench-calculate.ts";
 import { formatCallsFigures, measureCalls, startCallFakes } from "./lib/bench-calls.ts";
 import { measureDebits } from "./lib/bench-credits.ts";
@@ -81,13 +84,13 @@ const DEBIT_CLIENTS = Number(process.env.BENCH_DEBIT_CLIENTS ?? 16);
 const BILLS = Number(process.env.BENCH_BILLS ?? 300);
 const BILLS_ONE_CLIENT = Number(process.env.BENCH_BILLS_ONE_CLIENT ?? 30);
 // Bills seeded for the dashboard figure, and summary requests (one client, then N clients).
-const SEEDED_BILLS = Number(process.env.BENCH_SEEDED_BILLS ?? 100_000);
+const SEEDED_BILLS = Number(process.env.BENCH_SEEDED_BILLS ?? 1_000_000);
 const SUMMARY_REQUESTS = Number(process.env.BENCH_SUMMARY_REQUESTS ?? 100);
 // Event batches of 1,000 for the ingestion figures, and the clients sending them (one API key each).
 const EVENT_BATCHES = Number(process.env.BENCH_EVENT_BATCHES ?? 100);
 const EVENT_CLIENTS = Number(process.env.BENCH_EVENT_CLIENTS ?? 4);
 // Events seeded for one agent for the calculate figure, and calculate requests timed.
-const CALCULATE_EVENTS = Number(process.env.BENCH_CALCULATE_EVENTS ?? 1_000_000);
+const CALCULATE_EVENTS = Number(process.env.BENCH_CALCULATE_EVENTS ?? 10_000_000);
 const CALCULATE_REQUESTS = Number(process.env.BENCH_CALCULATE_REQUESTS ?? 30);
 const BENCH_PASSWORD = "bench-password-42-horse";
 const ONLY = process.env.BENCH_ONLY?.split(",").map((name) => name.trim());
@@ -195,6 +198,10 @@ try {
     const seeded = await seedBills(stack.databaseUrl, shop.orgId, SEEDED_BILLS);
     console.log(`dashboard_seeded_bills ${seeded.bills}`);
     console.log(`dashboard_seed_seconds ${round(seeded.seconds)}`);
+    console.log(`dashboard_rollup_rebuild_seconds ${round(seeded.rollupSeconds)}`);
+    const rawSql = await measureRawSummarySql(stack.databaseUrl, shop.orgId, 10);
+    console.log(`dashboard_summary_1y_raw_sql_p50_ms ${round(rawSql.p50Ms)}`);
+    console.log(`dashboard_summary_1y_raw_sql_p99_ms ${round(rawSql.p99Ms)}`);
     const summaryOne = await measureSummary(base, shop.keys.slice(0, 1), SUMMARY_REQUESTS);
     console.log(`dashboard_summary_1y_latency_p50_ms ${round(summaryOne.p50Ms)}`);
     console.log(`dashboard_summary_1y_latency_p99_ms ${round(summaryOne.p99Ms)}`);

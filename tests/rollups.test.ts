@@ -10,6 +10,7 @@ import type { SummaryView } from "../src/modules/retail/dashboard/schemas";
 import { rebuildDailyRollups } from "../src/modules/usage/rollups/rebuild";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
 import { testCtx } from "./harness/helpers";
+import { rawEventTotalsSql, rawSummarySql } from "./harness/raw-aggregates";
 
 async function rows<T>(query: SQL): Promise<T[]> {
   return ((await testCtx().db.execute(query)) as unknown as { rows: T[] }).rows;
@@ -54,22 +55,8 @@ async function expectRebuildToChangeNothing(orgId: string): Promise<void> {
 
 type Summary = Pick<SummaryView, "revenue" | "collected" | "outstanding" | "bill_count" | "average_bill" | "new_customers">;
 
-/** The summary's figures summed straight from the raw rows, by the definitions in dashboard/schemas.ts. */
 async function rawSummary(orgId: string, from: string, to: string): Promise<Summary> {
-  const inPeriod = (column: SQL) => sql`${column} >= ${from}::timestamptz AND ${column} < ${to}::timestamptz`;
-  const [row] = await rows<Record<keyof Summary, string>>(sql`
-    WITH b AS (
-      SELECT coalesce(sum(total - amount_refunded), 0) AS revenue, count(*) AS bill_count
-        FROM bills WHERE org_id = ${orgId} AND status NOT IN ('draft', 'void') AND ${inPeriod(sql`issued_at`)}
-    )
-    SELECT b.revenue::text, b.bill_count::text,
-           (CASE WHEN b.bill_count = 0 THEN 0 ELSE round(b.revenue::numeric / b.bill_count) END)::text AS average_bill,
-           ((SELECT coalesce(sum(amount), 0) FROM bill_payments WHERE org_id = ${orgId} AND method <> 'credit' AND ${inPeriod(sql`created_at`)})
-            + (SELECT coalesce(sum(amount - allocated), 0) FROM customer_payments WHERE org_id = ${orgId} AND ${inPeriod(sql`created_at`)})
-            - (SELECT coalesce(sum(amount), 0) FROM bill_refunds WHERE org_id = ${orgId} AND ${inPeriod(sql`created_at`)}))::text AS collected,
-           (SELECT coalesce(sum(total - amount_paid), 0) FROM bills WHERE org_id = ${orgId} AND status IN ('issued', 'partially_paid'))::text AS outstanding,
-           (SELECT count(*) FROM customers WHERE org_id = ${orgId} AND ${inPeriod(sql`created_at`)})::text AS new_customers
-      FROM b`);
+  const [row] = await rows<Record<keyof Summary, string>>(rawSummarySql(orgId, from, to));
   if (!row) throw new Error("no raw summary row");
   return Object.fromEntries(Object.entries(row).map(([key, value]) => [key, Number(value)])) as unknown as Summary;
 }
@@ -160,17 +147,17 @@ interface UsageFigures {
 
 /** What the test model charges for, summed straight from agent_events. */
 async function rawUsage(orgId: string, from: string, to: string, agentId?: string): Promise<UsageFigures> {
-  const usd = sql`(currency IS NULL OR upper(currency) = 'USD')`;
-  const [row] = await rows<{ units: string; successes: string; value: string; costs: string }>(sql`
-    SELECT coalesce(sum(quantity) FILTER (WHERE kind = 'activity' AND type = 'message'), 0)::numeric(40, 3)::text AS units,
-           count(*) FILTER (WHERE kind = 'outcome' AND type = 'sale' AND success)::text AS successes,
-           coalesce(sum(value) FILTER (WHERE kind = 'outcome' AND type = 'sale' AND success AND ${usd}), 0)::text AS value,
-           coalesce(sum(amount) FILTER (WHERE kind = 'cost' AND type = 'llm' AND ${usd}), 0)::text AS costs
-      FROM agent_events
-     WHERE org_id = ${orgId} AND occurred_at >= ${from}::timestamptz AND occurred_at < ${to}::timestamptz
-       AND (${agentId ?? null}::text IS NULL OR agent_id = ${agentId ?? null})`);
-  if (!row) throw new Error("no raw usage row");
-  return { units: row.units, successes: Number(row.successes), value: Number(row.value), costs: Number(row.costs) };
+  const totals = await rows<{ kind: string; type: string; thousandths: string; successes: string; outcome_value: string; cost: string }>(
+    rawEventTotalsSql(orgId, from, to, "USD", agentId),
+  );
+  const of = (kind: string, type: string) => totals.find((t) => t.kind === kind && t.type === type);
+  const thousandths = BigInt(of("activity", "message")?.thousandths ?? 0);
+  return {
+    units: `${thousandths / 1000n}.${String(thousandths % 1000n).padStart(3, "0")}`,
+    successes: Number(of("outcome", "sale")?.successes ?? 0),
+    value: Number(of("outcome", "sale")?.outcome_value ?? 0),
+    costs: Number(of("cost", "llm")?.cost ?? 0),
+  };
 }
 
 /** The same figures read off a calculation's lines (unit prices of 1 and 100%, no markup). */

@@ -1,4 +1,6 @@
 import pg from "pg";
+import { rawSummarySql } from "../../tests/harness/raw-aggregates.ts";
+import { percentile, type SqlTimings, timeStatement } from "./bench-sql.ts";
 
 export interface LatencyFigures {
   requests: number;
@@ -13,6 +15,8 @@ export interface SeedFigures {
   items: number;
   payments: number;
   seconds: number;
+  /** Of `seconds`, the roll-up rebuild for the organisation after the load. */
+  rollupSeconds: number;
 }
 
 /** A shop to bench in: its organisation and one API key per concurrent client. */
@@ -87,6 +91,8 @@ export async function measureBillIssue(baseUrl: string, shop: BenchShop, count: 
  * 13 months, 3 product lines each, 70% to one of 1,000 customers; 60% paid, 25% partly paid,
  * 10% unpaid and 5% void, with one payment row per paid or partly paid bill. Totals are the
  * sums of the lines. Ends with ANALYZE, as autovacuum would after a load this size.
+ * A bulk load, so as the migration advises: the retail roll-up triggers (deferred, one per row)
+ * are off for the load's session, and `rebuild_retail_daily_totals` sums the loaded rows after it.
  */
 export async function seedBills(databaseUrl: string, orgId: string, count: number): Promise<SeedFigures> {
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -94,6 +100,8 @@ export async function seedBills(databaseUrl: string, orgId: string, count: numbe
   const started = performance.now();
   try {
     await client.query("BEGIN");
+    // Also skips foreign-key checks: every id below is made in this transaction.
+    await client.query("SET LOCAL session_replication_role = replica");
     // A prefix per run keeps ids and bill numbers unique if the bench runs twice on one database.
     const run = `seed${Date.now().toString(36)}`;
     await client.query(
@@ -142,8 +150,17 @@ export async function seedBills(databaseUrl: string, orgId: string, count: numbe
       [orgId, run],
     );
     await client.query("COMMIT");
-    await client.query("ANALYZE bills; ANALYZE bill_items; ANALYZE bill_payments; ANALYZE customers; ANALYZE products");
-    return { bills: bills.rowCount ?? 0, items: items.rowCount ?? 0, payments: payments.rowCount ?? 0, seconds: (performance.now() - started) / 1000 };
+    const rebuildStarted = performance.now();
+    await client.query("SELECT rebuild_retail_daily_totals($1)", [orgId]);
+    const rollupSeconds = (performance.now() - rebuildStarted) / 1000;
+    await client.query("ANALYZE bills; ANALYZE bill_items; ANALYZE bill_payments; ANALYZE customers; ANALYZE products; ANALYZE retail_daily_totals");
+    return {
+      bills: bills.rowCount ?? 0,
+      items: items.rowCount ?? 0,
+      payments: payments.rowCount ?? 0,
+      seconds: (performance.now() - started) / 1000,
+      rollupSeconds,
+    };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => {});
     throw error;
@@ -154,16 +171,20 @@ export async function seedBills(databaseUrl: string, orgId: string, count: numbe
 
 /**
  * Deletes the organisation `seedBills` filled, so repeated runs do not pile up bills. Child rows go
- * first, set-based: left to ON DELETE CASCADE, every bill would fire its own cascade deletes.
+ * first, set-based: left to ON DELETE CASCADE, every bill would fire its own cascade deletes. The
+ * bulk deletes skip the roll-up triggers (the organisation's roll-up rows go with it anyway).
  */
 export async function removeShop(databaseUrl: string, orgId: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     await client.query("BEGIN");
+    await client.query("SET LOCAL session_replication_role = replica");
     await client.query("DELETE FROM bill_payments p USING bills b WHERE b.id = p.bill_id AND b.org_id = $1", [orgId]);
     await client.query("DELETE FROM bill_items i USING bills b WHERE b.id = i.bill_id AND b.org_id = $1", [orgId]);
     await client.query("DELETE FROM bills WHERE org_id = $1", [orgId]);
+    // Back on, so the organisation's delete cascades to everything else it owns.
+    await client.query("SET LOCAL session_replication_role = origin");
     await client.query("DELETE FROM organizations WHERE id = $1", [orgId]);
     await client.query("COMMIT");
   } catch (error) {
@@ -185,6 +206,23 @@ export async function measureSummary(baseUrl: string, keys: string[], count: num
   from.setUTCFullYear(from.getUTCFullYear() - 1);
   const url = `${baseUrl}/v1/dashboard/summary?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
   return timeRequests(keys, count, (key) => fetch(url, { headers: { Authorization: `Bearer ${key}` } }), 200);
+}
+
+/**
+ * The summary's statement before the roll-ups (every figure summed from the raw rows), for the
+ * same year as measureSummary, timed straight on Postgres: the database's share of the "before".
+ */
+export async function measureRawSummarySql(databaseUrl: string, orgId: string, times: number): Promise<SqlTimings> {
+  const to = new Date();
+  const from = new Date(to);
+  from.setUTCFullYear(from.getUTCFullYear() - 1);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await timeStatement(client, rawSummarySql(orgId, from.toISOString(), to.toISOString()), times);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Sends `count` requests, one client per key, each waiting for its previous answer; timed here. */
@@ -227,10 +265,4 @@ async function request(baseUrl: string, token: string, method: string, path: str
   });
   if (response.status !== expected) throw new Error(`bench ${method} ${path}: ${response.status} ${await response.text()}`);
   return response.json();
-}
-
-/** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }

@@ -1,4 +1,6 @@
 import pg from "pg";
+import { rawEventTotalsSql } from "../../tests/harness/raw-aggregates.ts";
+import { percentile, timeStatement } from "./bench-sql.ts";
 
 export interface CalculateFigures {
   events: number;
@@ -7,6 +9,9 @@ export interface CalculateFigures {
   failures: number;
   p50Ms: number;
   p99Ms: number;
+  /** The usage aggregate as it was before the roll-ups (every event summed), timed straight on Postgres. */
+  rawSqlP50Ms: number;
+  rawSqlP99Ms: number;
 }
 
 export interface CalculateBenchOptions {
@@ -51,8 +56,11 @@ const BENCH_MODEL = {
  * over HTTP, timed here. The events are written straight through SQL (one INSERT over
  * generate_series), in time order as ingestion would write them: 60% activities of three types
  * with fractional quantities, 20% costs of two types, 20% outcomes of two types (70% successful),
- * a tenth of the money in another currency. Ends with ANALYZE, as autovacuum would after a load
- * this size; the organisation and everything in it are deleted afterwards.
+ * a tenth of the money in another currency. The daily roll-up's statement trigger sums the whole
+ * INSERT once, as it does for an ingestion batch, so the seed time includes it. Ends with ANALYZE,
+ * as autovacuum would after a load this size; the organisation and everything in it are deleted
+ * afterwards. Beside the endpoint, the raw aggregate `calculate` ran before the roll-ups is timed
+ * on Postgres for the same agent and month.
  */
 export async function measureCalculate(options: CalculateBenchOptions): Promise<CalculateFigures> {
   const auth = { Authorization: `Bearer ${options.accessToken}` };
@@ -90,7 +98,7 @@ export async function measureCalculate(options: CalculateBenchOptions): Promise<
         CROSS JOIN LATERAL (SELECT CASE WHEN n % 10 < 6 THEN 'activity' WHEN n % 10 < 8 THEN 'cost' ELSE 'outcome' END AS kind) k`,
       [orgId, agentId, FROM, MONTH_SECONDS, options.events],
     );
-    await client.query("ANALYZE agent_events");
+    await client.query("ANALYZE agent_events; ANALYZE agent_event_daily_totals");
     const seedSeconds = (performance.now() - seedStarted) / 1000;
 
     const body = JSON.stringify({ from: FROM, to: TO, agent_id: agentId });
@@ -111,10 +119,24 @@ export async function measureCalculate(options: CalculateBenchOptions): Promise<
       }
     }
     if (firstFailure) console.error(`bench: ${failures} of ${options.requests} calculate requests failed, first: ${firstFailure}`);
-    return { events: options.events, seedSeconds, requests: timings.length, failures, p50Ms: percentile(timings, 50), p99Ms: percentile(timings, 99) };
+    const raw = await timeStatement(client, rawEventTotalsSql(orgId, FROM, TO, "USD", agentId), Math.min(options.requests, 10));
+    return {
+      events: options.events,
+      seedSeconds,
+      requests: timings.length,
+      failures,
+      p50Ms: percentile(timings, 50),
+      p99Ms: percentile(timings, 99),
+      rawSqlP50Ms: raw.p50Ms,
+      rawSqlP99Ms: raw.p99Ms,
+    };
   } finally {
-    // Set-based, before the organisation: its cascade would otherwise reach the events through each agent.
+    // Set-based, before the organisation: its cascade would otherwise reach the events through each
+    // agent. Without the roll-up's delete trigger, which would sum every event to take it away
+    // from rows the organisation's delete removes anyway.
+    await client.query("SET session_replication_role = replica").catch(() => {});
     await client.query("DELETE FROM agent_events WHERE org_id = $1", [orgId]).catch(() => {});
+    await client.query("SET session_replication_role = origin").catch(() => {});
     await client.query("DELETE FROM organizations WHERE id = $1", [orgId]).catch(() => {});
     await client.end();
   }
@@ -126,14 +148,10 @@ export function formatCalculateFigures(figures: CalculateFigures): string {
     `calculate_seed_seconds ${round(figures.seedSeconds)}`,
     `calculate_1_agent_1_month_latency_p50_ms ${round(figures.p50Ms)}`,
     `calculate_1_agent_1_month_latency_p99_ms ${round(figures.p99Ms)}`,
+    `calculate_1_agent_1_month_raw_sql_p50_ms ${round(figures.rawSqlP50Ms)}`,
+    `calculate_1_agent_1_month_raw_sql_p99_ms ${round(figures.rawSqlP99Ms)}`,
     `calculate_non_2xx ${figures.failures}`,
   ].join("\n");
-}
-
-/** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
 function round(value: number): number {
