@@ -63,10 +63,18 @@ const BENCH_MODEL = {
  * on Postgres for the same agent and month.
  */
 export async function measureCalculate(options: CalculateBenchOptions): Promise<CalculateFigures> {
-  const auth = { Authorization: `Bearer ${options.accessToken}` };
-  const me = (await (await fetch(`${options.baseUrl}/v1/auth/me`, { headers: auth })).json()) as { orgs: { id: string }[] };
+  const userAuth = { Authorization: `Bearer ${options.accessToken}` };
+  const me = (await (await fetch(`${options.baseUrl}/v1/auth/me`, { headers: userAuth })).json()) as { orgs: { id: string }[] };
   const orgId = me.orgs[0]?.id;
   if (!orgId) throw new Error("the bench user has no organisation");
+  // An API key, not the access token: seeding millions of events outlasts a token's lifetime.
+  const keyCreated = await fetch(`${options.baseUrl}/v1/api-keys`, {
+    method: "POST",
+    headers: { ...userAuth, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "bench calculate" }),
+  });
+  if (keyCreated.status !== 201) throw new Error(`bench api key: ${keyCreated.status} ${await keyCreated.text()}`);
+  const auth = { Authorization: `Bearer ${((await keyCreated.json()) as { key: string }).key}` };
   const created = await fetch(`${options.baseUrl}/v1/billing-models`, {
     method: "POST",
     headers: { ...auth, "Content-Type": "application/json" },
