@@ -173,6 +173,29 @@ describe("adding an assistant", () => {
     expect(await testCtx().db.select().from(agents).where(eq(agents.orgId, owner.orgId))).toEqual([]);
   });
 
+  it("creates once per Idempotency-Key: retries answer 200 with the first, racing ones make one row, another body is 409", async () => {
+    const owner = await signUp("ast-idem");
+    const withKey = (body: Record<string, unknown>, key: string) =>
+      call("/v1/assistants", { token: owner.access_token, orgId: owner.orgId, body, headers: { "Idempotency-Key": key } });
+    const first = await expectJson<Assistant>(await withKey(MINIMAL, "onboard-ava"), 201);
+    // The same fields in another order are the same request.
+    const retried = await expectJson<Assistant>(
+      await withKey({ timezone: MINIMAL.timezone, business_name: MINIMAL.business_name, name: "Ava" }, "onboard-ava"),
+      200,
+    );
+    expect(retried.id).toBe(first.id);
+    const conflict = await expectProblem(await withKey({ ...MINIMAL, name: "Bea" }, "onboard-ava"), 409);
+    expect(conflict.detail).toContain("Idempotency-Key");
+
+    const racing = await Promise.all(Array.from({ length: 5 }, () => withKey({ ...MINIMAL, name: "Cy" }, "racing-key")));
+    expect(racing.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    const ids = new Set(await Promise.all(racing.map(async (r) => ((await r.json()) as Assistant).id)));
+    expect(ids.size).toBe(1);
+    const rows = await testCtx().db.select().from(assistants).where(eq(assistants.orgId, owner.orgId));
+    expect(rows.map((r) => r.name).sort()).toEqual(["Ava", "Cy"]);
+    expect(await testCtx().db.select().from(agents).where(eq(agents.orgId, owner.orgId))).toHaveLength(2);
+  });
+
   it("needs assistants:write: a viewer may read but not write", async () => {
     const owner = await signUp("ast-perm");
     const viewer = await joinOrgAs(owner, "viewer");
@@ -513,16 +536,16 @@ describe("an assistant's bookings", () => {
     }
   });
 
-  it("lets exactly one of 30 concurrent requests for one slot win; the others get 409", async () => {
+  it("lets exactly one of 12 concurrent requests for one slot win; the others get 409", async () => {
     const owner = await signUp();
     const assistant = await createAssistant(owner, kolkata);
     const start = `${dayFromNow(6)}T04:00:00.000Z`;
     const results = await Promise.allSettled(
-      Array.from({ length: 30 }, (_, i) => book(owner, assistant.id, { start, customer_name: `Racer ${i}` }).then((response) => response.status)),
+      Array.from({ length: 12 }, (_, i) => book(owner, assistant.id, { start, customer_name: `Racer ${i}` }).then((response) => response.status)),
     );
     const statuses = results.map((result) => (result.status === "fulfilled" ? result.value : 0));
     expect(statuses.filter((status) => status === 201)).toHaveLength(1);
-    expect(statuses.filter((status) => status === 409)).toHaveLength(29);
+    expect(statuses.filter((status) => status === 409)).toHaveLength(11);
     const rows = await rowsOf(assistant.id);
     expect(rows.filter((row) => row.status === "confirmed")).toHaveLength(1);
   });

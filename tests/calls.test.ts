@@ -135,13 +135,18 @@ describe("Phone numbers of an assistant", () => {
 type Onboarded = { assistant: Assistant; documents: { id: string; status: string }[]; phone_number: PhoneNumber | null; message: string };
 
 /** `POST /v1/assistants/onboard` with text parts `fields` and the knowledge files `files`. */
-function onboard(who: SignedUp, fields: Record<string, string>, files: { name: string; content: string }[] = []): Promise<Response> {
+function onboard(
+  who: SignedUp,
+  fields: Record<string, string>,
+  files: { name: string; content: string }[] = [],
+  headers: Record<string, string> = {},
+): Promise<Response> {
   const form = new FormData();
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
   for (const file of files) form.append("files", new File([file.content], file.name, { type: "text/plain" }));
   return SELF.fetch("http://api.test/v1/assistants/onboard", {
     method: "POST",
-    headers: { Authorization: `Bearer ${who.access_token}`, "X-Org-Id": who.orgId, "CF-Connecting-IP": uniqueIp() },
+    headers: { Authorization: `Bearer ${who.access_token}`, "X-Org-Id": who.orgId, "CF-Connecting-IP": uniqueIp(), ...headers },
     body: form,
   });
 }
@@ -228,6 +233,51 @@ describe("One-step onboarding", () => {
     expect(problem.detail).toContain(`/v1/assistants/${problem.kept.assistant_id}/phone-numbers`);
     // The retry the problem names works.
     await expectJson(await attach(owner, problem.kept.assistant_id, { phone_number: number }), 201);
+  });
+
+  it("with an Idempotency-Key, a retry after Twilio failed finishes the attach on the same assistant, and a repeat changes nothing", async () => {
+    const owner = await signUp("onboard-idem");
+    const number = await ownedNumber();
+    await fetch(`${twilioUrl()}/_fake/failures`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ scope: number, failures: [{ status: 500, body: { code: 20500, message: "Internal Server Error", status: 500 } }] }),
+    });
+    const key = { "Idempotency-Key": "onboard-ava-1" };
+    const fields = { ...ONBOARD_FIELDS, phone_number: number };
+    const failed = await onboard(owner, fields, FAQ, key);
+    expect(failed.status).toBeGreaterThanOrEqual(502);
+    const { kept } = (await failed.json()) as { kept: { assistant_id: string; document_ids: string[] } };
+
+    const finished = await expectJson<Onboarded>(await onboard(owner, fields, FAQ, key), 200);
+    expect(finished.assistant).toMatchObject({ id: kept.assistant_id, phone_numbers: [number] });
+    expect(finished.documents.map((d) => d.id).sort()).toEqual([...kept.document_ids].sort());
+    expect(finished.message).toBe(`Forward calls to ${number}`);
+    expect((await atTwilio(number)).voice_url).toBe("https://api.billx.test/v1/voice/twilio/incoming");
+
+    // The whole request again: the same answer, still one of everything (the free plan's one
+    // number is not asked for twice, so no 403 either).
+    const again = await expectJson<Onboarded>(await onboard(owner, fields, FAQ, key), 200);
+    expect(again.phone_number?.id).toBe(finished.phone_number?.id);
+    const rows = await orgRows(owner.orgId);
+    expect([rows.assistants.length, rows.documents.length, rows.numbers.length]).toEqual([1, 2, 1]);
+
+    // The key with other fields or other files is someone else's request.
+    await expectProblem(await onboard(owner, { ...fields, name: "Bea" }, FAQ, key), 409);
+    await expectProblem(await onboard(owner, fields, [FAQ[0] as (typeof FAQ)[number]], key), 409);
+    expect((await orgRows(owner.orgId)).assistants).toHaveLength(1);
+  });
+
+  it("with an Idempotency-Key, racing repeats make one assistant and buy one number", async () => {
+    const owner = await signUp("onboard-idem-race");
+    const key = { "Idempotency-Key": "onboard-race" };
+    const responses = await Promise.all(Array.from({ length: 3 }, () => onboard(owner, { ...ONBOARD_FIELDS, area_code: "512" }, FAQ, key)));
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 201]);
+    const bodies = await Promise.all(responses.map((r) => r.json() as Promise<Onboarded>));
+    expect(new Set(bodies.map((b) => b.assistant.id)).size).toBe(1);
+    expect(new Set(bodies.map((b) => b.phone_number?.phone_number)).size).toBe(1);
+    const rows = await orgRows(owner.orgId);
+    expect([rows.assistants.length, rows.documents.length, rows.numbers.length]).toEqual([1, 2, 1]);
   });
 
   it("needs permission to write assistants", async () => {

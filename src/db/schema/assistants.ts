@@ -54,10 +54,17 @@ export const assistants = pgTable(
     databaseId: text("database_id").references(() => linkedDatabases.id, { onDelete: "set null" }),
     businessPhone: text("business_phone"),
     status: text("status", { enum: ASSISTANT_STATUSES }).notNull().default("active"),
+    /** The Idempotency-Key it was created with (prefixed by the operation), and its request's fingerprint. */
+    idempotencyKey: text("idempotency_key"),
+    idempotencyFingerprint: text("idempotency_fingerprint"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (t) => [index("assistants_org_idx").on(t.orgId, t.id), index("assistants_agent_idx").on(t.agentId)],
+  (t) => [
+    index("assistants_org_idx").on(t.orgId, t.id),
+    index("assistants_agent_idx").on(t.agentId),
+    uniqueIndex("assistants_idempotency_idx").on(t.orgId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+  ],
 );
 
 export const BOOKING_STATUSES = ["confirmed", "cancelled"] as const;

@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { requestFingerprint } from "../../../lib/idempotency";
 import { createRouter, idempotencyHeader, jsonBody, jsonResponse, problemResponses } from "../../../lib/openapi";
 import { authed } from "../../identity/auth/route-security";
 import {
@@ -15,7 +16,7 @@ import {
 } from "../bookings/schemas";
 import { cancelBooking, createBooking, getAvailability, getBooking, listBookings, rescheduleBooking } from "../bookings/service";
 import { AssistantIdParam, AssistantList, AssistantListQuery, AssistantSchema, CreateAssistantBody, UpdateAssistantBody } from "./schemas";
-import { archiveAssistant, createAssistant, getAssistant, listAssistants, updateAssistant } from "./service";
+import { archiveAssistant, createAssistant, createAssistantOnce, getAssistant, listAssistants, updateAssistant } from "./service";
 
 const tags = ["Assistants"];
 
@@ -35,10 +36,14 @@ const createAssistantRoute = createRoute({
   path: "/v1/assistants",
   summary: "Add an AI receptionist (and the usage agent that meters it)",
   description:
-    "Either the full fields or the shorthand (`receptionist_name`, `start_time` + `end_time` + `available_days`, `booking_duration_minutes`); both for the same field is a 422. `voice_type` male/female picks a default voice. `database_id` must be a linked database of the organisation (422 otherwise).",
+    "Either the full fields or the shorthand (`receptionist_name`, `start_time` + `end_time` + `available_days`, `booking_duration_minutes`); both for the same field is a 422. `voice_type` male/female picks a default voice. `database_id` must be a linked database of the organisation (422 otherwise). With `Idempotency-Key` a retry answers 200 with the first assistant (racing retries create one); the same key with a different body is a 409.",
   ...authed("assistants:write"),
-  request: jsonBody(CreateAssistantBody),
-  responses: { 201: jsonResponse(AssistantSchema, "The new assistant"), ...problemResponses },
+  request: { headers: idempotencyHeader("the first assistant back instead of a second one", "ast-create-7f3a"), ...jsonBody(CreateAssistantBody) },
+  responses: {
+    201: jsonResponse(AssistantSchema, "The new assistant"),
+    200: jsonResponse(AssistantSchema, "A repeat of an earlier request with this Idempotency-Key"),
+    ...problemResponses,
+  },
 });
 
 const getAssistantRoute = createRoute({
@@ -143,7 +148,14 @@ const rescheduleBookingRoute = createRoute({
 
 export const assistantsRoutes = createRouter()
   .openapi(listAssistantsRoute, async (c) => c.json(await listAssistants(c.var.ctx, c.req.valid("query")), 200))
-  .openapi(createAssistantRoute, async (c) => c.json(await createAssistant(c.var.ctx, c.req.valid("json")), 201))
+  .openapi(createAssistantRoute, async (c) => {
+    const input = c.req.valid("json");
+    const key = c.req.valid("header")["idempotency-key"];
+    if (!key) return c.json(await createAssistant(c.var.ctx, input), 201);
+    const request = { key: `create:${key}`, fingerprint: await requestFingerprint(input) };
+    const { assistant, replayed } = await createAssistantOnce(c.var.ctx, input, request);
+    return c.json(assistant, replayed ? 200 : 201);
+  })
   .openapi(getAssistantRoute, async (c) => c.json(await getAssistant(c.var.ctx, c.req.valid("param").id), 200))
   .openapi(updateAssistantRoute, async (c) => c.json(await updateAssistant(c.var.ctx, c.req.valid("param").id, c.req.valid("json")), 200))
   .openapi(getSlotsRoute, async (c) => c.json(await getAvailability(c.var.ctx, c.req.valid("param").id, c.req.valid("query")), 200))

@@ -1,8 +1,10 @@
 import { and, asc, eq, gt, ilike, ne, or, type SQL } from "drizzle-orm";
 import { withTransaction } from "../../../db/client";
+import { isUniqueViolation } from "../../../db/errors";
 import { type AssistantWeeklyHours, assistants } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
-import { NotFound, Unprocessable } from "../../../lib/errors";
+import { Conflict, NotFound, Unprocessable } from "../../../lib/errors";
+import type { IdempotentRequest } from "../../../lib/idempotency";
 import { newId } from "../../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
 import { numbersByAssistant } from "../../calls/numbers/queries";
@@ -115,7 +117,7 @@ const uniqueTools = <T>(tools: T[]) => [...new Set(tools)];
  * shorthand (`receptionist_name`, `start_time` + `end_time` + `available_days`,
  * `booking_duration_minutes`) in place of the full fields.
  */
-export async function createAssistant(ctx: ServiceCtx, input: CreateAssistantInput): Promise<Assistant> {
+export async function createAssistant(ctx: ServiceCtx, input: CreateAssistantInput, request?: IdempotentRequest): Promise<Assistant> {
   assertCan(ctx, "assistants:write");
   const orgId = requireOrgId(ctx);
   if (input.database_id) await assertOwnDatabase(ctx, input.database_id);
@@ -149,6 +151,8 @@ export async function createAssistant(ctx: ServiceCtx, input: CreateAssistantInp
         databaseId: input.database_id ?? null,
         businessPhone: input.business_phone ?? null,
         status: "active",
+        idempotencyKey: request?.key ?? null,
+        idempotencyFingerprint: request?.fingerprint ?? null,
         createdAt: now,
         updatedAt: now,
       })
@@ -157,6 +161,44 @@ export async function createAssistant(ctx: ServiceCtx, input: CreateAssistantInp
     await recordAudit(txCtx, { orgId, action: "assistant.created", targetType: "assistant", targetId: id, metadata: { name, agent_id: agent.id } });
     return assistantView(row, []);
   });
+}
+
+/**
+ * The assistant an earlier request with this Idempotency-Key created, if any; the key with a
+ * different request is a 409.
+ */
+export async function assistantForKey(ctx: ServiceCtx, request: IdempotentRequest): Promise<Assistant | undefined> {
+  const [row] = await ctx.db
+    .select()
+    .from(assistants)
+    .where(and(eq(assistants.orgId, requireOrgId(ctx)), eq(assistants.idempotencyKey, request.key)));
+  if (!row) return undefined;
+  if (row.idempotencyFingerprint !== request.fingerprint) {
+    throw new Conflict("This Idempotency-Key was used for a different request; use a new key for a new assistant");
+  }
+  return assistantWithNumbers(ctx, row);
+}
+
+/**
+ * Creates an assistant once per Idempotency-Key: a repeat of the same request answers the first
+ * assistant (`replayed`). Racing repeats create one: the unique index lets one insert in, and the
+ * others answer its assistant.
+ */
+export async function createAssistantOnce(
+  ctx: ServiceCtx,
+  input: CreateAssistantInput,
+  request: IdempotentRequest,
+): Promise<{ assistant: Assistant; replayed: boolean }> {
+  assertCan(ctx, "assistants:write");
+  const earlier = await assistantForKey(ctx, request);
+  if (earlier) return { assistant: earlier, replayed: true };
+  try {
+    return { assistant: await createAssistant(ctx, input, request), replayed: false };
+  } catch (error) {
+    const winner = isUniqueViolation(error) ? await assistantForKey(ctx, request) : undefined;
+    if (!winner) throw error;
+    return { assistant: winner, replayed: true };
+  }
 }
 
 function escapeLike(text: string): string {

@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, type SQL } from "drizzle-orm";
 import { withTransaction } from "../../../db/client";
-import { documentChunks, knowledgeDocuments } from "../../../db/schema";
+import { type DocumentKind, documentChunks, knowledgeDocuments } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { sha256Hex } from "../../../lib/crypto";
 import { Conflict, NotFound, Unprocessable, UnsupportedMediaType } from "../../../lib/errors";
@@ -56,23 +56,27 @@ function cleanFilename(name: string): string {
   return (clean || "document").slice(0, FILENAME_MAX);
 }
 
+/** An uploaded file that passed the checks, ready to store. */
+export interface CheckedFile {
+  bytes: Uint8Array;
+  filename: string;
+  kind: DocumentKind;
+  contentType: string;
+  sha256: string;
+}
+
+const CONTENT_TYPES: Record<CheckedFile["kind"], string> = { pdf: "application/pdf", html: "text/html", md: "text/markdown", txt: "text/plain" };
+
 /**
- * Stores uploaded files of an assistant's knowledge base and queues each for indexing. Every file
- * is checked before anything is stored, so a bad one refuses the whole upload: empty or too large
- * → 422, not PDF/text/Markdown/HTML by its content → 415, each naming `files[i]`. The originals go
- * to R2, the rows to Postgres, one ingest job per document to the queue.
+ * The checks of an upload, made before anything is stored so a bad file refuses all of them:
+ * none, too many, empty or too large → 422, not PDF/text/Markdown/HTML by its content → 415,
+ * each naming `files[i]`.
  */
-export async function uploadDocuments(ctx: ServiceCtx, assistantId: string, files: File[]): Promise<DocumentView[]> {
-  assertCan(ctx, "assistants:write");
-  const orgId = requireOrgId(ctx);
-  const assistant = await getAssistantInOrg(ctx, assistantId);
-  if (assistant.status !== "active") throw new Conflict(`Assistant ${assistant.id} is archived; restore it before adding documents`);
+export async function checkDocumentFiles(ctx: ServiceCtx, files: File[]): Promise<CheckedFile[]> {
   if (files.length === 0) throw new Unprocessable([{ path: "files", message: "attach at least one file as multipart field `files`" }]);
   if (files.length > MAX_FILES_PER_UPLOAD) throw new Unprocessable([{ path: "files", message: `at most ${MAX_FILES_PER_UPLOAD} files per upload` }]);
-
   const maxBytes = ctx.config.knowledge.maxFileBytes;
-  const now = ctx.now();
-  const prepared: { row: typeof knowledgeDocuments.$inferInsert; bytes: Uint8Array; type: string }[] = [];
+  const checked: CheckedFile[] = [];
   const unsupported: { path: string; message: string }[] = [];
   for (const [index, file] of files.entries()) {
     const path = `files[${index}]`;
@@ -85,29 +89,49 @@ export async function uploadDocuments(ctx: ServiceCtx, assistantId: string, file
       unsupported.push({ path, message: `${filename} is not a PDF, plain text, Markdown or HTML file` });
       continue;
     }
-    const id = newId("doc");
-    prepared.push({
-      bytes,
-      type: kind === "pdf" ? "application/pdf" : kind === "html" ? "text/html" : kind === "md" ? "text/markdown" : "text/plain",
-      row: {
-        id,
-        orgId,
-        assistantId: assistant.id,
-        filename,
-        kind,
-        sizeBytes: bytes.length,
-        sha256: await sha256Hex(bytes),
-        r2Key: documentKey(orgId, assistant.id, id),
-        status: "queued",
-        createdAt: now,
-        updatedAt: now,
-      },
-    });
+    checked.push({ bytes, filename, kind, contentType: CONTENT_TYPES[kind], sha256: await sha256Hex(bytes) });
   }
   if (unsupported.length > 0) throw new UnsupportedMediaType(unsupported, "Knowledge documents are PDF, plain text, Markdown or HTML");
+  return checked;
+}
+
+/**
+ * Stores uploaded files of an assistant's knowledge base and queues each for indexing, after the
+ * checks of `checkDocumentFiles`. The originals go to R2, the rows to Postgres, one ingest job
+ * per document to the queue.
+ */
+export async function uploadDocuments(ctx: ServiceCtx, assistantId: string, files: File[]): Promise<DocumentView[]> {
+  assertCan(ctx, "assistants:write");
+  const assistant = await getAssistantInOrg(ctx, assistantId);
+  if (assistant.status !== "active") throw new Conflict(`Assistant ${assistant.id} is archived; restore it before adding documents`);
+  return storeDocuments(ctx, assistant.id, await checkDocumentFiles(ctx, files));
+}
+
+/** Stores files already checked (`checkDocumentFiles`) in an assistant of the caller's organisation. */
+export async function storeDocuments(ctx: ServiceCtx, assistantId: string, files: CheckedFile[]): Promise<DocumentView[]> {
+  if (files.length === 0) return [];
+  const orgId = requireOrgId(ctx);
+  const now = ctx.now();
+  const prepared = files.map((file) => {
+    const id = newId("doc");
+    const row: typeof knowledgeDocuments.$inferInsert = {
+      id,
+      orgId,
+      assistantId,
+      filename: file.filename,
+      kind: file.kind,
+      sizeBytes: file.bytes.length,
+      sha256: file.sha256,
+      r2Key: documentKey(orgId, assistantId, id),
+      status: "queued",
+      createdAt: now,
+      updatedAt: now,
+    };
+    return { row, file };
+  });
 
   // Originals first: a row never points at a file that is not there.
-  await Promise.all(prepared.map(({ row, bytes, type }) => ctx.env.FILES.put(row.r2Key, bytes, { httpMetadata: { contentType: type } })));
+  await Promise.all(prepared.map(({ row, file }) => ctx.env.FILES.put(row.r2Key, file.bytes, { httpMetadata: { contentType: file.contentType } })));
   let rows: DocumentRow[];
   try {
     rows = await ctx.db
@@ -120,6 +144,16 @@ export async function uploadDocuments(ctx: ServiceCtx, assistantId: string, file
   }
   await enqueueIngest(ctx, rows);
   return rows.map(documentView);
+}
+
+/** The assistant's documents with these contents (the oldest of each), by SHA-256. */
+export async function documentsBySha256(ctx: ServiceCtx, assistantId: string, hashes: string[]): Promise<Map<string, DocumentView>> {
+  const rows = await ctx.db
+    .select()
+    .from(knowledgeDocuments)
+    .where(and(eq(knowledgeDocuments.orgId, requireOrgId(ctx)), eq(knowledgeDocuments.assistantId, assistantId), inArray(knowledgeDocuments.sha256, hashes)))
+    .orderBy(desc(knowledgeDocuments.id));
+  return new Map(rows.map((row) => [row.sha256, documentView(row)]));
 }
 
 /** One ingest job per document (at most 100: the queue's batch limit). */

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt } from "drizzle-orm";
-import { withTransaction } from "../../../db/client";
+import { type Database, withTransaction } from "../../../db/client";
 import { isUniqueViolation } from "../../../db/errors";
 import { phoneNumbers } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
@@ -11,7 +11,7 @@ import { type IncomingPhoneNumber, twilioVoice, type VoiceHooks } from "../../..
 import { getAssistantInOrg } from "../../assistants/assistants/service";
 import { providerProblem } from "../../content/ai/metered-chat";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
-import { assertPhoneNumberSlot } from "../../money/plans/limits";
+import { assertPhoneNumberSlot, lockPhoneNumberSlots } from "../../money/plans/limits";
 import { requirePublicBaseUrl, VOICE_PATHS } from "../voice-webhooks/public-url";
 import type { AttachPhoneNumberInput, PhoneNumber } from "./schemas";
 
@@ -74,17 +74,28 @@ export async function assertMayAttach(ctx: ServiceCtx, input: AttachPhoneNumberI
  * webhooks. A number answers for one assistant only (409), and an organisation has as many as its
  * plan allows (403 `plan-limit`).
  */
-export async function attachPhoneNumber(ctx: ServiceCtx, assistantId: string, input: AttachPhoneNumberInput): Promise<PhoneNumber> {
+export async function attachPhoneNumber(
+  ctx: ServiceCtx,
+  assistantId: string,
+  input: AttachPhoneNumberInput,
+  options: { unlessAttached?: boolean } = {},
+): Promise<PhoneNumber> {
   assertCan(ctx, "assistants:write");
   const orgId = requireOrgId(ctx);
   const assistant = await getAssistantInOrg(ctx, assistantId);
   if (assistant.status === "archived") throw new Conflict(`Assistant ${assistantId} is archived and answers no calls`);
+  // A retried onboarding keeps the number its first try attached rather than buying another.
+  const attached = options.unlessAttached ? await firstNumberOf(ctx.db, orgId, assistantId) : undefined;
+  if (attached) return attached;
   const hooks = voiceHooks(ctx);
   await assertMayAttach(ctx, input);
   // The plan's lock is held across the Twilio call: a racing attach waits and then counts this
   // number, so the last place is taken once and no number is bought that cannot be kept.
   return withTransaction(ctx, async (tx) => {
-    await assertPhoneNumberSlot(tx, orgId);
+    await lockPhoneNumberSlots(tx, orgId);
+    const attachedMeanwhile = options.unlessAttached ? await firstNumberOf(tx, orgId, assistantId) : undefined;
+    if (attachedMeanwhile) return attachedMeanwhile;
+    await assertPhoneNumberSlot(tx, orgId, { locked: false }); // the lock is already held
     const number = await numberAtTwilio(ctx, input, hooks);
     try {
       const [row] = await tx
@@ -99,6 +110,17 @@ export async function attachPhoneNumber(ctx: ServiceCtx, assistantId: string, in
       throw error;
     }
   });
+}
+
+/** The assistant's oldest number, if it has one. */
+async function firstNumberOf(db: Database, orgId: string, assistantId: string): Promise<PhoneNumber | undefined> {
+  const [row] = await db
+    .select()
+    .from(phoneNumbers)
+    .where(and(eq(phoneNumbers.orgId, orgId), eq(phoneNumbers.assistantId, assistantId)))
+    .orderBy(asc(phoneNumbers.id))
+    .limit(1);
+  return row ? phoneNumberView(row) : undefined;
 }
 
 /** The assistant's numbers, oldest first. */

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { Unprocessable } from "../../../lib/errors";
-import { createRouter, fieldErrors, jsonResponse, problem, problemResponses } from "../../../lib/openapi";
+import { createRouter, fieldErrors, idempotencyHeader, jsonResponse, problem, problemResponses } from "../../../lib/openapi";
 import { AssistantSchema, CreateAssistantBody } from "../../assistants/assistants/schemas";
 import { MAX_FILES_PER_UPLOAD } from "../../assistants/knowledge/documents";
 import { DocumentSchema } from "../../assistants/knowledge/schemas";
@@ -63,11 +63,15 @@ const onboardRoute = createRoute({
   path: "/v1/assistants/onboard",
   summary: "Create an assistant, queue its documents and attach its phone number in one request",
   description:
-    "Multipart form: the fields of `POST /v1/assistants` (structured and numeric ones as JSON text), `files` (repeat it; the limits of the document upload), and optionally `phone_number` (attach a number the Twilio account owns) or `area_code` (buy one), not both. Every field, file and the number's format, plan place and availability are checked before anything is created: a 422/415/409/403 creates nothing. The number is attached last, since it talks to Twilio: when that fails the assistant and its documents are **kept** (not rolled back) and the problem carries `kept: {assistant_id, document_ids}` with the attach's own status (e.g. 502 when Twilio fails, 409 when the number was taken meanwhile); retry with `POST /v1/assistants/{id}/phone-numbers`.",
+    "Multipart form: the fields of `POST /v1/assistants` (structured and numeric ones as JSON text), `files` (repeat it; the limits of the document upload), and optionally `phone_number` (attach a number the Twilio account owns) or `area_code` (buy one), not both. Every field, file and the number's format, plan place and availability are checked before anything is created: a 422/415/409/403 creates nothing. The number is attached last, since it talks to Twilio: when that fails the assistant and its documents are **kept** (not rolled back) and the problem carries `kept: {assistant_id, document_ids}` with the attach's own status (e.g. 502 when Twilio fails, 409 when the number was taken meanwhile); retry with `POST /v1/assistants/{id}/phone-numbers`. With `Idempotency-Key`, repeating the request is always safe: the repeat answers 200 with the same assistant, stores any document the first try did not, and attaches a number only if none was attached (never a second purchase); the same key with other fields or files is a 409.",
   ...authed("assistants:write"),
-  request: { body: { required: true, content: { "multipart/form-data": { schema: OnboardForm } } } },
+  request: {
+    headers: idempotencyHeader("the same onboarding back, finishing what the first try left undone", "onboard-7f3a9c"),
+    body: { required: true, content: { "multipart/form-data": { schema: OnboardForm } } },
+  },
   responses: {
     201: jsonResponse(Onboarded, "Created, with the number to forward calls to"),
+    200: jsonResponse(Onboarded, "A repeat of an earlier request with this Idempotency-Key"),
     413: problem("The upload is too large"),
     415: problem("A file is not a kind the knowledge base reads"),
     ...problemResponses,
@@ -112,6 +116,10 @@ export const onboardingRoutes = createRouter().openapi(onboardRoute, async (c) =
   const number = Object.keys(numberParts).length > 0 ? AttachPhoneNumberBody.safeParse(numberParts) : undefined;
   const errors = [...(assistant.success ? [] : fieldErrors(assistant.error)), ...(number && !number.success ? fieldErrors(number.error) : [])];
   if (!assistant.success || (number && !number.success)) throw new Unprocessable(errors);
-  const onboarded = await onboardAssistant(c.var.ctx, { assistant: assistant.data, files, number: number?.data });
-  return c.json(onboarded, 201);
+  const { replayed, ...onboarded } = await onboardAssistant(
+    c.var.ctx,
+    { assistant: assistant.data, files, number: number?.data },
+    c.req.valid("header")["idempotency-key"],
+  );
+  return c.json(onboarded, replayed ? 200 : 201);
 });

@@ -3,15 +3,15 @@
  * request. Everything that can be checked without side effects is checked first, so a bad field,
  * file or number creates nothing. The number comes last because it talks to Twilio; when that
  * fails the assistant and documents are kept and the problem says so (`kept`), so the client can
- * retry the attach alone rather than onboard twice.
+ * retry the attach alone, or repeat the whole request with its Idempotency-Key.
  */
 import type { ServiceCtx } from "../../../lib/context";
-import { AppError, Unprocessable, UnsupportedMediaType } from "../../../lib/errors";
+import { AppError } from "../../../lib/errors";
+import { requestFingerprint } from "../../../lib/idempotency";
 import type { Assistant, CreateAssistantInput } from "../../assistants/assistants/schemas";
-import { createAssistant, getAssistantInOrg } from "../../assistants/assistants/service";
-import { MAX_FILES_PER_UPLOAD, uploadDocuments } from "../../assistants/knowledge/documents";
+import { assistantForKey, createAssistant, createAssistantOnce, getAssistantInOrg } from "../../assistants/assistants/service";
+import { type CheckedFile, checkDocumentFiles, documentsBySha256, storeDocuments } from "../../assistants/knowledge/documents";
 import type { DocumentView } from "../../assistants/knowledge/schemas";
-import { sniffKind } from "../../assistants/knowledge/sniff";
 import { assertCan } from "../../identity/auth/principal";
 import type { AttachPhoneNumberInput, PhoneNumber } from "../numbers/schemas";
 import { assertMayAttach, attachPhoneNumber } from "../numbers/service";
@@ -30,25 +30,6 @@ export interface Onboarded {
   message: string;
 }
 
-/**
- * The upload's own checks (count, empty, size, kind), made before the assistant exists; the
- * upload repeats them, so these only decide earlier, never differently.
- */
-async function assertFilesAccepted(ctx: ServiceCtx, files: File[]): Promise<void> {
-  if (files.length > MAX_FILES_PER_UPLOAD) throw new Unprocessable([{ path: "files", message: `at most ${MAX_FILES_PER_UPLOAD} files per upload` }]);
-  const maxBytes = ctx.config.knowledge.maxFileBytes;
-  const unsupported: { path: string; message: string }[] = [];
-  for (const [index, file] of files.entries()) {
-    const path = `files[${index}]`;
-    if (file.size === 0) throw new Unprocessable([{ path, message: "the file is empty" }]);
-    if (file.size > maxBytes) throw new Unprocessable([{ path, message: `the file is ${file.size} bytes; at most ${maxBytes} are accepted` }]);
-    if (!sniffKind(new Uint8Array(await file.arrayBuffer()), file.name)) {
-      unsupported.push({ path, message: `${file.name} is not a PDF, plain text, Markdown or HTML file` });
-    }
-  }
-  if (unsupported.length > 0) throw new UnsupportedMediaType(unsupported, "Knowledge documents are PDF, plain text, Markdown or HTML");
-}
-
 /** The attach's problem, with what onboarding kept so the client can retry the attach alone. */
 function keptProblem(error: unknown, assistant: Assistant, documents: DocumentView[]): AppError {
   const kept = { assistant_id: assistant.id, document_ids: documents.map((d) => d.id) };
@@ -64,31 +45,72 @@ function keptProblem(error: unknown, assistant: Assistant, documents: DocumentVi
   });
 }
 
-export async function onboardAssistant(ctx: ServiceCtx, input: OnboardInput): Promise<Onboarded> {
+/**
+ * Onboards an assistant. With an Idempotency-Key (`idempotencyKey`) a repeat of the same request
+ * finishes what the first left undone and answers the whole (`replayed`): the same assistant, the
+ * documents it was sent (storing any the first try did not), and the number it attached, or
+ * attaches one now if that failed before. The key with a different request is a 409.
+ */
+export async function onboardAssistant(ctx: ServiceCtx, input: OnboardInput, idempotencyKey?: string): Promise<Onboarded & { replayed: boolean }> {
   assertCan(ctx, "assistants:write");
-  await assertFilesAccepted(ctx, input.files);
-  if (input.number) await assertMayAttach(ctx, input.number);
+  const files = input.files.length > 0 ? await checkDocumentFiles(ctx, input.files) : [];
+  const request = idempotencyKey
+    ? {
+        key: `onboard:${idempotencyKey}`,
+        fingerprint: await requestFingerprint({ assistant: input.assistant, number: input.number ?? null, files: files.map((f) => f.sha256) }),
+      }
+    : undefined;
+  const earlier = request ? await assistantForKey(ctx, request) : undefined;
+  // A replay whose number is attached needs no place on the plan: it takes none.
+  if (input.number && !earlier?.phone_numbers.length) await assertMayAttach(ctx, input.number);
 
-  const created = await createAssistant(ctx, input.assistant);
-  const documents = input.files.length > 0 ? await uploadDocuments(ctx, created.id, input.files) : [];
+  const { assistant, replayed } = earlier
+    ? { assistant: earlier, replayed: true }
+    : request
+      ? await createAssistantOnce(ctx, input.assistant, request)
+      : { assistant: await createAssistant(ctx, input.assistant), replayed: false };
+  const documents = replayed ? await documentsOnce(ctx, assistant.id, files) : await storeDocuments(ctx, assistant.id, files);
   if (!input.number) {
     return {
-      assistant: created,
+      assistant,
       documents,
       phone_number: null,
-      message: `No number attached: attach one with POST /v1/assistants/${created.id}/phone-numbers`,
+      message: `No number attached: attach one with POST /v1/assistants/${assistant.id}/phone-numbers`,
+      replayed,
     };
   }
   let number: PhoneNumber;
   try {
-    number = await attachPhoneNumber(ctx, created.id, input.number);
+    // Keyed requests may race their own repeats: whichever attaches first, the others keep its number.
+    number = await attachPhoneNumber(ctx, assistant.id, input.number, { unlessAttached: request !== undefined });
   } catch (error) {
-    throw keptProblem(error, created, documents);
+    throw keptProblem(error, assistant, documents);
   }
   return {
-    assistant: await getAssistantInOrg(ctx, created.id),
+    assistant: await getAssistantInOrg(ctx, assistant.id),
     documents,
     phone_number: number,
     message: `Forward calls to ${number.phone_number}`,
+    replayed,
   };
+}
+
+/**
+ * The documents of a replayed onboarding, in the order sent: those the first try stored (same
+ * bytes), and any it did not, stored now.
+ */
+async function documentsOnce(ctx: ServiceCtx, assistantId: string, files: CheckedFile[]): Promise<DocumentView[]> {
+  if (files.length === 0) return [];
+  const stored = await documentsBySha256(
+    ctx,
+    assistantId,
+    files.map((f) => f.sha256),
+  );
+  const added = await storeDocuments(
+    ctx,
+    assistantId,
+    files.filter((file) => !stored.has(file.sha256)),
+  );
+  for (const document of added) stored.set(document.sha256, document);
+  return files.flatMap((file) => stored.get(file.sha256) ?? []);
 }

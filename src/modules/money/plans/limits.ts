@@ -111,12 +111,17 @@ export async function phoneNumbersAttached(db: Database, orgId: string): Promise
   return attached?.n ?? 0;
 }
 
+/** Serialises, until the transaction ends, everything that attaches a number to the organisation. */
+export async function lockPhoneNumberSlots(tx: Database, orgId: string): Promise<void> {
+  await lock(tx, `plan-limit:phone-numbers:${orgId}`);
+}
+
 /**
  * One more phone number fits in the organisation's plan. Call inside the transaction that inserts
  * the number; without a transaction (`locked: false`) it is only an early answer, not a guarantee.
  */
 export async function assertPhoneNumberSlot(tx: Database, orgId: string, options: { locked: boolean } = { locked: true }): Promise<void> {
-  if (options.locked) await lock(tx, `plan-limit:phone-numbers:${orgId}`);
+  if (options.locked) await lockPhoneNumberSlots(tx, orgId);
   const plan = await currentPlanId(tx, orgId);
   const attached = await phoneNumbersAttached(tx, orgId);
   const allowed = PLANS[plan].limits.phoneNumbers;
