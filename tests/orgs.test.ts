@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents, invitations, memberships, messages, organizations } from "../src/db/schema";
+import { auditEvents, invitations, memberships, messages, organizations, users } from "../src/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
 import { call, expectJson, GOOD_PASSWORD, joinOrgAs, type Member, type SignedUp, signUp, uniqueEmail } from "./harness/api";
 import { fakeResend, messageRow } from "./harness/fakes";
@@ -472,6 +472,60 @@ describe("plan limits", () => {
     expect(responses.filter((r) => r.status === 403)).toHaveLength(6);
     const pending = await testCtx().db.select().from(invitations).where(eq(invitations.orgId, owner.orgId));
     expect(pending).toHaveLength(4);
+  });
+});
+
+describe("changing a user's name", () => {
+  const rename = (caller: SignedUp, userId: string, body: unknown, orgId?: string) =>
+    call(`/v1/users/${userId}`, { method: "PATCH", token: caller.access_token, orgId, body });
+  const nameOf = async (userId: string) => (await testCtx().db.select({ name: users.name }).from(users).where(eq(users.id, userId)))[0]?.name;
+
+  it("lets a user change their own name, trimmed, and answers the user", async () => {
+    const ada = await signUp("rename-self");
+    const renamed = await expectJson(await rename(ada, ada.user.id, { name: "  Ada King  " }), 200);
+    expect(renamed).toEqual({ id: ada.user.id, email: ada.user.email, name: "Ada King" });
+    expect(await expectJson(await call("/v1/auth/me", { token: ada.access_token }), 200)).toMatchObject({ user: { name: "Ada King" } });
+    expect(await auditActions(null, ada.user.id)).toContain("user.renamed");
+    const docs = await expectJson<{ paths: Record<string, Record<string, { requestBody?: unknown }>> }>(await call("/openapi.json"), 200);
+    expect(JSON.stringify(docs.paths["/v1/users/{user_id}"]?.patch?.requestBody)).toContain("RenameUserRequest");
+  });
+
+  it("lets an admin rename a member of their organisation, but not an owner, and a member nobody", async () => {
+    const ada = await signUp("rename-owner");
+    const admin = await joinOrgAs(ada, "admin", "rename-admin");
+    const grace = await joinOrgAs(ada, "member", "rename-member");
+    const renamed = await expectJson(await rename(admin, grace.user.id, { name: "Grace B. Hopper" }, ada.orgId), 200);
+    expect(renamed).toMatchObject({ id: grace.user.id, name: "Grace B. Hopper" });
+    const profile = await expectJson<Member>(await call(`/v1/users/${grace.user.id}`, { token: ada.access_token, orgId: ada.orgId }), 200);
+    expect(profile.name).toBe("Grace B. Hopper");
+    expect(await auditActions(ada.orgId, grace.user.id)).toContain("user.renamed");
+
+    await expectProblem(await rename(admin, ada.user.id, { name: "Not Ada" }, ada.orgId), 403);
+    await expectProblem(await rename(grace, admin.user.id, { name: "Not the admin" }, ada.orgId), 403);
+    expect(await nameOf(ada.user.id)).toBe(ada.user.name);
+    expect(await nameOf(admin.user.id)).toBe(admin.user.name);
+  });
+
+  it("answers 404 to anyone outside the user's organisations, exactly as for an unknown user", async () => {
+    const ada = await signUp("rename-target");
+    const eve = await signUp("rename-outsider");
+    // Eve owns her own organisation: members:write there says nothing about Ada.
+    const stranger = await expectProblem(await rename(eve, ada.user.id, { name: "Hijacked" }, eve.orgId), 404);
+    const unknown = await expectProblem(await rename(eve, "usr_01JD3X6W6X8Q3M1B0V4T2Y9ZKA", { name: "Hijacked" }, eve.orgId), 404);
+    expect({ ...stranger, detail: "", request_id: "" }).toEqual({ ...unknown, detail: "", request_id: "" });
+    expect(stranger.detail).toBe(unknown.detail?.replace("usr_01JD3X6W6X8Q3M1B0V4T2Y9ZKA", ada.user.id));
+    expect(await nameOf(ada.user.id)).toBe(ada.user.name);
+  });
+
+  it("refuses an empty, overlong or NUL-bearing name with 422 on name, and keeps the old one", async () => {
+    const ada = await signUp("rename-422");
+    for (const name of ["   ", "x".repeat(121), "Ada\u0000King", 42]) {
+      const problem = await expectProblem(await rename(ada, ada.user.id, { name }), 422);
+      expect(problem.errors).toEqual([expect.objectContaining({ path: "name" })]);
+    }
+    await expectProblem(await rename(ada, ada.user.id, {}), 422);
+    expect(await nameOf(ada.user.id)).toBe(ada.user.name);
+    expect(await expectJson(await rename(ada, ada.user.id, { name: "x".repeat(120) }), 200)).toMatchObject({ name: "x".repeat(120) });
   });
 });
 

@@ -1,9 +1,21 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter, jsonBody, jsonResponse, problemResponses } from "../../../lib/openapi";
 import { authed } from "../auth/route-security";
+import { User } from "../auth/schemas";
 import { Org, OrgIdParam } from "../orgs/schemas";
-import { AcceptInvitationBody, ChangeRoleParams, Invitation, InviteBody, Member, MemberList, MemberListQuery, MemberParams, UserIdParam } from "./schemas";
-import { acceptInvitation, changeMemberRole, getMember, inviteMember, listMembers, removeMember } from "./service";
+import {
+  AcceptInvitationBody,
+  ChangeRoleParams,
+  Invitation,
+  InviteBody,
+  Member,
+  MemberList,
+  MemberListQuery,
+  MemberParams,
+  RenameUserBody,
+  UserIdParam,
+} from "./schemas";
+import { acceptInvitation, changeMemberRole, getMember, inviteMember, listMembers, removeMember, renameUser } from "./service";
 
 const tags = ["Members"];
 
@@ -68,6 +80,17 @@ const getUserRoute = createRoute({
   responses: { 200: jsonResponse(Member, "The member"), ...problemResponses },
 });
 
+const renameUserRoute = createRoute({
+  method: "patch",
+  path: "/v1/users/{user_id}",
+  summary: "Change a user's display name: your own, or a member's with members:write",
+  tags,
+  // Your own name needs no organisation; another member's is checked against the active one.
+  ...authed(),
+  request: { params: UserIdParam, ...jsonBody(RenameUserBody) },
+  responses: { 200: jsonResponse(User, "The user with the new name"), ...problemResponses },
+});
+
 export const membersRoutes = createRouter()
   .openapi(listMembersRoute, async (c) => c.json(await listMembers(c.var.ctx, c.req.valid("param").id, c.req.valid("query")), 200))
   .openapi(inviteMemberRoute, async (c) => c.json(await inviteMember(c.var.ctx, c.req.valid("param").id, c.req.valid("json")), 201))
@@ -81,4 +104,5 @@ export const membersRoutes = createRouter()
     const { user_id, role_id } = c.req.valid("param");
     return c.json(await changeMemberRole(c.var.ctx, user_id, role_id), 200);
   })
-  .openapi(getUserRoute, async (c) => c.json(await getMember(c.var.ctx, c.req.valid("param").user_id), 200));
+  .openapi(getUserRoute, async (c) => c.json(await getMember(c.var.ctx, c.req.valid("param").user_id), 200))
+  .openapi(renameUserRoute, async (c) => c.json(await renameUser(c.var.ctx, c.req.valid("param").user_id, c.req.valid("json")), 200));

@@ -29,6 +29,19 @@ export const ChangeRoleParams = z.object({
   role_id: RoleRef.openapi({ param: { name: "role_id", in: "path" } }),
 });
 
+export const RenameUserBody = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .min(1, "Give a name of at least one character besides spaces")
+      .max(120, "Use at most 120 characters")
+      // Postgres text cannot hold NUL, and no one's name contains it.
+      .refine((name) => !name.includes("\u0000"), "A name cannot contain the NUL character")
+      .openapi({ description: "Display name, trimmed, 1 to 120 characters", example: "Grace Hopper" }),
+  })
+  .openapi("RenameUserRequest");
+
 export const InviteBody = z
   .object({
     email: Email,
@@ -65,3 +78,4 @@ export const MemberList = pageSchema(Member, "MemberList", { data: "Members, by 
 
 export type MemberView = z.infer<typeof Member>;
 export type InvitationView = z.infer<typeof Invitation>;
+export type RenameUserInput = z.infer<typeof RenameUserBody>;

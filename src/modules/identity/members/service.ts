@@ -11,11 +11,12 @@ import { assertMemberSeat } from "../../money/plans/limits";
 import { revokeMemberApiKeys } from "../api-keys/service";
 import { recordAudit } from "../audit/service";
 import { requireOrgId } from "../auth/principal";
+import type { PublicUser } from "../auth/service";
 import { type Newcomer, sendWelcome } from "../auth/welcome";
 import type { OrgView } from "../orgs/schemas";
 import { loadOrg, requireActiveOrg, requireUser } from "../orgs/service";
 import { type AssignableRole, findAssignableRole, requireMayGrant, requireMayManage } from "../roles/service";
-import type { InvitationView, MemberView } from "./schemas";
+import type { InvitationView, MemberView, RenameUserInput } from "./schemas";
 
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -91,6 +92,39 @@ export async function getMember(ctx: ServiceCtx, userId: string): Promise<Member
     .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
   if (!row) throw new NotFound("user", userId);
   return memberView(row);
+}
+
+/**
+ * Changes a user's display name: their own, or, with members:write in the active organisation,
+ * a member's (one the caller may manage: an admin does not rename an owner). Anyone else gets
+ * 404, as if the user did not exist. The name is the user's everywhere, in every organisation.
+ */
+export async function renameUser(ctx: ServiceCtx, userId: string, input: RenameUserInput): Promise<PublicUser> {
+  const actor = ctx.actor;
+  const self = actor?.userId === userId;
+  return withTransaction(ctx, async (tx) => {
+    const orgId = self ? null : (actor?.orgId ?? null);
+    if (!self) {
+      const target = orgId ? await lockMember(tx, orgId, userId) : undefined;
+      if (!orgId || !target) throw new NotFound("user", userId);
+      // A fellow member may see this user already (GET /v1/users/{id}), so a refusal leaks nothing.
+      if (!actor?.can("members:write")) throw new Forbidden("Changing another member's name needs the members:write permission");
+      requireMayManage(ctx, await currentRole(tx, orgId, target.role));
+    }
+    const [before] = await tx.select({ name: users.name }).from(users).where(eq(users.id, userId)).for("update");
+    if (!before) throw new NotFound("user", userId);
+    const [user] = await tx
+      .update(users)
+      .set({ name: input.name, updatedAt: ctx.now() })
+      .where(eq(users.id, userId))
+      .returning({ id: users.id, email: users.email, name: users.name });
+    if (!user) throw new NotFound("user", userId);
+    await recordAudit(
+      { ...ctx, db: tx },
+      { orgId, action: "user.renamed", targetType: "user", targetId: userId, metadata: { from: before.name, to: user.name } },
+    );
+    return user;
+  });
 }
 
 /**
