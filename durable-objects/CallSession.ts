@@ -281,7 +281,7 @@ export class CallSession extends DurableObject<DurableObjectEnv> {
     const seconds = Math.max(0, Math.ceil((endedAt.getTime() - live.startedAt) / 1000));
     const usage = callUsageLines(live.ctx.config.calls.realtimeModel, end.usage, seconds, callCredits(live.ctx, seconds));
     const outcome = handedOver ? { status: end.status, endReason: end.endReason } : { status: "failed" as const, endReason: "transfer_failed" as const };
-    await live.records.finalize({ ...outcome, endedAt, usage }).catch((error: unknown) => {
+    await live.records.finalize({ ...outcome, endedAt, usage, billedSeconds: seconds }).catch((error: unknown) => {
       live.ctx.log.error("finalising the call failed", { call_id: live.identity.callId, error: String(error) });
     });
   }

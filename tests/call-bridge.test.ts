@@ -463,6 +463,9 @@ describe("a phone call through the CallSession", () => {
     expect(-(settlements[0]?.amount ?? 0)).toBe(ended?.costCredits);
     expect(ended?.costCredits).toBeGreaterThan(0);
     expect((await callRow(callId))?.endedAt?.toISOString()).toBe(ended?.endedAt?.toISOString());
+    // The record's length is the length billed: one count of seconds, not two roundings.
+    expect(ended?.durationS).toBeGreaterThan(0);
+    expect(ended?.usage).toEqual([expect.objectContaining({ audioSeconds: ended?.durationS })]);
 
     const turns = await testCtx().db.select().from(callTurns).where(eq(callTurns.callId, callId)).orderBy(asc(callTurns.seq));
     expect(turns.map((t) => t.role)).toEqual(["assistant", "caller", "tool", "assistant"]);

@@ -12,5 +12,5 @@ export interface CallRecords {
   /** More credits held for the call; false when the organisation has no more (the assistant says goodbye). */
   extendHold(credits: number): Promise<boolean>;
   /** Writes the outcome and settles the credit hold; false when the call was already finalised (nothing done). */
-  finalize(outcome: { status: "completed" | "failed"; endReason: CallEndReason; endedAt: Date; usage: UsageLine[] }): Promise<boolean>;
+  finalize(outcome: { status: "completed" | "failed"; endReason: CallEndReason; endedAt: Date; usage: UsageLine[]; billedSeconds: number }): Promise<boolean>;
 }

@@ -241,6 +241,8 @@ export interface CallEnd {
   usage: UsageLine[];
   /** Twilio's own count of the call's seconds, when it reported one. */
   durationS?: number;
+  /** The seconds the bridge billed (talk time from the stream's start), so the record and the bill agree until Twilio reports. */
+  billedSeconds?: number;
 }
 
 /**
@@ -260,9 +262,11 @@ export async function finalizeCall(ctx: ServiceCtx, callId: string, end: CallEnd
       endReason: end.endReason,
       endedAt: end.endedAt,
       durationS:
-        // Twilio's count when its callback came first, else from answer to end.
+        // Twilio's count when its callback came first, else the seconds billed, else from answer to end.
         end.durationS ??
-        sql`COALESCE(${calls.durationS}, GREATEST(0, ROUND(EXTRACT(EPOCH FROM (${endedAt}::timestamptz - COALESCE(${calls.answeredAt}, ${calls.startedAt})))))::int)`,
+        (end.billedSeconds !== undefined
+          ? sql`COALESCE(${calls.durationS}, ${end.billedSeconds}::int)`
+          : sql`COALESCE(${calls.durationS}, GREATEST(0, ROUND(EXTRACT(EPOCH FROM (${endedAt}::timestamptz - COALESCE(${calls.answeredAt}, ${calls.startedAt})))))::int)`),
       usage: end.usage,
       costCredits: cost,
       streamTokenHash: null,
