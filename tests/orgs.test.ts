@@ -51,6 +51,12 @@ async function members(owner: SignedUp): Promise<Member[]> {
   return (await expectJson<Page<Member>>(await call(`/v1/orgs/${owner.orgId}/members`, { token: owner.access_token, orgId: owner.orgId }), 200)).data;
 }
 
+const ownersOf = (orgId: string) =>
+  testCtx()
+    .db.select()
+    .from(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.role, "owner")));
+
 async function auditActions(orgId: string | null, targetId: string): Promise<string[]> {
   const rows = await testCtx().db.select().from(auditEvents).where(eq(auditEvents.targetId, targetId)).orderBy(auditEvents.id);
   return rows.filter((r) => r.orgId === orgId).map((r) => r.action);
@@ -375,11 +381,23 @@ describe("removing members", () => {
     const statuses = results.map((r) => r.status).sort();
     expect(statuses[0]).toBe(204);
     expect([404, 409]).toContain(statuses[1]);
-    const owners = await testCtx()
-      .db.select()
-      .from(memberships)
-      .where(and(eq(memberships.orgId, ada.orgId), eq(memberships.role, "owner")));
+    const owners = await ownersOf(ada.orgId);
     expect(owners).toHaveLength(1);
+  });
+
+  it("leaves one owner when one owner demotes the other while being removed by them", async () => {
+    for (let round = 0; round < 3; round++) {
+      const ada = await signUp("ada");
+      const grace = await joinOrgAs(ada, "owner", "grace");
+      const results = await Promise.all([
+        call(`/v1/users/${grace.user.id}/change-role/admin`, { method: "POST", token: ada.access_token, orgId: ada.orgId }),
+        call(`/v1/orgs/${ada.orgId}/members/${ada.user.id}`, { method: "DELETE", token: grace.access_token, orgId: ada.orgId }),
+      ]);
+      // Whoever goes second finds itself no longer an owner (403) or no longer a member (404).
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      const owners = await ownersOf(ada.orgId);
+      expect(owners).toHaveLength(1);
+    }
   });
 
   it("does not let an admin remove an owner (403)", async () => {
