@@ -6,8 +6,8 @@ import { AGENT_ID_EXAMPLE, metadataObject } from "../agents/schemas";
 export const MAX_BATCH_EVENTS = 1000;
 /** How far ahead of the server's clock `occurred_at` may be: client clocks drift, the future does not happen. */
 export const FUTURE_TOLERANCE_MS = 5 * 60_000;
-const EVENT_METADATA_MAX_BYTES = 2048;
-const MAX_MINOR_UNITS = Number.MAX_SAFE_INTEGER;
+export const EVENT_METADATA_MAX_BYTES = 2048;
+export const MAX_MINOR_UNITS = Number.MAX_SAFE_INTEGER;
 
 export const INGEST_RULES = [
   "`id` is your idempotency id, unique in the organisation: a valid event whose id was already stored (or that repeats an id earlier in the same batch) " +
@@ -18,7 +18,14 @@ export const INGEST_RULES = [
     "outcome: `success`, and optionally `value` in minor units with its `currency`. A field of another kind is refused, not ignored.",
 ].join("\n\n");
 
+/** Limits and patterns the schemas below and the batch's quick path (batch-event.ts) share. */
+export const EVENT_ID_MAX = 200;
+export const EVENT_ID_PATTERN = /^[\x21-\x7e]+$/;
+export const EVENT_TYPE_MAX = 100;
+export const AGENT_ID_MAX = 100;
+export const CURRENCY_PATTERN = /^[A-Za-z]{3}$/;
 const QUANTITY = /^\d{1,17}(\.\d{1,3})?$/;
+const ZERO = /^0+(\.0+)?$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /** Explains a missing field in terms of the event's kind instead of zod's "expected number, received undefined". */
@@ -28,37 +35,57 @@ const requiredFor = (kind?: string) => (issue: { input?: unknown }) =>
 const EventId = z
   .string({ error: requiredFor() })
   .min(1)
-  .max(200)
-  .regex(/^[\x21-\x7e]+$/, "Printable ASCII without spaces")
+  .max(EVENT_ID_MAX)
+  .regex(EVENT_ID_PATTERN, "Printable ASCII without spaces")
   .openapi({ description: "Your idempotency id for the event, unique in the organisation", example: "run-8812-step-3" });
 
 const EventType = z
   .string({ error: requiredFor() })
   .trim()
   .min(1)
-  .max(100)
+  .max(EVENT_TYPE_MAX)
   .openapi({ description: "What happened, e.g. the activity, cost or outcome type a billing model prices", example: "email_sent" });
+
+/**
+ * `value` as an instant when it is an ISO date-time with Z or an offset naming a real calendar
+ * day (2026-02-30 is refused, where `Date.parse` would roll it over); null otherwise. Shared by
+ * the schema and the batch's quick path (batch-event.ts), so both accept the same strings.
+ */
+export function parseOccurredAt(value: string): Date | null {
+  const match = DATE_TIME.exec(value);
+  if (!match) return null;
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  const time = Date.parse(value);
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day || Number.isNaN(time)) return null;
+  return new Date(time);
+}
+
+/** A quantity as stored (its decimal text) when it is > 0 with at most 3 decimals; null otherwise. Shared like `parseOccurredAt`. */
+export function normaliseQuantity(value: number | string): string | null {
+  const text = typeof value === "number" ? String(value) : value;
+  return QUANTITY.test(text) && !ZERO.test(text) ? text : null;
+}
 
 const OccurredAt = z
   .string({ error: requiredFor() })
   .transform((value, ctx) => {
-    const match = DATE_TIME.exec(value);
-    const [year, month, day] = match ? match.slice(1, 4).map(Number) : [];
-    const calendar = year !== undefined && month !== undefined && day !== undefined ? new Date(Date.UTC(year, month - 1, day)) : null;
-    const time = Date.parse(value);
-    if (!calendar || calendar.getUTCMonth() !== (month as number) - 1 || calendar.getUTCDate() !== day || Number.isNaN(time)) {
+    const instant = parseOccurredAt(value);
+    if (!instant) {
       ctx.addIssue({ code: "custom", message: "An ISO date-time with Z or an offset, e.g. 2026-05-01T09:30:00Z" });
       return z.NEVER;
     }
-    return new Date(time);
+    return instant;
   })
   .openapi({ description: "When it happened: an ISO date-time with Z or an offset", example: "2026-05-01T09:30:00Z", type: "string" });
 
 const Quantity = z
   .union([z.number().finite(), z.string().trim()])
   .transform((value, ctx) => {
-    const text = typeof value === "number" ? String(value) : value;
-    if (!QUANTITY.test(text) || /^0+(\.0+)?$/.test(text)) {
+    const text = normaliseQuantity(value);
+    if (text === null) {
       ctx.addIssue({ code: "custom", message: "A positive decimal with at most 3 decimals" });
       return z.NEVER;
     }
@@ -69,7 +96,7 @@ const Quantity = z
 const Currency = (kind: string) =>
   z
     .string({ error: requiredFor(kind) })
-    .regex(/^[A-Za-z]{3}$/, "An ISO 4217 code such as USD")
+    .regex(CURRENCY_PATTERN, "An ISO 4217 code such as USD")
     .transform((code) => code.toUpperCase())
     .openapi({ description: "ISO 4217 currency of the amount", example: "USD", type: "string" });
 
@@ -93,7 +120,7 @@ const Success = z
 
 const Metadata = metadataObject(EVENT_METADATA_MAX_BYTES, "Your own data about the event", { ticket: "T-1042" });
 
-const AgentId = z.string({ error: requiredFor() }).max(100).openapi({ description: "The agent the event belongs to", example: AGENT_ID_EXAMPLE });
+const AgentId = z.string({ error: requiredFor() }).max(AGENT_ID_MAX).openapi({ description: "The agent the event belongs to", example: AGENT_ID_EXAMPLE });
 
 /** A field that belongs to another kind is refused (not dropped), so a mislabelled event cannot be stored as something else. */
 const strictFor = (kind: string) => ({
