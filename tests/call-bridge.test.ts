@@ -306,6 +306,18 @@ interface LiveCallSetup {
 }
 
 /** An organisation with credits, an assistant open every day, a call row with its hold, and a caller on the CallSession. */
+/** The usage entries that settled a call's hold, once the first is there and a second has had time to follow. */
+async function settledOnce(reservationId: string) {
+  const settlements = () =>
+    testCtx()
+      .db.select()
+      .from(creditLedger)
+      .where(and(eq(creditLedger.referenceType, "reservation"), eq(creditLedger.referenceId, reservationId), eq(creditLedger.kind, "usage")));
+  await waitForRow(settlements, (rows) => rows.length > 0, "the hold settled");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return settlements();
+}
+
 async function liveCall(
   label: string,
   script: Omit<RealtimeScript, "scope" | "match_instructions">,
@@ -401,11 +413,12 @@ describe("a phone call through the CallSession", () => {
     // Confirmed playback trails what was heard by at most a chunk (20 ms) plus the echo in flight; never ahead of it.
     expect(truncate?.audio_end_ms).toBeLessThanOrEqual(Math.ceil(heard));
     // It is the audio of the marks Twilio echoed (20 ms a chunk) by the time the bridge heard the caller: at least those
-    // echoed before the barge-in began (less a few still in flight to the bridge: a loaded CI machine had two), at most
+    // echoed before the barge-in began (less those still in flight to the bridge), at most
     // those echoed before the clear arrived. The echoes the clear itself caused count for nothing. A bracket, not a
     // point, so a busy machine cannot fail it.
     const confirmedBy = (at: number) => caller.echoedMarks.filter((m) => m.at < at).length * 20;
-    const echoesInFlightMs = 100;
+    // How far it trails is the bench's figure (truncate error); here only a loose floor, as a loaded machine delays the echoes.
+    const echoesInFlightMs = 300;
     expect(truncate?.audio_end_ms).toBeGreaterThanOrEqual(confirmedBy(bargedInAt) - echoesInFlightMs);
     expect(truncate?.audio_end_ms).toBeLessThanOrEqual(confirmedBy(caller.clears[0]?.at ?? 0));
     // Far less than what had been sent: the model's audio runs ahead of playback.
@@ -441,23 +454,20 @@ describe("a phone call through the CallSession", () => {
       }),
       200,
     );
-    expect(bookings.data).toEqual([expect.objectContaining({ source: "call", source_id: callId, start })]);
+    // Booked under the caller's number: their confirmation goes there, and they may cancel it from that phone.
+    expect(bookings.data).toEqual([expect.objectContaining({ source: "call", source_id: callId, start, phone: CALLER })]);
 
     await fakeRealtime.waitFor(scope, (s) => s[0]?.responses.length === 3 && s[0].responses[2]?.status === "completed", "the confirmation spoken");
     // The caller hangs up as the model's socket drops: one ending.
     await Promise.all([fakeRealtime.drop(scope), Promise.resolve(caller.hangUp())]);
     const ended = await callEnded(callId);
     expect(ended).toMatchObject({ status: "completed", endReason: "caller_hung_up" });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const settlements = await settledOnce(ended?.reservationId ?? "");
     const [reservation] = await testCtx()
       .db.select()
       .from(creditReservations)
       .where(eq(creditReservations.id, ended?.reservationId ?? ""));
     expect(reservation?.status).toBe("settled");
-    const settlements = await testCtx()
-      .db.select()
-      .from(creditLedger)
-      .where(and(eq(creditLedger.referenceType, "reservation"), eq(creditLedger.referenceId, ended?.reservationId ?? ""), eq(creditLedger.kind, "usage")));
     // Settled once, charging what the call row says it cost.
     expect(settlements).toHaveLength(1);
     expect(-(settlements[0]?.amount ?? 0)).toBe(ended?.costCredits);
@@ -502,11 +512,7 @@ describe("a phone call through the CallSession", () => {
     const updates = await twilioUpdates(callSid);
     expect(updates).toHaveLength(1);
     expect(updates[0]?.twiml).toMatch(/<Say>Sorry, we are having technical trouble[^<]*<\/Say><Hangup\/>/);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const settlements = await testCtx()
-      .db.select()
-      .from(creditLedger)
-      .where(and(eq(creditLedger.referenceType, "reservation"), eq(creditLedger.referenceId, ended?.reservationId ?? ""), eq(creditLedger.kind, "usage")));
+    const settlements = await settledOnce(ended?.reservationId ?? "");
     expect(settlements).toHaveLength(1);
   });
   it("prompts a silent caller once, then says goodbye and ends the call", async () => {

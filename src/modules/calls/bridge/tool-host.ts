@@ -5,6 +5,7 @@
  * needs to speak: a phone caller hears a sentence, not a result set.
  */
 import type { ServiceCtx } from "../../../lib/context";
+import { E164 } from "../../../lib/phone";
 import type { Assistant } from "../../assistants/assistants/schemas";
 import type { Booking } from "../../assistants/bookings/schemas";
 import { cancelBooking, createBooking, getAvailability, getBooking, listBookings } from "../../assistants/bookings/service";
@@ -34,7 +35,11 @@ export function serviceToolHost(ctx: ServiceCtx, assistant: Pick<Assistant, "id"
       return { date: day.date, day: day.day, business_hours: day.business_hours, free: times, more: day.times.length > MAX_SLOTS };
     },
     async bookAppointment({ start, customer_name, details }) {
-      const booking = await createBooking(ctx, assistant.id, { start, customer_name, details }, { source: "call", sourceId: callId });
+      // The caller's number, so the booking's confirmation and reminder reach them and they can
+      // cancel it from that phone later; a withheld number ("anonymous") is no number.
+      const caller = (await getCall(ctx, callId)).from;
+      const phone = E164.test(caller) ? caller : undefined;
+      const booking = await createBooking(ctx, assistant.id, { start, customer_name, details, phone }, { source: "call", sourceId: callId });
       return { id: booking.id, start: booking.start, end: booking.end, customer_name: booking.customer_name };
     },
     async cancelBooking({ booking_id, start }) {
