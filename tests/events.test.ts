@@ -2,6 +2,8 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { agentEvents, billingModels, billingModelVersions, invoices } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
+import { quickParse } from "../src/modules/usage/events/batch-event";
+import { BatchEvent } from "../src/modules/usage/events/schemas";
 import { call, expectJson, type SignedUp, signUp, uniqueIp } from "./harness/api";
 import { expectProblem, fetchWithEnv, testCtx } from "./harness/helpers";
 
@@ -247,6 +249,107 @@ describe("ingesting a batch", () => {
     const rows = await storedEvents(owner.orgId);
     expect(rows).toHaveLength(1000);
     expect(rows.filter((r) => r.kind === "cost").reduce((sum, r) => sum + (r.amount ?? 0), 0)).toBe(333 * 3);
+  });
+});
+
+describe("batches racing and repeating ids", () => {
+  it("stores overlapping batches sent at once, twice, with each id once", async () => {
+    const owner = await signUp("evt-overlap");
+    const agents = [await createAgent(owner, { name: "One" }), await createAgent(owner, { name: "Two" })];
+    const event = (n: number) => ({
+      id: `ov-${n}`,
+      agent_id: agents[n % 2]?.id,
+      kind: "cost",
+      type: "llm_tokens",
+      amount: 1,
+      currency: "USD",
+      occurred_at: "2026-05-01T10:00:00Z",
+    });
+    // Windows 0-299, 150-449 and 300-599 of the same ids: each shares half of its ids with another.
+    const windows = [0, 150, 300].map((start) => Array.from({ length: 300 }, (_, i) => event(start + i)));
+    const answers = await Promise.all([...windows, ...windows].map((events) => ingest(owner, events)));
+    expect(answers.every((a) => a.rejected.length === 0)).toBe(true);
+    expect(answers.reduce((sum, a) => sum + a.accepted, 0)).toBe(600);
+    expect(answers.reduce((sum, a) => sum + a.duplicates, 0)).toBe(6 * 300 - 600);
+    const rows = await storedEvents(owner.orgId);
+    expect(rows).toHaveLength(600);
+    expect(rows.reduce((sum, r) => sum + (r.amount ?? 0), 0)).toBe(600);
+  });
+
+  it("stores a repeated id from the event that may be stored, counting the refused one as its duplicate", async () => {
+    const owner = await signUp("evt-repeat");
+    const agent = await createAgent(owner);
+    const retired = await createAgent(owner, { name: "Retired" });
+    expect((await call(`/v1/agents/${retired.id}`, { method: "DELETE", token: owner.access_token })).status).toBe(204);
+    const at = "2026-05-01T10:00:00Z";
+    const result = await ingest(owner, [
+      { id: "same", agent_id: retired.id, kind: "activity", type: "first", occurred_at: at },
+      { id: "same", agent_id: agent.id, kind: "activity", type: "second", occurred_at: at },
+      { id: "same", agent_id: agent.id, kind: "activity", type: "third", occurred_at: at },
+    ]);
+    expect(result).toEqual({ accepted: 1, duplicates: 2, rejected: [] });
+    expect((await storedEvents(owner.orgId)).map((r) => [r.id, r.agentId, r.type])).toEqual([["same", agent.id, "second"]]);
+  });
+});
+
+describe("the batch's quick check", () => {
+  const at = "2026-05-01T09:30:00.123Z";
+  const valid: Record<string, unknown>[] = [
+    { id: "a1", agent_id: "agt_1", kind: "activity", type: "email_sent", occurred_at: at },
+    { id: "a2", agent_id: "agt_1", kind: "activity", type: "  padded  ", quantity: 2.5, occurred_at: "2026-05-01T09:30:00+02:00" },
+    { id: "a3", agent_id: "", kind: "activity", type: "t", quantity: " 1.250 ", occurred_at: "2026-05-01T09:30Z", metadata: { run: 1 } },
+    { id: "c1", agent_id: "agt_1", kind: "cost", type: "llm", amount: 0, currency: "usd", occurred_at: at },
+    { id: "c2", agent_id: "agt_1", kind: "cost", type: "llm", amount: Number.MAX_SAFE_INTEGER, currency: "EUR", occurred_at: at, metadata: {} },
+    { id: "o1", agent_id: "agt_1", kind: "outcome", type: "won", success: false, occurred_at: at },
+    { id: "o2", agent_id: "agt_1", kind: "outcome", type: "won", success: true, value: 150, currency: "gbp", occurred_at: at, metadata: { a: [1] } },
+  ];
+  // Each breaks one rule of BatchEvent.
+  const broken: unknown[] = [
+    null,
+    [valid[0]],
+    "event",
+    { ...valid[0], kind: "bogus" },
+    { ...valid[0], id: "" },
+    { ...valid[0], id: "has space" },
+    { ...valid[0], id: "x".repeat(201) },
+    { ...valid[0], id: 7 },
+    { ...valid[0], agent_id: "a".repeat(101) },
+    { ...valid[0], type: "   " },
+    { ...valid[0], type: "t".repeat(101) },
+    { ...valid[0], occurred_at: "2026-02-30T00:00:00Z" },
+    { ...valid[0], occurred_at: "2026-05-01T09:30:00" },
+    { ...valid[0], occurred_at: "yesterday" },
+    { ...valid[0], quantity: 0 },
+    { ...valid[0], quantity: "1.2345" },
+    { ...valid[0], quantity: null },
+    { ...valid[0], quantity: 1e21 },
+    { ...valid[0], amount: 1 },
+    { ...valid[0], metadata: null },
+    { ...valid[0], metadata: [1] },
+    { ...valid[0], metadata: { big: "x".repeat(2100) } },
+    { ...valid[0], metadata: { big: "é".repeat(1100) } },
+    { ...valid[3], amount: -1 },
+    { ...valid[3], amount: 1.5 },
+    { ...valid[3], amount: "5" },
+    { ...valid[3], currency: undefined },
+    { ...valid[3], currency: "US" },
+    { ...valid[3], quantity: "1" },
+    { ...valid[5], success: "yes" },
+    { ...valid[5], value: -1 },
+    { ...valid[5], value: null },
+    { ...valid[5], currency: "dollars" },
+    { ...valid[5], amount: 3 },
+  ];
+
+  it("takes every valid event without zod and builds what zod builds", () => {
+    for (const raw of valid) expect(quickParse(raw), JSON.stringify(raw)).toEqual(BatchEvent.parse(raw));
+  });
+
+  it("leaves every broken event to zod", () => {
+    for (const raw of broken) {
+      expect(BatchEvent.safeParse(raw).success, JSON.stringify(raw)).toBe(false);
+      expect(quickParse(raw), JSON.stringify(raw)).toBeUndefined();
+    }
   });
 });
 
