@@ -1,6 +1,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { billPayments, bills, customerLedger, messages, products, stockMovements } from "../src/db/schema";
+import { sendOverdueReminders } from "../src/modules/retail/bills/reminders";
 import { call, expectJson, joinOrgAs, type SignedUp, signUp, uniqueEmail } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
@@ -476,5 +477,113 @@ describe("payment receipts", () => {
     const response = await call("/v1/org/settings", { method: "PATCH", token: owner.access_token, body: { messages: { payment_receipts: "no" } } });
     expect(response.status).toBe(422);
     expect(await response.json()).toMatchObject({ errors: [expect.objectContaining({ path: "messages.payment_receipts" })] });
+  });
+});
+
+describe("bill settings in /v1/org/settings", () => {
+  const settings = (owner: SignedUp, body?: unknown) => call("/v1/org/settings", { method: body ? "PATCH" : "GET", token: owner.access_token, body });
+
+  it("start from the platform's defaults and the organisation's currency, and refuse bad values with 422 naming the field", async () => {
+    const owner = await signUp("bill-settings");
+    expect((await expectJson<{ bills: unknown }>(await settings(owner), 200)).bills).toEqual({
+      currency: "USD",
+      prices_include_tax: false,
+      default_tax_rate_bps: 0,
+      footer: null,
+      reminder_interval_days: 7,
+    });
+    for (const [field, value] of [
+      ["currency", "dollars"],
+      ["default_tax_rate_bps", 10_001],
+      ["default_tax_rate_bps", 12.5],
+      ["footer", "  "],
+      ["footer", "x".repeat(501)],
+      ["footer", "Thanks\u0000"],
+      ["reminder_interval_days", 0],
+      ["reminder_interval_days", 366],
+      ["prices_include_tax", "yes"],
+    ] as const) {
+      const problem = await expectProblem(await settings(owner, { bills: { [field]: value } }), 422);
+      expect(problem.errors).toEqual([expect.objectContaining({ path: `bills.${field}` })]);
+    }
+    await expectProblem(await settings(owner, { bills: { tax: 5 } }), 422);
+    expect((await expectJson<{ bills: { footer: null } }>(await settings(owner), 200)).bills.footer).toBeNull();
+  });
+
+  it("price new bills and products in the set currency and default tax, and print the footer on the bill's page and PDF", async () => {
+    const owner = await signUp("bill-defaults");
+    const patched = await expectJson<{ bills: unknown }>(
+      await settings(owner, { bills: { currency: "eur", default_tax_rate_bps: 1000, footer: "Thank you <3 — VAT DE123456789" } }),
+      200,
+    );
+    expect(patched.bills).toMatchObject({ currency: "EUR", default_tax_rate_bps: 1000, footer: "Thank you <3 — VAT DE123456789" });
+    // The organisation's own currency is the same value, whichever route set it.
+    expect(await expectJson(await call(`/v1/orgs/${owner.orgId}`, { token: owner.access_token }), 200)).toMatchObject({ currency: "EUR" });
+
+    const product = await expectJson<{ tax_rate_bps: number; currency: string }>(
+      await call("/v1/products", { token: owner.access_token, body: { name: "Tea", price: 400 } }),
+      201,
+    );
+    expect(product).toMatchObject({ tax_rate_bps: 1000, currency: "EUR" });
+    const customer = await expectJson<{ id: string }>(
+      await call("/v1/customers", { token: owner.access_token, body: { name: "Footer Fan", email: uniqueEmail("footer") } }),
+      201,
+    );
+    const body = {
+      customer_id: customer.id,
+      items: [
+        { description: "Delivery", quantity: 1, unit_price: 1000 },
+        { description: "Zero-rated", quantity: 1, unit_price: 500, tax_rate_bps: 0 },
+      ],
+      issue: true,
+    };
+    const bill = await expectJson<Bill>(await call("/v1/bills", { token: owner.access_token, body }), 201);
+    expect(bill).toMatchObject({ currency: "EUR", tax: 100, total: 1600 });
+    expect(bill.items.map((item) => item.tax_rate_bps)).toEqual([1000, 0]);
+
+    const sent = await expectJson<{ url: string }>(await call(`/v1/bills/${bill.id}/send`, { token: owner.access_token, body: { channel: "email" } }), 202);
+    const page = await (await call(new URL(sent.url).pathname)).text();
+    expect(page).toContain("Thank you &lt;3 — VAT DE123456789");
+    const pdf = new Uint8Array(await (await call(`${new URL(sent.url).pathname}?format=pdf`)).arrayBuffer());
+    const { extractText, getDocumentProxy } = await import("unpdf");
+    const { text } = await extractText(await getDocumentProxy(pdf), { mergePages: true });
+    expect(text).toContain("VAT DE123456789");
+
+    await expectJson(await settings(owner, { bills: { footer: null, default_tax_rate_bps: null } }), 200);
+    const plain = await expectJson<Bill>(await call("/v1/bills", { token: owner.access_token, body: { items: [body.items[0]] } }), 201);
+    expect(plain.items[0]?.tax_rate_bps).toBe(0);
+  });
+
+  it("remind overdue bills at the organisation's interval instead of the platform's", async () => {
+    const owner = await signUp("bill-reminder-days");
+    await expectJson(await settings(owner, { bills: { reminder_interval_days: 2 } }), 200);
+    const customer = await expectJson<{ id: string }>(
+      await call("/v1/customers", { token: owner.access_token, body: { name: "Late", email: uniqueEmail("late") } }),
+      201,
+    );
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const overdue = await expectJson<Bill>(
+      await call("/v1/bills", {
+        token: owner.access_token,
+        body: { customer_id: customer.id, items: [{ description: "Rice", quantity: 1, unit_price: 900 }], due_date: yesterday, issue: true },
+      }),
+      201,
+    );
+    const remindersOf = async () =>
+      (
+        await testCtx()
+          .db.select()
+          .from(messages)
+          .where(and(eq(messages.entityType, "bill"), eq(messages.entityId, overdue.id)))
+      ).length;
+    const runOn = (daysFromNow: number) => sendOverdueReminders({ ...testCtx(), now: () => new Date(Date.now() + daysFromNow * 86_400_000) });
+
+    await runOn(0);
+    expect(await remindersOf()).toBe(1);
+    await runOn(1);
+    expect(await remindersOf()).toBe(1);
+    // Two days later, where the platform's seven would still wait.
+    await runOn(2);
+    expect(await remindersOf()).toBe(2);
   });
 });

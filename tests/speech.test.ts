@@ -252,7 +252,7 @@ describe("the organisation's speech settings", () => {
     const owner = await signUp("speech-settings");
     const settings = (body?: Record<string, unknown>) =>
       call("/v1/org/settings", { method: body ? "PATCH" : "GET", token: owner.access_token, orgId: owner.orgId, body });
-    expect(await expectJson(await settings(), 200)).toEqual({
+    expect(await expectJson(await settings(), 200)).toMatchObject({
       speech: {
         provider: "openai",
         stt_model: "whisper-1",
@@ -264,7 +264,7 @@ describe("the organisation's speech settings", () => {
     });
     const model = `scribe_v1-org-${tag}`;
     const voice = `voice-org-${tag}`;
-    expect(await expectJson(await settings({ speech: { provider: "elevenlabs", stt_model: model, voice } }), 200)).toEqual({
+    expect(await expectJson(await settings({ speech: { provider: "elevenlabs", stt_model: model, voice } }), 200)).toMatchObject({
       speech: { provider: "elevenlabs", stt_model: model, tts_model: "eleven_flash_v2_5", voice, defaults: ["tts_model"] },
       messages: { payment_receipts: true },
     });

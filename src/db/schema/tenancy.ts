@@ -11,6 +11,8 @@ export interface OrgSettingsRecord {
   speech?: { provider?: "openai" | "elevenlabs"; stt_model?: string; tts_model?: string; voice?: string };
   /** Messages that go out by themselves; each is on unless set to false. */
   messages?: { payment_receipts?: boolean };
+  /** Retail bills' defaults; the currency and tax-inclusive pricing are the organisation's own columns. */
+  bills?: { default_tax_rate_bps?: number; footer?: string; reminder_interval_days?: number };
 }
 
 /** Organisations are the tenants: every tenant-owned row carries an `org_id`. */

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { Currency, PricesIncludeTax } from "../orgs/schemas";
 
 const NO_NUL = (value: string) => !value.includes("\u0000");
 const name = (example: string, description: string) =>
@@ -31,7 +32,27 @@ export const MessageSettings = z
   })
   .openapi("MessageSettings");
 
-export const OrgSettings = z.object({ speech: SpeechSettings, messages: MessageSettings }).openapi("OrgSettings");
+const TaxRateBps = z.number().int().min(0).max(10_000);
+const ReminderDays = z.number().int().min(1).max(365);
+const Footer = z.string().trim().min(1).max(500).refine(NO_NUL, "Must not contain NUL characters").openapi({
+  description: "A line printed at the foot of every bill page and PDF; null removes it",
+  example: "Thank you for shopping with us. GSTIN 29ABCDE1234F1Z5",
+});
+
+export const BillSettings = z
+  .object({
+    currency: z.string().openapi({ description: "ISO 4217 currency new bills, products and customers' balances use", example: "INR" }),
+    prices_include_tax: PricesIncludeTax,
+    default_tax_rate_bps: TaxRateBps.openapi({
+      description: "Tax rate (basis points) of a new product or a bill line without a product when the request names none",
+      example: 1800,
+    }),
+    footer: z.string().nullable().openapi({ description: "Printed at the foot of every bill page and PDF", example: "Thank you for shopping with us." }),
+    reminder_interval_days: ReminderDays.openapi({ description: "Days between reminders of an overdue bill", example: 7 }),
+  })
+  .openapi("BillSettings");
+
+export const OrgSettings = z.object({ speech: SpeechSettings, messages: MessageSettings, bills: BillSettings }).openapi("OrgSettings");
 
 export const UpdateOrgSettingsBody = z
   .object({
@@ -47,6 +68,16 @@ export const UpdateOrgSettingsBody = z
     messages: z
       .object({
         payment_receipts: z.boolean().nullable().optional().openapi({ description: "false stops payment receipts; null goes back to on", example: false }),
+      })
+      .strict()
+      .optional(),
+    bills: z
+      .object({
+        currency: Currency.optional(),
+        prices_include_tax: PricesIncludeTax.optional(),
+        default_tax_rate_bps: TaxRateBps.nullable().optional().openapi({ description: "null goes back to 0", example: 1800 }),
+        footer: Footer.nullable().optional(),
+        reminder_interval_days: ReminderDays.nullable().optional().openapi({ description: "null goes back to the platform's interval", example: 3 }),
       })
       .strict()
       .optional(),

@@ -44,10 +44,23 @@ export function resolveSpeech(
   return { provider, stt_model: pick("stt_model"), tts_model: pick("tts_model"), voice: pick("voice"), defaults };
 }
 
-async function storedSettings(ctx: ServiceCtx, orgId: string): Promise<OrgSettingsRecord> {
-  const [row] = await ctx.db.select({ settings: organizations.settings }).from(organizations).where(eq(organizations.id, orgId));
+/** The settings jsonb with the two retail choices that are columns of the organisation. */
+interface StoredSettings {
+  settings: OrgSettingsRecord;
+  currency: string;
+  pricesIncludeTax: boolean;
+}
+
+const storedColumns = { settings: organizations.settings, currency: organizations.currency, pricesIncludeTax: organizations.pricesIncludeTax };
+
+async function stored(ctx: ServiceCtx, orgId: string): Promise<StoredSettings> {
+  const [row] = await ctx.db.select(storedColumns).from(organizations).where(eq(organizations.id, orgId));
   if (!row) throw new NotFound("organization", orgId);
-  return row.settings;
+  return row;
+}
+
+async function storedSettings(ctx: ServiceCtx, orgId: string): Promise<OrgSettingsRecord> {
+  return (await stored(ctx, orgId)).settings;
 }
 
 /** The active organisation's speech choice for a request (see `resolveSpeech`). */
@@ -60,8 +73,33 @@ function messageSettings(settings: OrgSettingsRecord): OrgSettingsView["messages
   return { payment_receipts: settings.messages?.payment_receipts ?? true };
 }
 
-function view(settings: OrgSettingsRecord, platformProvider: SpeechProviderName): OrgSettingsView {
-  return { speech: resolveSpeech(settings.speech, platformProvider), messages: messageSettings(settings) };
+export type BillSettingsView = OrgSettingsView["bills"];
+
+function billSettings(row: StoredSettings, platformReminderDays: number): BillSettingsView {
+  const own = row.settings.bills;
+  return {
+    currency: row.currency,
+    prices_include_tax: row.pricesIncludeTax,
+    default_tax_rate_bps: own?.default_tax_rate_bps ?? 0,
+    footer: own?.footer ?? null,
+    reminder_interval_days: own?.reminder_interval_days ?? platformReminderDays,
+  };
+}
+
+function view(row: StoredSettings, ctx: ServiceCtx): OrgSettingsView {
+  return {
+    speech: resolveSpeech(row.settings.speech, ctx.config.speech.defaultProvider),
+    messages: messageSettings(row.settings),
+    bills: billSettings(row, ctx.config.bills.reminderIntervalDays),
+  };
+}
+
+/**
+ * An organisation's bill defaults, filled in, for the modules that apply them (bill creation,
+ * products, documents). No permission check: they shape what the caller is already allowed to do.
+ */
+export async function billSettingsFor(ctx: ServiceCtx, orgId: string): Promise<BillSettingsView> {
+  return billSettings(await stored(ctx, orgId), ctx.config.bills.reminderIntervalDays);
 }
 
 /** Whether the organisation sends its customers a receipt for each recorded payment (on unless turned off). */
@@ -71,7 +109,18 @@ export async function paymentReceiptsEnabled(ctx: ServiceCtx, orgId: string): Pr
 
 export async function getOrgSettings(ctx: ServiceCtx): Promise<OrgSettingsView> {
   assertCan(ctx, "org:read");
-  return view(await storedSettings(ctx, requireOrgId(ctx)), ctx.config.speech.defaultProvider);
+  return view(await stored(ctx, requireOrgId(ctx)), ctx);
+}
+
+/** The bills part of the stored settings after `patch` (null clears a key back to its default). */
+function patchedBills(current: OrgSettingsRecord["bills"], patch: UpdateOrgSettingsInput["bills"]): NonNullable<OrgSettingsRecord["bills"]> {
+  const bills = { ...current };
+  for (const key of ["default_tax_rate_bps", "footer", "reminder_interval_days"] as const) {
+    const value = patch?.[key];
+    if (value === null) delete bills[key];
+    else if (value !== undefined) (bills as Record<string, unknown>)[key] = value;
+  }
+  return bills;
 }
 
 /** Changes the given settings (null clears one back to its default), audited with before and after. */
@@ -79,7 +128,7 @@ export async function updateOrgSettings(ctx: ServiceCtx, patch: UpdateOrgSetting
   assertCan(ctx, "org:write");
   const orgId = requireOrgId(ctx);
   return withTransaction(ctx, async (tx) => {
-    const [row] = await tx.select({ settings: organizations.settings }).from(organizations).where(eq(organizations.id, orgId)).for("update");
+    const [row] = await tx.select(storedColumns).from(organizations).where(eq(organizations.id, orgId)).for("update");
     if (!row) throw new NotFound("organization", orgId);
     const speech = { ...row.settings.speech };
     for (const [key, value] of Object.entries(patch.speech ?? {}) as [keyof typeof speech, string | null | undefined][]) {
@@ -90,12 +139,21 @@ export async function updateOrgSettings(ctx: ServiceCtx, patch: UpdateOrgSetting
     const receipts = patch.messages?.payment_receipts;
     if (receipts === null) delete messages.payment_receipts;
     else if (receipts !== undefined) messages.payment_receipts = receipts;
-    const settings: OrgSettingsRecord = { ...row.settings, speech, messages };
-    await tx.update(organizations).set({ settings, updatedAt: ctx.now() }).where(eq(organizations.id, orgId));
+    const settings: OrgSettingsRecord = { ...row.settings, speech, messages, bills: patchedBills(row.settings.bills, patch.bills) };
+    // Currency and tax-inclusive pricing stay the organisation's columns, which PATCH /v1/orgs also sets.
+    const after: StoredSettings = {
+      settings,
+      currency: patch.bills?.currency ?? row.currency,
+      pricesIncludeTax: patch.bills?.prices_include_tax ?? row.pricesIncludeTax,
+    };
+    await tx
+      .update(organizations)
+      .set({ ...after, updatedAt: ctx.now() })
+      .where(eq(organizations.id, orgId));
     await recordAudit(
       { ...ctx, db: tx },
-      { orgId, action: "org.settings_updated", targetType: "organization", targetId: orgId, metadata: { from: row.settings, to: settings } },
+      { orgId, action: "org.settings_updated", targetType: "organization", targetId: orgId, metadata: { from: row, to: after } },
     );
-    return view(settings, ctx.config.speech.defaultProvider);
+    return view(after, ctx);
   });
 }

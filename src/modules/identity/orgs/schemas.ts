@@ -13,7 +13,7 @@ export const OrgIdParam = z.object({
     .openapi({ param: { name: "id", in: "path" }, description: "Organisation id; must be the request's active organisation", example: ORG_ID_EXAMPLE }),
 });
 
-const Currency = z
+export const Currency = z
   .string()
   .trim()
   .toUpperCase()
@@ -29,7 +29,7 @@ export const CreateOrgBody = z
   })
   .openapi("CreateOrganizationRequest");
 
-const PricesIncludeTax = z.boolean().openapi({
+export const PricesIncludeTax = z.boolean().openapi({
   description:
     "Retail: product and line prices already include their tax (bills then extract the tax instead of adding it). Bills keep the rule they were priced with.",
   example: false,

@@ -40,6 +40,8 @@ export interface BillDocument {
   balanceDue: number;
   linkVersion: number;
   lines: BillDocumentLine[];
+  /** The organisation's bill footer (settings `bills.footer`), printed below everything else. */
+  footer?: string | null;
 }
 
 /**
@@ -49,7 +51,12 @@ export interface BillDocument {
  */
 export async function loadBillDocument(db: Database | Transaction, orgId: string, billId: string): Promise<BillDocument | null> {
   const [row] = await db
-    .select({ bill: bills, orgName: organizations.name, customer: { id: customers.id, name: customers.name, email: customers.email, phone: customers.phone } })
+    .select({
+      bill: bills,
+      orgName: organizations.name,
+      orgSettings: organizations.settings,
+      customer: { id: customers.id, name: customers.name, email: customers.email, phone: customers.phone },
+    })
     .from(bills)
     .innerJoin(organizations, eq(organizations.id, bills.orgId))
     .leftJoin(customers, and(eq(customers.id, bills.customerId), eq(customers.orgId, bills.orgId)))
@@ -85,5 +92,7 @@ export async function loadBillDocument(db: Database | Transaction, orgId: string
       taxRateBps: item.taxRateBps,
       lineTotal: item.lineTotal,
     })),
+    // Read from the settings jsonb here because this read joins the organisation already.
+    footer: row.orgSettings.bills?.footer ?? null,
   };
 }

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { bills } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { Unprocessable } from "../../../lib/errors";
@@ -9,7 +9,6 @@ import { billMessageText } from "./message-text";
 
 /** Bills reminded per run at most; the rest wait for the next day's run. */
 export const REMINDERS_PER_RUN = 500;
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** A bill claimed for a reminder, with what its message says (numbers as text: raw rows keep bigints exact). */
 interface ClaimedBill {
@@ -45,16 +44,20 @@ export interface ReminderRun {
  */
 async function claimOverdueBills(ctx: ServiceCtx, now: Date, limit: number): Promise<ClaimedBill[]> {
   const today = utcDate(now);
-  const cutoff = new Date(Date.parse(`${today}T00:00:00.000Z`) - (ctx.config.bills.reminderIntervalDays - 1) * DAY_MS).toISOString();
+  // Each organisation's interval (settings `bills.reminder_interval_days`, else the platform's):
+  // reminded again once the last reminder is before UTC midnight of today − (interval − 1).
+  const cutoff = (org: SQL) =>
+    sql`((${today}::date - (coalesce((${org}.settings->'bills'->>'reminder_interval_days')::int, ${ctx.config.bills.reminderIntervalDays}) - 1))::timestamp AT TIME ZONE 'UTC')`;
   const result = (await ctx.db.execute(sql`
     WITH claimed AS MATERIALIZED (
       SELECT due.id, due.last_reminded_at AS previous_reminded_at
       FROM bills AS due
       JOIN customers AS c ON c.id = due.customer_id AND c.org_id = due.org_id
+      JOIN organizations AS due_org ON due_org.id = due.org_id
       WHERE due.status IN ('issued', 'partially_paid')
         AND due.due_date < ${today}::date
         AND (coalesce(c.email, '') <> '' OR coalesce(c.phone, '') <> '')
-        AND (due.last_reminded_at IS NULL OR due.last_reminded_at < ${cutoff}::timestamptz)
+        AND (due.last_reminded_at IS NULL OR due.last_reminded_at < ${cutoff(sql.raw("due_org"))})
       ORDER BY due.due_date, due.id
       LIMIT ${limit}
       FOR UPDATE OF due SKIP LOCKED
@@ -66,7 +69,7 @@ async function claimOverdueBills(ctx: ServiceCtx, now: Date, limit: number): Pro
       AND c.id = b.customer_id
       AND o.id = b.org_id
       AND b.status IN ('issued', 'partially_paid')
-      AND (b.last_reminded_at IS NULL OR b.last_reminded_at < ${cutoff}::timestamptz)
+      AND (b.last_reminded_at IS NULL OR b.last_reminded_at < ${cutoff(sql.raw("o"))})
     RETURNING b.id, b.org_id, o.name AS org_name, b.number, b.currency, b.total::text AS total,
       b.amount_paid::text AS amount_paid, b.due_date::text AS due_date, b.link_version,
       nullif(c.email, '') AS customer_email, nullif(c.phone, '') AS customer_phone,

@@ -99,6 +99,7 @@ ${totals}
 </tfoot>
 </table>
 ${bill.notes ? `<p class="notes">${escapeHtml(bill.notes)}</p>` : ""}
+${bill.footer ? `<footer class="notes">${escapeHtml(bill.footer)}</footer>` : ""}
 <a class="pdf" href="?format=pdf">Download PDF</a>
 </main>
 </body>

@@ -188,9 +188,11 @@ export async function renderBillPdf(bill: BillDocument): Promise<Uint8Array<Arra
     writer.y -= LINE_HEIGHT;
   }
 
-  if (bill.notes) {
+  // The bill's notes, then the organisation's footer, as grey paragraphs under the totals.
+  for (const block of [bill.notes, bill.footer]) {
+    if (!block) continue;
     writer.y -= LINE_HEIGHT;
-    const paragraphs = bill.notes.split(/\r?\n/);
+    const paragraphs = block.split(/\r?\n/);
     for (const text of paragraphs.flatMap((paragraph) => wrap(writer.font, writer.clean(paragraph), TEXT_SIZE, right - MARGIN))) {
       writer.reserve(LINE_HEIGHT);
       writer.text(text, MARGIN, { grey: true });

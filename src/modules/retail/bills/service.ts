@@ -9,6 +9,7 @@ import { type Page, toPage } from "../../../lib/pagination";
 import { quantityText } from "../../../lib/quantity";
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { billSettingsFor } from "../../identity/org-settings/service";
 import { loadOrg } from "../../identity/orgs/service";
 import { chargeWithinLimit, getCustomerBalance, lockCustomerForCredit, recordCustomerLedgerEntry } from "../customers/service";
 import { getProducts, moveStock } from "../products/service";
@@ -112,7 +113,7 @@ interface PricedLine {
   taxRateBps: number;
 }
 
-async function priceLines(ctx: ServiceCtx, input: CreateBillInput): Promise<PricedLine[]> {
+async function priceLines(ctx: ServiceCtx, input: CreateBillInput, defaultTaxRateBps: number): Promise<PricedLine[]> {
   const productIds = input.items.flatMap((item) => (item.product_id ? [item.product_id] : []));
   const products = await getProducts(withStockRights(ctx, ctx.db), productIds);
   const lines: PricedLine[] = [];
@@ -144,7 +145,7 @@ async function priceLines(ctx: ServiceCtx, input: CreateBillInput): Promise<Pric
       unit: item.unit ?? "piece",
       unitPrice: item.unit_price,
       discount: item.discount ?? 0,
-      taxRateBps: item.tax_rate_bps ?? 0,
+      taxRateBps: item.tax_rate_bps ?? defaultTaxRateBps,
     });
   }
   return lines;
@@ -165,7 +166,7 @@ export async function createBill(ctx: ServiceCtx, input: CreateBillInput): Promi
       throw error;
     });
   }
-  const lines = await priceLines(ctx, input);
+  const lines = await priceLines(ctx, input, (await billSettingsFor(ctx, orgId)).default_tax_rate_bps);
   const org = await loadOrg(ctx.db, orgId, null);
   const amounts = lines.map((line, index) => {
     const computed = lineAmounts(line, org.prices_include_tax);

@@ -106,7 +106,13 @@ export const CreateProductBody = z
     unit: Unit.default("piece"),
     price: money("Selling price per unit", 1850),
     cost: money("Purchase cost per unit", 1200).nullable().optional(),
-    tax_rate_bps: z.number().int().min(0).max(10000).default(0).openapi({ description: "Tax rate in basis points (1800 = 18%)", example: 1800 }),
+    tax_rate_bps: z
+      .number()
+      .int()
+      .min(0)
+      .max(10000)
+      .optional()
+      .openapi({ description: "Tax rate in basis points (1800 = 18%); the organisation's bills.default_tax_rate_bps when omitted", example: 1800 }),
     stock_quantity: quantity("Opening stock (recorded as a `correction` movement when not zero)", "10.000").optional(),
     low_stock_threshold: quantity("At or below this, the product counts as low on stock", "2").nullable().optional(),
   })

@@ -9,6 +9,7 @@ import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
 import { quantityText } from "../../../lib/quantity";
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { billSettingsFor } from "../../identity/org-settings/service";
 import { loadOrg } from "../../identity/orgs/service";
 import type {
   CategoryView,
@@ -251,7 +252,7 @@ export async function createProduct(ctx: ServiceCtx, input: CreateProductInput):
   const orgId = requireOrgId(ctx);
   if (input.stock_quantity?.startsWith("-")) throw new Unprocessable([{ path: "stock_quantity", message: "Opening stock cannot be negative" }]);
   await requireCategoryField(ctx.db, orgId, input.category_id, "category_id");
-  const currency = await orgCurrency(ctx, orgId);
+  const { currency, default_tax_rate_bps } = await billSettingsFor(ctx, orgId);
   const id = newId("prod");
   try {
     const row = await withTransaction(ctx, async (tx) => {
@@ -267,7 +268,7 @@ export async function createProduct(ctx: ServiceCtx, input: CreateProductInput):
           unit: input.unit,
           price: input.price,
           cost: input.cost ?? null,
-          taxRateBps: input.tax_rate_bps,
+          taxRateBps: input.tax_rate_bps ?? default_tax_rate_bps,
           stockQuantity: input.stock_quantity ?? "0",
           lowStockThreshold: input.low_stock_threshold ?? null,
           createdAt: ctx.now(),
