@@ -134,6 +134,23 @@ describe("CallBridge", () => {
     expect(toModel("conversation.item.truncate")).toHaveLength(1);
   });
 
+  it("truncates a reply queued behind the one being heard at zero: the caller heard none of it", () => {
+    const { bridge, toTwilio, toModel } = bridgeUnderTest();
+    bridge.twilioMessage(start());
+    bridge.realtimeOpened();
+    bridge.realtimeMessage(model({ type: "session.updated" }));
+    // "Let me check" and, after a tool call, the answer arrive while the first is still playing.
+    for (let i = 0; i < 3; i++) bridge.realtimeMessage(model({ type: "response.output_audio.delta", item_id: "item_A", delta: ulawChunk(20) }));
+    for (let i = 0; i < 2; i++) bridge.realtimeMessage(model({ type: "response.output_audio.delta", item_id: "item_B", delta: ulawChunk(20) }));
+    const marks = toTwilio("mark").map((m) => (m.mark as { name: string }).name);
+    bridge.twilioMessage(mark(marks[0] as string));
+    bridge.realtimeMessage(model({ type: "input_audio_buffer.speech_started" }));
+    expect(toModel("conversation.item.truncate")).toEqual([
+      { type: "conversation.item.truncate", item_id: "item_A", content_index: 0, audio_end_ms: 20 },
+      { type: "conversation.item.truncate", item_id: "item_B", content_index: 0, audio_end_ms: 0 },
+    ]);
+  });
+
   it("speaks the beta event names too", () => {
     const { bridge, toTwilio, turns } = bridgeUnderTest();
     bridge.twilioMessage(start());

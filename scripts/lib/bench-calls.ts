@@ -226,8 +226,8 @@ interface PairedCall {
 interface FakeConnection {
   scope: string;
   events: { type: string; at: string; bytes?: number }[];
-  truncates: { audio_end_ms: number }[];
-  responses: { audio_ms_sent: number; audio_sent_at: number[]; status: string }[];
+  truncates: { item_id: string; audio_end_ms: number }[];
+  responses: { item_id: string | null; audio_ms_sent: number; audio_sent_at: number[]; status: string }[];
 }
 
 /** Both directions of one call, frame by frame, from the fake's records and the caller's. */
@@ -253,11 +253,12 @@ async function pairLatencies(options: CallsOptions, receptionist: Receptionist, 
     .map((entry) => ({ at: entry.at, bytes: fromBase64(String(entry.message.media?.payload ?? ""))?.byteLength ?? 0 }));
   const modelToCallerMs = pairByBytes(deltas, media).map((pair) => pair.latencyMs);
 
-  // The item cut by the barge-in is the last response; every earlier one had played in full.
+  // The barge-in's first truncate is the reply being heard; every reply before it had played in full.
   let truncateErrorMs: number | undefined;
-  const truncate = connection.truncates.at(-1);
-  if (run.bargeIn && truncate) {
-    const earlier = connection.responses.slice(0, -1).reduce((sum, r) => sum + r.audio_ms_sent, 0);
+  const truncate = connection.truncates[0];
+  const cut = connection.responses.findIndex((r) => truncate && r.item_id === truncate.item_id);
+  if (run.bargeIn && truncate && cut >= 0) {
+    const earlier = connection.responses.slice(0, cut).reduce((sum, r) => sum + r.audio_ms_sent, 0);
     truncateErrorMs = truncate.audio_end_ms - (run.bargeIn.playedMsAtClear - earlier);
   }
   const bytes = (events: { bytes: number }[]) => events.reduce((sum, event) => sum + event.bytes, 0);

@@ -273,13 +273,15 @@ export class CallBridge {
   private bargeIn(): void {
     const interrupted = this.playback.interrupt();
     if (!this.streamSid) return;
-    if (!interrupted && !this.responseActive) return;
+    if (interrupted.length === 0 && !this.responseActive) return;
     this.ports.toTwilio(twilioClear(this.streamSid));
     if (this.responseActive && this.realtimeOpen) {
       this.ports.toRealtime(cancelResponse());
       this.responseActive = false;
     }
-    if (interrupted && this.realtimeOpen) this.ports.toRealtime(truncateItem(interrupted.itemId, interrupted.playedMs));
+    if (!this.realtimeOpen) return;
+    // The model then remembers saying only what the caller heard of each reply, including none of one never played.
+    for (const item of interrupted) this.ports.toRealtime(truncateItem(item.itemId, item.playedMs));
   }
 
   private toolCall(callId: string, name: string, argumentsJson: string): void {

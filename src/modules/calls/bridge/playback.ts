@@ -30,14 +30,11 @@ export class PlaybackTracker {
   private readonly sentMs = new Map<string, number>();
   private readonly playedMs = new Map<string, number>();
   private readonly waiters = new Map<string, () => void>();
-  /** The assistant item whose audio is being sent or is still playing. */
-  private currentItem: string | null = null;
 
   /** Records a chunk of `item`'s audio sent to Twilio; returns the name of the mark to send after it. */
   sent(itemId: string, audioBytes: number): string {
     const total = (this.sentMs.get(itemId) ?? 0) + audioBytes / ULAW_BYTES_PER_MS;
     this.sentMs.set(itemId, total);
-    this.currentItem = itemId;
     this.sequence += 1;
     const name = `${itemId}:${this.sequence}`;
     this.pending.set(name, { itemId, itemMsAtMark: total });
@@ -66,18 +63,17 @@ export class PlaybackTracker {
   }
 
   /**
-   * The caller started speaking: the item being played and how much of it was heard, or null
-   * when nothing is playing (no truncate needed). Every pending mark is forgotten: Twilio's echoes
-   * of them after the `clear` do not mean played.
+   * The caller started speaking: every item whose audio had not finished playing, in the order
+   * they play, each with how much of it was heard (the truncate point). The first is the one being
+   * heard; any after it were queued behind it (a reply that followed a tool call while the first
+   * was still playing) and were heard not at all. Empty when nothing is playing. Every pending mark
+   * is forgotten: Twilio's echoes of them after the `clear` do not mean played.
    */
-  interrupt(): Interruption | null {
-    const itemId = this.currentItem;
-    const wasPlaying = this.pending.size > 0;
+  interrupt(): Interruption[] {
+    const unfinished = [...new Set([...this.pending.values()].map((mark) => mark.itemId))];
     this.pending.clear();
-    this.currentItem = null;
     this.resolveAllWaiters();
-    if (!itemId || !wasPlaying) return null;
-    return { itemId, playedMs: this.played(itemId) };
+    return unfinished.map((itemId) => ({ itemId, playedMs: this.played(itemId) }));
   }
 
   /** Resolves when everything sent so far has played (or was cleared): e.g. the goodbye before hanging up. */
