@@ -11,5 +11,6 @@ export * from "./monetisation";
 export * from "./operations";
 export * from "./payments";
 export * from "./rollups";
+export * from "./sales-chat";
 export * from "./speech";
 export * from "./tenancy";
