@@ -20,6 +20,16 @@ export interface Env extends DurableObjectEnv {
   /** The OpenAI Realtime WebSocket endpoint (wss://); CallSession fetches its https:// form with `Upgrade: websocket`. */
   OPENAI_REALTIME_URL?: string;
   OPENAI_REALTIME_MODEL?: string;
+  /** Other chat-model providers, each through its OpenAI-compatible endpoint (the sales chatbot's agents). */
+  ANTHROPIC_API_KEY?: string;
+  ANTHROPIC_BASE_URL?: string;
+  GOOGLE_AI_API_KEY?: string;
+  GOOGLE_AI_BASE_URL?: string;
+  XAI_API_KEY?: string;
+  XAI_BASE_URL?: string;
+  /** The provider (openai | anthropic | google | xai) and model of a chatbot agent the organisation's admin did not configure. */
+  CHATBOT_DEFAULT_LLM?: string;
+  CHATBOT_DEFAULT_MODEL?: string;
   /** Longest phone call in seconds (default 1800), and seconds of silence before the assistant prompts, then hangs up (default 20). */
   CALL_MAX_SECONDS?: string;
   CALL_SILENCE_TIMEOUT_S?: string;
@@ -141,6 +151,14 @@ const ConfigSchema = z.object({
     .regex(/^(wss?|https?):\/\/[^\s]+$/, "must be a ws(s):// or http(s):// URL")
     .default("wss://api.openai.com/v1/realtime"),
   OPENAI_REALTIME_MODEL: z.string().min(1).default("gpt-4o-mini-realtime-preview"),
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_BASE_URL: z.url().default("https://api.anthropic.com/v1/"),
+  GOOGLE_AI_API_KEY: z.string().min(1).optional(),
+  GOOGLE_AI_BASE_URL: z.url().default("https://generativelanguage.googleapis.com/v1beta/openai/"),
+  XAI_API_KEY: z.string().min(1).optional(),
+  XAI_BASE_URL: z.url().default("https://api.x.ai/v1"),
+  CHATBOT_DEFAULT_LLM: z.enum(["openai", "anthropic", "google", "xai"]).default("openai"),
+  CHATBOT_DEFAULT_MODEL: z.string().trim().min(1).max(200).default("gpt-4o-mini"),
   CALL_MAX_SECONDS: z.coerce.number().int().min(10).max(14_400).default(1800),
   CALL_SILENCE_TIMEOUT_S: z.coerce.number().int().min(2).max(600).default(20),
   JWT_PRIVATE_KEY: z
@@ -252,6 +270,8 @@ export interface Config {
   maxBodyBytes: number;
   logLevel: "debug" | "info" | "warn" | "error";
   openai: { apiKey?: string; baseUrl: string };
+  /** Chat models beyond OpenAI (OpenAI-compatible endpoints) and the chatbot's default choice. */
+  llm: LlmConfig;
   jwt: { privateKey: Jwk; previousPublicKeys: Jwk[] };
   appUrl: string;
   google: { clientId?: string; clientSecret?: string; authUrl: string; tokenUrl: string; jwksUrl: string; issuer: string };
@@ -270,6 +290,14 @@ export interface Config {
   calls: CallsConfig;
   /** Providers replaced by local fakes (`FAKE_PROVIDERS=1 npm run dev`); empty in production. */
   fakeProviders: string[];
+}
+
+/** The other OpenAI-compatible chat providers (key and base URL each) and the chatbot agents' default. */
+export interface LlmConfig {
+  anthropic: { apiKey?: string; baseUrl: string };
+  google: { apiKey?: string; baseUrl: string };
+  xai: { apiKey?: string; baseUrl: string };
+  chatbotDefault: { provider: "openai" | "anthropic" | "google" | "xai"; model: string };
 }
 
 /** Phone calls: where the Realtime model is and how long a call may run. */
@@ -373,6 +401,12 @@ export function loadConfig(env: Env): Config {
     maxBodyBytes: vars.MAX_BODY_BYTES,
     logLevel: vars.LOG_LEVEL,
     openai: { apiKey: vars.OPENAI_API_KEY, baseUrl: vars.OPENAI_BASE_URL },
+    llm: {
+      anthropic: { apiKey: vars.ANTHROPIC_API_KEY, baseUrl: vars.ANTHROPIC_BASE_URL },
+      google: { apiKey: vars.GOOGLE_AI_API_KEY, baseUrl: vars.GOOGLE_AI_BASE_URL },
+      xai: { apiKey: vars.XAI_API_KEY, baseUrl: vars.XAI_BASE_URL },
+      chatbotDefault: { provider: vars.CHATBOT_DEFAULT_LLM, model: vars.CHATBOT_DEFAULT_MODEL },
+    },
     jwt: { privateKey: vars.JWT_PRIVATE_KEY, previousPublicKeys: vars.JWT_PREVIOUS_PUBLIC_KEYS },
     appUrl: vars.APP_URL,
     google: {

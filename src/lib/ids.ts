@@ -51,7 +51,8 @@ export type IdPrefix =
   | "ivl"
   | "pn"
   | "call"
-  | "ctn";
+  | "ctn"
+  | "cbu";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

@@ -72,24 +72,41 @@ export function openai(config: Config) {
         throw toProviderError(error);
       }
     },
+    ...chatCompletions("openai", client),
+  };
+}
 
+export interface ChatStreamOptions {
+  /** Aborting it (a client that went away) cancels the HTTP request to the provider. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Chat Completions on an OpenAI-compatible endpoint: `connect` yields the SDK client (or throws
+ * `ProviderUnavailable` without a key); `provider` names it in errors.
+ */
+export function chatCompletions(provider: string, connect: () => Promise<OpenAI>) {
+  return {
     /** One completion, tool calls parsed. */
-    async chat(params: ChatParams): Promise<ChatResult> {
+    async chat(params: ChatParams, options: ChatStreamOptions = {}): Promise<ChatResult> {
       try {
-        const completion = await (await client()).chat.completions.create({ ...params, stream: false });
+        const completion = await (await connect()).chat.completions.create({ ...params, stream: false }, { signal: options.signal });
         return toResult(completion);
       } catch (error) {
-        throw toProviderError(error);
+        throw toProviderError(error, provider);
       }
     },
 
     /** Streams text deltas as they arrive, then one `done` event with the assembled result. */
-    async *chatStream(params: ChatParams): AsyncGenerator<ChatStreamEvent> {
+    async *chatStream(params: ChatParams, options: ChatStreamOptions = {}): AsyncGenerator<ChatStreamEvent> {
       let stream: AsyncIterable<ChatCompletionChunk>;
       try {
-        stream = await (await client()).chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
+        stream = await (await connect()).chat.completions.create(
+          { ...params, stream: true, stream_options: { include_usage: true } },
+          { signal: options.signal },
+        );
       } catch (error) {
-        throw toProviderError(error);
+        throw toProviderError(error, provider);
       }
       let content = "";
       let finishReason = "stop";
@@ -116,7 +133,7 @@ export function openai(config: Config) {
           }
         }
       } catch (error) {
-        throw toProviderError(error);
+        throw toProviderError(error, provider);
       }
       const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ ...call, arguments: parseArguments(call.rawArguments) }));
       yield { type: "done", result: { content: toolCalls.length > 0 ? null : content, toolCalls, finishReason, usage, model } };
@@ -161,17 +178,21 @@ function parseArguments(raw: string): Record<string, unknown> | undefined {
   }
 }
 
-/** An SDK error as a `ProviderError` (status, code, retryable, timed out); anything else unchanged. */
-export function toProviderError(error: unknown): unknown {
+/**
+ * An SDK error as a `ProviderError` (status, code, retryable, timed out); anything else unchanged.
+ * A request we aborted ourselves (the caller's signal) stays the SDK's `APIUserAbortError`.
+ */
+export function toProviderError(error: unknown, provider = "openai"): unknown {
   if (error instanceof ProviderUnavailable) return error;
+  if (sdk !== undefined && error instanceof sdk.APIUserAbortError) return error;
   // Only the SDK throws its errors, so it is loaded whenever `error` can be one.
   if (sdk !== undefined && error instanceof sdk.APIConnectionTimeoutError) {
-    return new ProviderError("openai", undefined, undefined, true, "no answer in time", undefined, true);
+    return new ProviderError(provider, undefined, undefined, true, "no answer in time", undefined, true);
   }
   if (sdk !== undefined && error instanceof sdk.APIError) {
     const retryAfter = Number(error.headers?.get("retry-after"));
     return new ProviderError(
-      "openai",
+      provider,
       error.status,
       error.code ?? undefined,
       isRetryableStatus(error.status),

@@ -11,6 +11,7 @@ export * from "./monetisation";
 export * from "./operations";
 export * from "./payments";
 export * from "./rollups";
+export * from "./sales-admin";
 export * from "./sales-chat";
 export * from "./speech";
 export * from "./tenancy";

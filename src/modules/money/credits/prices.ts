@@ -23,6 +23,11 @@ export type PriceSource = "exact" | "prefix" | "provider_default";
 interface ProviderPrices {
   default: Price;
   models: Record<string, Price>;
+  /**
+   * Name prefixes of model families, consulted only as prefixes (they are no model one can pick):
+   * a newer model of a family nobody listed yet is priced like the family's dearest listed one.
+   */
+  families?: Record<string, Price>;
 }
 
 export const PRICES: Record<string, ProviderPrices> = {
@@ -49,6 +54,61 @@ export const PRICES: Record<string, ProviderPrices> = {
       "tts-1": { perThousandCharacters: 18 },
     },
   },
+  // Chat models reached through each provider's OpenAI-compatible endpoint (the sales chatbot's
+  // agents). List prices per million tokens (USD), times 1000, plus the same 20% margin as OpenAI's.
+  anthropic: {
+    // Unknown Claude models outside the families below: charged like Sonnet, Anthropic's mainstream model.
+    default: { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
+    models: {
+      "claude-opus-4-5": { inputPerMillionTokens: 6_000, outputPerMillionTokens: 30_000 }, // $5 / $25
+      "claude-opus-4-1": { inputPerMillionTokens: 18_000, outputPerMillionTokens: 90_000 }, // $15 / $75
+      "claude-opus-4": { inputPerMillionTokens: 18_000, outputPerMillionTokens: 90_000 },
+      "claude-sonnet-4-5": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 }, // $3 / $15
+      "claude-sonnet-4": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
+      "claude-3-7-sonnet": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
+      "claude-haiku-4-5": { inputPerMillionTokens: 1_200, outputPerMillionTokens: 6_000 }, // $1 / $5
+      "claude-3-5-haiku": { inputPerMillionTokens: 960, outputPerMillionTokens: 4_800 }, // $0.80 / $4
+      "claude-3-haiku": { inputPerMillionTokens: 300, outputPerMillionTokens: 1_500 }, // $0.25 / $1.25
+    },
+    families: {
+      "claude-opus": { inputPerMillionTokens: 18_000, outputPerMillionTokens: 90_000 },
+      "claude-sonnet": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
+      "claude-haiku": { inputPerMillionTokens: 1_200, outputPerMillionTokens: 6_000 },
+    },
+  },
+  google: {
+    // Gemini's prices for prompts up to 200k tokens (longer ones cost more; the default covers them).
+    default: { inputPerMillionTokens: 3_000, outputPerMillionTokens: 18_000 },
+    models: {
+      "gemini-3-pro-preview": { inputPerMillionTokens: 2_400, outputPerMillionTokens: 14_400 }, // $2 / $12
+      "gemini-2.5-pro": { inputPerMillionTokens: 1_500, outputPerMillionTokens: 12_000 }, // $1.25 / $10
+      "gemini-2.5-flash": { inputPerMillionTokens: 360, outputPerMillionTokens: 3_000 }, // $0.30 / $2.50
+      "gemini-2.5-flash-lite": { inputPerMillionTokens: 120, outputPerMillionTokens: 480 }, // $0.10 / $0.40
+      "gemini-2.0-flash": { inputPerMillionTokens: 120, outputPerMillionTokens: 480 }, // $0.10 / $0.40
+      "gemini-2.0-flash-lite": { inputPerMillionTokens: 90, outputPerMillionTokens: 360 }, // $0.075 / $0.30
+    },
+    families: {
+      "gemini-3-pro": { inputPerMillionTokens: 2_400, outputPerMillionTokens: 14_400 },
+    },
+  },
+  xai: {
+    default: { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
+    models: {
+      "grok-4": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 }, // $3 / $15
+      "grok-4-fast-reasoning": { inputPerMillionTokens: 240, outputPerMillionTokens: 600 }, // $0.20 / $0.50
+      "grok-4-fast-non-reasoning": { inputPerMillionTokens: 240, outputPerMillionTokens: 600 },
+      "grok-4-1-fast-reasoning": { inputPerMillionTokens: 240, outputPerMillionTokens: 600 },
+      "grok-4-1-fast-non-reasoning": { inputPerMillionTokens: 240, outputPerMillionTokens: 600 },
+      "grok-code-fast-1": { inputPerMillionTokens: 240, outputPerMillionTokens: 1_800 }, // $0.20 / $1.50
+      "grok-3": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 }, // $3 / $15
+      "grok-3-mini": { inputPerMillionTokens: 360, outputPerMillionTokens: 600 }, // $0.30 / $0.50
+    },
+    families: {
+      // Without these the older fast variants would be priced as their cheaper namesakes.
+      "grok-3-fast": { inputPerMillionTokens: 6_000, outputPerMillionTokens: 30_000 }, // $5 / $25
+      "grok-3-mini-fast": { inputPerMillionTokens: 720, outputPerMillionTokens: 4_800 }, // $0.60 / $4
+    },
+  },
   elevenlabs: {
     default: { perThousandCharacters: 360 },
     models: {
@@ -67,18 +127,42 @@ export interface PriceLookup {
   source: PriceSource;
 }
 
-/** The price of `model` at `provider`: exact, else longest prefix, else the provider's default. */
+/**
+ * The price of `model` at `provider`: exact, else the longest prefix among its models and
+ * families, else the provider's default.
+ */
 export function lookupPrice(provider: string, model: string): PriceLookup {
   const prices = PRICES[provider];
   if (!prices) throw new Error(`no prices for provider ${provider}`);
   const exact = prices.models[model];
   if (exact) return { price: exact, source: "exact" };
+  const prefixes = { ...prices.families, ...prices.models };
   let best: string | undefined;
-  for (const known of Object.keys(prices.models)) {
+  for (const known of Object.keys(prefixes)) {
     if (model.startsWith(known) && (!best || known.length > best.length)) best = known;
   }
-  if (best) return { price: prices.models[best] as Price, source: "prefix" };
+  if (best) return { price: prefixes[best] as Price, source: "prefix" };
   return { price: prices.default, source: "provider_default" };
+}
+
+/** A provider's chat models by name (priced per input and output token, no audio), as listed in the map. */
+export function chatModelPrices(provider: string): { model: string; price: Price }[] {
+  const prices = PRICES[provider];
+  if (!prices) return [];
+  return Object.entries(prices.models)
+    .filter(([, price]) => price.inputPerMillionTokens !== undefined && price.outputPerMillionTokens !== undefined)
+    .filter(([, price]) => price.perAudioSecond === undefined && price.perThousandCharacters === undefined)
+    .map(([model, price]) => ({ model, price }));
+}
+
+/**
+ * What `used` costs in US dollars at `price` (1 credit = USD 0.001), unrounded to whole credits:
+ * six decimals, as text, so sums stay exact.
+ */
+export function costUsd(price: Price, used: Consumption): string {
+  const micro = microCreditsFor(price, used);
+  // micro-credits / 1e6 = credits; credits / 1000 = dollars; so dollars = micro / 1e9, kept to 6 decimals.
+  return (Math.round(micro / 1000) / 1_000_000).toFixed(6);
 }
 
 export interface Consumption {
@@ -97,10 +181,15 @@ const MICRO = 1_000_000;
  * Any non-zero consumption therefore costs at least 1 credit.
  */
 export function creditsFor(price: Price, used: Consumption): number {
-  const micro =
+  return Math.ceil(microCreditsFor(price, used) / MICRO);
+}
+
+/** Millionths of a credit that `used` costs at `price`. */
+function microCreditsFor(price: Price, used: Consumption): number {
+  return (
     Math.round((used.inputTokens ?? 0) * (price.inputPerMillionTokens ?? 0)) +
     Math.round((used.outputTokens ?? 0) * (price.outputPerMillionTokens ?? 0)) +
     Math.round((used.audioSeconds ?? 0) * (price.perAudioSecond ?? 0) * MICRO) +
-    Math.round(((used.characters ?? 0) / 1000) * (price.perThousandCharacters ?? 0) * MICRO);
-  return Math.ceil(micro / MICRO);
+    Math.round(((used.characters ?? 0) / 1000) * (price.perThousandCharacters ?? 0) * MICRO)
+  );
 }
