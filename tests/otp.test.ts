@@ -1,7 +1,7 @@
 import { and, desc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, messages, otpCodes, users } from "../src/db/schema";
-import { call, signUp, uniqueEmail } from "./harness/api";
+import { call, expectJson, signUp, uniqueEmail } from "./harness/api";
 import { expectProblem, testCtx } from "./harness/helpers";
 
 // Sign-in codes only: the same address also gets its welcome email at sign-up.
@@ -167,5 +167,103 @@ describe("sign-in codes (OTP)", () => {
     expect(badPhone.errors?.[0]?.path).toBe("phone");
     const shortCode = await expectProblem(await call("/v1/auth/otp/verify", { body: { email: uniqueEmail(), code: "12345" } }), 422);
     expect(shortCode.errors).toEqual([{ path: "code", message: "The code has 6 digits" }]);
+  });
+});
+
+describe("a user's own phone number", () => {
+  const addPhone = (token: string, phone: string) => call("/v1/users/me/phone", { token, body: { phone } });
+  const verifyPhone = (token: string, phone: string, code: string) => call("/v1/users/me/phone/verify", { token, body: { phone, code } });
+  const phoneOf = async (userId: string) => (await testCtx().db.select({ phone: users.phone }).from(users).where(eq(users.id, userId)))[0]?.phone;
+
+  it("is saved only once the texted code comes back, and then takes SMS sign-in codes", async () => {
+    const account = await signUp("phone-add");
+    const phone = uniquePhone();
+    expect(await expectJson(await addPhone(account.access_token, ` ${phone} `), 202)).toEqual({ status: "sent", phone, expires_in_minutes: 10 });
+    const [text] = await messagesTo(phone);
+    expect(text).toMatchObject({ channel: "sms", orgId: null });
+    expect(text?.body).toContain("add this number to your account");
+    expect(await phoneOf(account.user.id)).toBeNull();
+
+    const code = await receivedCode(phone);
+    const wrong = await expectProblem(await verifyPhone(account.access_token, phone, wrongCodeFor(code)), 422);
+    expect(wrong.errors).toEqual([expect.objectContaining({ path: "code" })]);
+    expect(await expectJson(await verifyPhone(account.access_token, phone, code), 200)).toEqual({
+      id: account.user.id,
+      email: account.user.email,
+      name: account.user.name,
+      phone,
+    });
+    expect(await phoneOf(account.user.id)).toBe(phone);
+    // Spent: the same code adds nothing twice.
+    await expectProblem(await verifyPhone(account.access_token, phone, code), 422);
+    // The audit records the change, never the number.
+    const audits = await testCtx()
+      .db.select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.targetId, account.user.id), eq(auditEvents.action, "user.phone_verified")));
+    expect(audits).toHaveLength(1);
+    expect(JSON.stringify(audits)).not.toContain(phone);
+
+    await sendCode({ phone });
+    const signedIn = await expectJson<{ user: { id: string } }>(await call("/v1/auth/otp/verify", { body: { phone, code: await receivedCode(phone) } }), 200);
+    expect(signedIn.user.id).toBe(account.user.id);
+
+    expect((await call("/v1/users/me/phone", { method: "DELETE", token: account.access_token })).status).toBe(204);
+    expect(await phoneOf(account.user.id)).toBeNull();
+  });
+
+  it("never lets a code for one purpose answer for the other, nor one user take another's number", async () => {
+    const owner = await signUp("phone-owner");
+    const phone = uniquePhone();
+    await testCtx().db.update(users).set({ phone }).where(eq(users.id, owner.user.id));
+    await sendCode({ phone });
+    const signInCode = await receivedCode(phone);
+
+    const intruder = await signUp("phone-intruder");
+    // The intruder cannot add the number with the owner's sign-in code...
+    await expectProblem(await verifyPhone(intruder.access_token, phone, signInCode), 422);
+    await expectJson(await addPhone(intruder.access_token, phone), 202);
+    const addCode = await receivedCode(phone);
+    // ...nor sign in as the owner with a code meant for adding the number.
+    await expectProblem(await call("/v1/auth/otp/verify", { body: { phone, code: addCode } }), 401);
+    // Only the phone's holder sees the add code, and learns the number is taken.
+    await expectProblem(await verifyPhone(intruder.access_token, phone, addCode), 409);
+    expect(await phoneOf(owner.user.id)).toBe(phone);
+    expect(await phoneOf(intruder.user.id)).toBeNull();
+    // The add code superseded nothing: the owner's sign-in code still works.
+    expect((await call("/v1/auth/otp/verify", { body: { phone, code: signInCode } })).status).toBe(200);
+  });
+
+  it("gives a number to one of two users confirming it at once", async () => {
+    const phone = uniquePhone();
+    const racers = await Promise.all([signUp("phone-race-a"), signUp("phone-race-b")]);
+    const codes: string[] = [];
+    for (const racer of racers) {
+      await expectJson(await addPhone(racer.access_token, phone), 202);
+      codes.push(await receivedCode(phone));
+    }
+    const statuses = await Promise.all(racers.map((racer, i) => verifyPhone(racer.access_token, phone, codes[i] as string).then((r) => r.status)));
+    expect(statuses.sort()).toEqual([200, 409]);
+    const holders = await testCtx().db.select({ id: users.id }).from(users).where(eq(users.phone, phone));
+    expect(holders).toHaveLength(1);
+  });
+
+  it("refuses API keys, bad numbers and a fourth code in ten minutes", async () => {
+    const account = await signUp("phone-bad");
+    const key = await expectJson<{ key: string }>(await call("/v1/api-keys", { token: account.access_token, body: { name: "phone" } }), 201);
+    await expectProblem(await addPhone(key.key, uniquePhone()), 403);
+    for (const bad of ["4155550100", "+1 415 555 0100", "+1415555\u0000", "+".padEnd(5000, "9")]) {
+      const problem = await expectProblem(await addPhone(account.access_token, bad), 422);
+      expect(problem.errors?.[0]?.path).toBe("phone");
+    }
+    await expectProblem(await call("/v1/users/me/phone", { token: account.access_token, body: { phone: uniquePhone(), extra: 1 } }), 422);
+    await expectProblem(await verifyPhone(account.access_token, uniquePhone(), "12ab56"), 422);
+
+    const phone = uniquePhone();
+    for (let i = 0; i < 3; i++) await expectJson(await addPhone(account.access_token, phone), 202);
+    const throttled = await addPhone(account.access_token, phone);
+    await expectProblem(throttled, 429);
+    expect(throttled.headers.get("retry-after")).toBe("600");
+    expect(await messagesTo(phone)).toHaveLength(3);
   });
 });

@@ -85,6 +85,8 @@ export const otpCodes = pgTable(
     id: text("id").primaryKey(),
     channel: text("channel", { enum: ["email", "sms"] }).notNull(),
     recipient: text("recipient").notNull(),
+    /** Set when a signed-in user is proving a new phone number is theirs; null for sign-in codes. */
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
     codeHash: text("code_hash").notNull(),
     attempts: integer("attempts").notNull().default(0),
     expiresAt: ts("expires_at").notNull(),

@@ -1,0 +1,2 @@
+ALTER TABLE "otp_codes" ADD COLUMN "user_id" text;--> statement-breakpoint
+ALTER TABLE "otp_codes" ADD CONSTRAINT "otp_codes_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;
