@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
 import type { LocalStack } from "./local-stack.ts";
 import { ROOT } from "./local-stack.ts";
 
@@ -18,6 +19,11 @@ export function startWranglerDev(options: {
   vars?: Record<string, string | undefined>;
   quiet?: boolean;
   extraArgs?: string[];
+  /**
+   * false: without the devtools inspector (scripts/lib/worker-without-inspector.ts says why), for
+   * figures of the Worker's own cost. Not with `extraArgs`.
+   */
+  inspector?: boolean;
 }): WranglerDev {
   const vars: Record<string, string | undefined> = {
     DATABASE_URL: options.stack.databaseUrl,
@@ -29,13 +35,27 @@ export function startWranglerDev(options: {
     LINKED_DATABASE_ALLOW_PRIVATE_HOSTS: "true",
     ...options.vars,
   };
-  const varArgs = Object.entries(vars).flatMap(([name, value]) => (value === undefined ? [] : ["--var", `${name}:${value}`]));
-  const child = spawn(
-    "npx",
-    ["wrangler", "dev", "--port", String(options.port), "--ip", "127.0.0.1", "--persist-to", options.persistTo, ...varArgs, ...(options.extraArgs ?? [])],
-    // Its own process group, so stopping it stops workerd too.
-    { cwd: ROOT, stdio: options.quiet ? "ignore" : "inherit", detached: true, env: OFFLINE_ENV },
-  );
+  const stdio = options.quiet ? "ignore" : "inherit";
+  let child: ChildProcess;
+  if (options.inspector === false) {
+    if (options.extraArgs?.length) throw new Error("extraArgs need the wrangler CLI, which always starts the inspector");
+    const definedVars = Object.fromEntries(Object.entries(vars).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    const workerOptions = JSON.stringify({ port: Number(options.port), persistTo: options.persistTo, vars: definedVars });
+    child = spawn("npx", ["tsx", path.join(ROOT, "scripts/lib/worker-without-inspector.ts")], {
+      cwd: ROOT,
+      stdio,
+      detached: true,
+      env: { ...OFFLINE_ENV, BILLX_WORKER_OPTIONS: workerOptions },
+    });
+  } else {
+    const varArgs = Object.entries(vars).flatMap(([name, value]) => (value === undefined ? [] : ["--var", `${name}:${value}`]));
+    child = spawn(
+      "npx",
+      ["wrangler", "dev", "--port", String(options.port), "--ip", "127.0.0.1", "--persist-to", options.persistTo, ...varArgs, ...(options.extraArgs ?? [])],
+      // Its own process group, so stopping it stops workerd too.
+      { cwd: ROOT, stdio, detached: true, env: OFFLINE_ENV },
+    );
+  }
   return {
     process: child,
     stop() {
