@@ -48,6 +48,10 @@ import { dashboardRoutes } from "./modules/retail/dashboard/routes";
 import { merchantsRoutes } from "./modules/retail/merchants/routes";
 import { productsRoutes } from "./modules/retail/products/routes";
 import { receivablesRoutes } from "./modules/retail/receivables/routes";
+import { salesAgentRoutes } from "./modules/sales/agents/routes";
+import { salesChatRoutes } from "./modules/sales/chat/routes";
+import { salesConversationRoutes } from "./modules/sales/conversations/routes";
+import { salesFlowRoutes } from "./modules/sales/flows/routes";
 import { speechRoutes } from "./modules/speech/routes";
 import { agentAnalyticsRoutes } from "./modules/usage/agent-analytics/routes";
 import { agentsRoutes } from "./modules/usage/agents/routes";
@@ -163,6 +167,10 @@ app.route("/", queryRoutes);
 app.route("/", speechRoutes);
 app.route("/", toolsRoutes);
 app.route("/", sqlGuardRoutes);
+app.route("/", salesFlowRoutes);
+app.route("/", salesChatRoutes);
+app.route("/", salesConversationRoutes);
+app.route("/", salesAgentRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

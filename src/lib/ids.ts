@@ -52,7 +52,12 @@ export type IdPrefix =
   | "pn"
   | "call"
   | "ctn"
-  | "cbu";
+  | "cbu"
+  | "sfl"
+  | "scv"
+  | "smg"
+  | "ssr"
+  | "vis";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

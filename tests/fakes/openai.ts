@@ -15,6 +15,7 @@ import { chunkAudio, inspectAudio, languageName, renderSpeech, type SpeechFormat
 import { registerTranscript, summariseForm } from "./elevenlabs.ts";
 import { type FakeRequest, type FakeState, nextScript, recordDelayAndMaybeFail, sendBytes, sendJson, startFake } from "./kit.ts";
 import { parseMultipart } from "./multipart.ts";
+import { ChatStreams, salesPlannerAnswer } from "./sales-planner.ts";
 
 export interface ScriptedToolCall {
   name: string;
@@ -46,8 +47,11 @@ const SPEECH_STREAM: SpeechStream = { chunks: 3, gapMs: 0 };
 export function startFakeOpenAI() {
   const transcripts = new TranscriptRegistry();
   const speechStreams = new Map<string, SpeechStream>();
+  const chatStreams = new ChatStreams();
   return startFake<ChatScript>(async (req, res, state) => {
     const url = new URL(req.url ?? "/", "http://fake");
+    if (req.method === "POST" && url.pathname === "/_fake/chat-stream") return chatStreams.configure(req.body, res);
+    if (req.method === "GET" && url.pathname === "/_fake/chat-stream") return chatStreams.report(url.searchParams.get("scope") ?? "", res);
     if (req.method === "POST" && url.pathname === "/_fake/transcripts") return registerTranscript(req, res, transcripts);
     if (req.method === "POST" && url.pathname === "/_fake/speech-stream") return setSpeechStream(req, res, speechStreams);
     if (req.method === "POST" && url.pathname === "/v1/embeddings") return embeddings(req, res, state);
@@ -70,7 +74,7 @@ export function startFakeOpenAI() {
       });
     }
 
-    const script = nextScript(state, scope) ?? { content: `You said: ${lastUserText(body)}` };
+    const script = nextScript(state, scope) ?? { content: salesPlannerAnswer(body) ?? `You said: ${lastUserText(body)}` };
     const id = `chatcmpl-fake${++sequence}`;
     const created = Math.floor(Date.now() / 1000);
     const promptTokens = countTokens(JSON.stringify(body.messages));
@@ -108,8 +112,20 @@ export function startFakeOpenAI() {
     }
 
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+    const watch = chatStreams.watch(scope);
+    watch.started++;
+    let closed = false;
+    res.on("close", () => {
+      closed = true;
+      if (!res.writableFinished) watch.aborted++;
+    });
+    const chunk = (delta: Record<string, unknown>, finish: string | null) => {
+      if (closed) {
+        watch.chunksAfterClose++;
+        return;
+      }
       send(res, { id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+    };
     chunk({ role: "assistant", content: "" }, null);
     if (toolCalls.length > 0) {
       for (const call of toolCalls) {
@@ -118,11 +134,18 @@ export function startFakeOpenAI() {
         for (const part of splitInto(call.function.arguments, 3)) chunk({ tool_calls: [{ index: call.index, function: { arguments: part } }] }, null);
       }
     } else {
-      for (const word of (script.content ?? "").match(/\S+\s*/g) ?? []) chunk({ content: word }, null);
+      for (const word of (script.content ?? "").match(/\S+\s*/g) ?? []) {
+        // A slowed stream (POST /_fake/chat-stream) stops at once when its client goes away.
+        if (watch.gapMs > 0) await new Promise((resolve) => setTimeout(resolve, watch.gapMs));
+        if (closed) return;
+        chunk({ content: word }, null);
+      }
     }
+    if (closed) return;
     chunk({}, finishReason);
     if (body.stream_options?.include_usage) send(res, { id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage });
     res.end("data: [DONE]\n\n");
+    watch.completed++;
   });
 }
 

@@ -14,7 +14,7 @@ export type SalesMessageRole = (typeof SALES_MESSAGE_ROLES)[number];
 export interface StoredSalesStage {
   name: string;
   goal: string;
-  prompt: string;
+  prompt: string | null;
   next: string[];
   attachment: string | null;
 }

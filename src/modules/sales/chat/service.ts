@@ -1,0 +1,262 @@
+import { type SalesChannel, type SalesOrder, salesStageRefusals } from "../../../db/schema";
+import type { ServiceCtx } from "../../../lib/context";
+import { Unprocessable } from "../../../lib/errors";
+import { newId } from "../../../lib/ids";
+import { assertCan } from "../../identity/auth/principal";
+import { recordOwnAgentEvent } from "../../usage/events/service";
+import { findPassages, passagesText } from "../agents/knowledge-passages";
+import { findProductFacts, productFactsText } from "../agents/product-facts";
+import { type ConversationMemory, conversationMemory, withConversationTurn } from "../conversations/memory";
+import { appendMessages, type ConversationRow, getConversationRow, startConversation, updateAfterTurn } from "../conversations/service";
+import { decideStage, enterStage, type FlowStage, isStageName, type StageName, type StageState } from "../flows/rules";
+import { flowForTurn, type SalesFlow } from "../flows/service";
+import { agentPrompt, ensureChatCredits } from "../settings/service";
+import { type AgentCaller, callAgent, TurnMeter } from "./models";
+import { type PlannerAnswer, plan } from "./planner";
+import { chatTurns, type TranscriptLine, transcriptText } from "./transcript";
+
+export interface SalesTurnInput {
+  orgId: string;
+  /** Continue this conversation; without it a new one starts. */
+  conversationId?: string;
+  contactId: string;
+  channel: SalesChannel;
+  message: string;
+  /** Earlier messages a client kept itself, for a new conversation only. */
+  history?: { role: "user" | "assistant"; content: string }[];
+  /** Aborted when the client went away: the running model call stops and nothing more is said. */
+  signal?: AbortSignal;
+  /** Each piece of the reply as the model writes it (the reply is streamed when this is given). */
+  onDelta?: (text: string) => void;
+  /** What the turn is doing before the reply starts (planning, looking up products). */
+  onThinking?: (step: { step: string; stage: StageName }) => void;
+}
+
+export interface SalesTurnResult {
+  /** The bot's reply; null while staff have taken the conversation over. */
+  reply: string | null;
+  stage: StageName;
+  conversation_id: string;
+  contact_id: string;
+  mode: "bot" | "human";
+  /** The stage's image (an https URL or an R2 key) to send with the reply, or null. */
+  attachment: string | null;
+  usage: { input_tokens: number; output_tokens: number };
+  cost: { credits: number; usd: string };
+}
+
+const TITLE_CHARS = 60;
+const MAX_SUMMARY_CHARS = 2000;
+
+/**
+ * One turn of a sales conversation, callable without HTTP (web chat routes, the Telegram and
+ * WhatsApp channels). Under the conversation's turn lock, so messages of one chat are answered
+ * one at a time in order: the planner proposes the next stage, the rules decide, the product and
+ * knowledge agents look up what the planner asked for, the reply agent answers (streamed through
+ * `onDelta` when given), and the memory agent folds the exchange into the running summary.
+ * Every model call is charged as it happens; `usage` and `cost` are their sums.
+ */
+export async function runSalesTurn(ctx: ServiceCtx, input: SalesTurnInput): Promise<SalesTurnResult> {
+  assertCan(ctx, "chatbot:write");
+  const flow = await flowForTurn(ctx, input.orgId);
+  let conversation: ConversationRow;
+  if (input.conversationId) {
+    conversation = await getConversationRow(ctx, input.orgId, input.conversationId);
+    if (conversation.contactId !== input.contactId) {
+      throw new Unprocessable([{ path: "contact_id", message: `Conversation ${conversation.id} is with another contact` }]);
+    }
+  } else {
+    conversation = await startConversation(ctx, flow, { contactId: input.contactId, channel: input.channel });
+    if (input.history?.length) await seedHistory(ctx, conversation, input.history);
+  }
+  return withConversationTurn(ctx, conversation.id, async (memory) => {
+    // Read again under the lock: a takeover or an earlier turn may have changed it while we waited.
+    const current = await getConversationRow(ctx, input.orgId, conversation.id);
+    return turn(ctx, flow, current, memory, input);
+  });
+}
+
+async function seedHistory(ctx: ServiceCtx, row: ConversationRow, history: NonNullable<SalesTurnInput["history"]>): Promise<void> {
+  const messages = history.map((m) => ({ role: m.role, content: m.content, stage: row.stage }));
+  await appendMessages(ctx, row, messages);
+  await conversationMemory(ctx, row.id).seed(messages);
+}
+
+async function turn(ctx: ServiceCtx, flow: SalesFlow, row: ConversationRow, memory: ConversationMemory, input: SalesTurnInput): Promise<SalesTurnResult> {
+  const meter = new TurnMeter();
+  const snapshot = await memory.snapshot();
+  const state: StageState = { stage: isStageName(row.stage) ? row.stage : snapshot.stage, visited: snapshot.visited };
+  const result = (reply: string | null, stage: StageName, attachment: string | null): SalesTurnResult => ({
+    reply,
+    stage,
+    conversation_id: row.id,
+    contact_id: row.contactId,
+    mode: row.mode,
+    attachment,
+    usage: meter.usage(),
+    cost: meter.cost(),
+  });
+  const title = input.message.slice(0, TITLE_CHARS);
+
+  if (row.mode === "human") {
+    // Taken over: the message is kept for the staff member, and no model is asked.
+    await appendMessages(ctx, row, [{ role: "user", content: input.message, stage: state.stage }]);
+    await memory.commit({ stage: state.stage, visited: state.visited, messages: [{ role: "user", content: input.message, stage: state.stage }] });
+    await updateAfterTurn(ctx, row, { stage: state.stage, title });
+    return result(null, state.stage, null);
+  }
+
+  await ensureChatCredits(ctx, flow.orgId);
+  const caller: AgentCaller = { orgId: flow.orgId, conversationId: row.id, contactId: row.contactId, meter, signal: input.signal };
+  const recent: TranscriptLine[] = snapshot.messages;
+  input.onThinking?.({ step: "planning", stage: state.stage });
+  const proposal = await plan(ctx, caller, { flow: flow.stages, state, summary: snapshot.summary, recent, message: input.message });
+  const decision = decideStage(flow.stages, state, { next: proposal?.next_stage ?? null, userLeaving: proposal?.user_leaving ?? false });
+  if (decision.refusal) await logRefusal(ctx, row, state.stage, decision.stage, decision.refusal);
+  const next = enterStage(state, decision.stage);
+  const stage = flow.stages.find((s) => s.name === next.stage);
+
+  const facts = await lookUpFacts(ctx, flow, proposal, next.stage, input.onThinking);
+  const order = next.stage === "closing" && proposal?.order && !row.saleClosedAt ? await priceOrder(ctx, flow.orgId, proposal.order) : null;
+
+  const system = await replyInstructions(ctx, flow.orgId, stage, next.stage, snapshot.summary, facts, order);
+  const reply =
+    (
+      await callAgent(
+        ctx,
+        caller,
+        "reply",
+        { messages: [{ role: "system", content: system }, ...chatTurns(recent), { role: "user", content: input.message }] },
+        input.onDelta,
+      )
+    ).content?.trim() ?? "";
+
+  const summary = await summarise(ctx, caller, snapshot.summary, input.message, reply);
+  await appendMessages(ctx, row, [
+    { role: "user", content: input.message, stage: state.stage },
+    { role: "assistant", content: reply, stage: next.stage },
+  ]);
+  await memory.commit({
+    stage: next.stage,
+    visited: next.visited,
+    summary,
+    messages: [
+      { role: "user", content: input.message, stage: state.stage },
+      { role: "assistant", content: reply, stage: next.stage },
+    ],
+  });
+  await updateAfterTurn(ctx, row, { stage: next.stage, title, ...(order ? { order } : {}) });
+  if (order) await recordSale(ctx, flow, row, order);
+  return result(reply, next.stage, stage?.attachment ?? null);
+}
+
+async function logRefusal(ctx: ServiceCtx, row: ConversationRow, from: StageName, decided: StageName, refusal: { proposed: string | null; reason: string }) {
+  ctx.log.info("stage proposal refused", { conversation_id: row.id, from, proposed: refusal.proposed, decided, reason: refusal.reason });
+  await ctx.db.insert(salesStageRefusals).values({
+    id: newId("ssr"),
+    orgId: row.orgId,
+    conversationId: row.id,
+    fromStage: from,
+    proposed: refusal.proposed?.slice(0, 100) ?? null,
+    decided,
+    reason: refusal.reason,
+  });
+}
+
+interface Facts {
+  products: string | null;
+  knowledge: string | null;
+}
+
+/** What the planner asked to look up: product facts from the catalogue, passages from the knowledge base. */
+async function lookUpFacts(
+  ctx: ServiceCtx,
+  flow: SalesFlow,
+  proposal: PlannerAnswer | null,
+  stage: StageName,
+  onThinking: SalesTurnInput["onThinking"],
+): Promise<Facts> {
+  const facts: Facts = { products: null, knowledge: null };
+  const productQuery = proposal?.product_query || proposal?.order?.product;
+  if (productQuery) {
+    onThinking?.({ step: "products", stage });
+    facts.products = productFactsText(productQuery, await findProductFacts(ctx, flow.orgId, productQuery));
+  }
+  if (proposal?.knowledge_query && flow.knowledgeAssistantId) {
+    onThinking?.({ step: "knowledge", stage });
+    facts.knowledge = passagesText(proposal.knowledge_query, await findPassages(ctx, flow.orgId, flow.knowledgeAssistantId, proposal.knowledge_query));
+  }
+  return facts;
+}
+
+/** The order's value from the products table (price times quantity); null when no product matches. */
+async function priceOrder(ctx: ServiceCtx, orgId: string, order: { product: string; quantity: number }): Promise<SalesOrder | null> {
+  const [best] = await findProductFacts(ctx, orgId, order.product);
+  if (!best) return null;
+  return { product_id: best.product_id, quantity: order.quantity, value: best.price * order.quantity, currency: best.currency };
+}
+
+/** The conversation's `sale_closed` outcome on the flow's agent, once per conversation (its id is the event id). */
+async function recordSale(ctx: ServiceCtx, flow: SalesFlow, row: ConversationRow, order: SalesOrder): Promise<void> {
+  try {
+    await recordOwnAgentEvent(ctx, flow.agentId, {
+      kind: "outcome",
+      id: `${row.id}:sale_closed`,
+      type: "sale_closed",
+      success: true,
+      value: order.value,
+      currency: order.currency,
+      occurred_at: ctx.now(),
+      metadata: { conversation_id: row.id, product_id: order.product_id, quantity: order.quantity },
+    });
+  } catch (error) {
+    // The sale stands on the conversation; a closed billing period must not undo the turn.
+    ctx.log.warn("sale_closed outcome not recorded", { conversation_id: row.id, error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+async function replyInstructions(
+  ctx: ServiceCtx,
+  orgId: string,
+  stage: FlowStage | undefined,
+  stageName: StageName,
+  summary: string,
+  facts: Facts,
+  order: SalesOrder | null,
+): Promise<string> {
+  const stagePrompt = stage?.prompt ?? (await agentPrompt(ctx, orgId, `stage.${stageName}`));
+  const parts = [
+    await agentPrompt(ctx, orgId, "reply"),
+    `Current stage: ${stageName}. Goal: ${stage?.goal ?? stageName}.`,
+    `Stage instructions: ${stagePrompt}`,
+  ];
+  if (summary) parts.push(`What you remember of this conversation: ${summary}`);
+  if (facts.products) parts.push(`Product facts (the only prices and stock you may quote):\n${facts.products}`);
+  if (facts.knowledge) parts.push(`Knowledge base passages (the only policies you may state):\n${facts.knowledge}`);
+  if (order) parts.push(`The visitor ordered ${order.quantity} of product ${order.product_id}; confirm it.`);
+  return parts.join("\n\n");
+}
+
+/** The memory agent's new running summary; a failure keeps the old one (the reply has already been given). */
+async function summarise(ctx: ServiceCtx, caller: AgentCaller, previous: string, message: string, reply: string): Promise<string> {
+  try {
+    const exchange = transcriptText([
+      { role: "user", content: message },
+      { role: "assistant", content: reply },
+    ]);
+    const result = await callAgent(ctx, caller, "memory", {
+      messages: [
+        { role: "system", content: await agentPrompt(ctx, caller.orgId, "memory") },
+        { role: "user", content: `Previous summary: ${previous || "(none)"}\n\nLatest exchange:\n${exchange}` },
+      ],
+    });
+    return (result.content ?? previous).trim().slice(0, MAX_SUMMARY_CHARS);
+  } catch (error) {
+    if (caller.signal?.aborted) throw error;
+    ctx.log.warn("memory agent failed; the summary stays as it was", {
+      conversation_id: caller.conversationId,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return previous;
+  }
+}

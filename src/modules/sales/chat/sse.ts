@@ -1,0 +1,34 @@
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { AppEnv } from "../../../lib/context";
+import { AppError, InternalError, problemBody } from "../../../lib/errors";
+
+export type Emit = (event: string, data: unknown) => void;
+
+/**
+ * An SSE response whose events `work` emits in order (`event: <name>`, `data: <json>`). A client
+ * that disconnects aborts `signal`, so the model call `work` is making stops. A failure after the
+ * stream began is an `error` event carrying the problem document, then the stream ends.
+ */
+export function sseResponse(c: Context<AppEnv>, work: (emit: Emit, signal: AbortSignal) => Promise<void>): Response {
+  const aborter = new AbortController();
+  return streamSSE(c, async (stream) => {
+    stream.onAbort(() => aborter.abort());
+    c.req.raw.signal?.addEventListener("abort", () => aborter.abort());
+    // Deltas arrive from a callback: writes are chained so events leave in the order they were emitted.
+    let writes = Promise.resolve();
+    const emit: Emit = (event, data) => {
+      writes = writes.then(() => stream.writeSSE({ event, data: JSON.stringify(data) }));
+    };
+    try {
+      await work(emit, aborter.signal);
+    } catch (error) {
+      if (aborter.signal.aborted) return;
+      const problem = error instanceof AppError ? error : new InternalError();
+      if (!(error instanceof AppError)) c.var.ctx.log.error("sales chat stream failed", { error: error instanceof Error ? error.message : String(error) });
+      emit("error", problemBody(problem, c.var.requestId));
+    } finally {
+      await writes;
+    }
+  });
+}
