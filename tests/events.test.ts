@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { agentEvents, billingModels, billingModelVersions, invoices } from "../src/db/schema";
+import { agentEvents, agents, billingModels, billingModelVersions, invoices, organizations } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
 import { quickParse } from "../src/modules/usage/events/batch-event";
 import { BatchEvent } from "../src/modules/usage/events/schemas";
@@ -452,5 +452,93 @@ describe("closed invoice periods", () => {
       .from(agentEvents)
       .where(and(eq(agentEvents.orgId, owner.orgId), eq(agentEvents.id, "x")));
     expect(row?.agentId).toBe(agent.id);
+  });
+});
+
+/** The SQLSTATE of a database error, which drizzle and the Neon driver nest in `cause`. */
+function sqlState(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+async function sqlStateOf(work: Promise<unknown>): Promise<string | undefined> {
+  return work.then(
+    () => "no error",
+    (error: unknown) => sqlState(error),
+  );
+}
+
+const eventRow = (orgId: string, agentId: string, id: string) => ({
+  orgId,
+  agentId,
+  id,
+  kind: "activity" as const,
+  type: "email_sent",
+  occurredAt: new Date("2026-05-01T10:00:00Z"),
+});
+
+// agent_events' references to agents are statement-level triggers, not declared foreign keys
+// (migrations/0020_agent_events_statement_checks.sql): these hold them to what the keys did.
+describe("an event's agent, as the database keeps it", () => {
+  it("must be an agent of the event's own organisation, whoever writes the row", async () => {
+    const a = await signUp("evt-fk-a");
+    const b = await signUp("evt-fk-b");
+    const agentOfA = await createAgent(a);
+    const agentOfB = await createAgent(b);
+    const db = testCtx().db;
+    expect(await sqlStateOf(db.insert(agentEvents).values(eventRow(a.orgId, agentOfB.id, "theirs")))).toBe("23503");
+    expect(await sqlStateOf(db.insert(agentEvents).values(eventRow(a.orgId, newId("agt"), "nobody")))).toBe("23503");
+    // One bad row refuses the whole statement, the good rows with it.
+    const mixed = [eventRow(a.orgId, agentOfA.id, "good"), eventRow(a.orgId, agentOfB.id, "bad")];
+    expect(await sqlStateOf(db.insert(agentEvents).values(mixed))).toBe("23503");
+    expect(await storedEvents(a.orgId)).toEqual([]);
+    await db.insert(agentEvents).values(eventRow(a.orgId, agentOfA.id, "mine"));
+    expect(await sqlStateOf(db.update(agentEvents).set({ agentId: agentOfB.id }).where(eq(agentEvents.orgId, a.orgId)))).toBe("23503");
+    expect((await storedEvents(a.orgId)).map((r) => [r.id, r.agentId])).toEqual([["mine", agentOfA.id]]);
+  });
+
+  it("takes its events with it when it is deleted, or its organisation is, and keeps its id while they exist", async () => {
+    const owner = await signUp("evt-fk-del");
+    const [kept, dropped] = [await createAgent(owner, { name: "Kept" }), await createAgent(owner, { name: "Dropped" })];
+    const at = "2026-05-01T10:00:00Z";
+    const events = [kept, dropped, kept].map((agent, i) => ({ id: `del-${i}`, agent_id: agent.id, kind: "activity", type: "email_sent", occurred_at: at }));
+    expect(await ingest(owner, events)).toMatchObject({ accepted: 3 });
+    const db = testCtx().db;
+    expect(
+      await sqlStateOf(
+        db
+          .update(agents)
+          .set({ id: newId("agt") })
+          .where(eq(agents.id, kept.id)),
+      ),
+    ).toBe("23503");
+    await db.delete(agents).where(eq(agents.id, dropped.id));
+    expect((await storedEvents(owner.orgId)).map((r) => r.id)).toEqual(["del-0", "del-2"]);
+    await db.delete(organizations).where(eq(organizations.id, owner.orgId));
+    expect(await storedEvents(owner.orgId)).toEqual([]);
+  });
+
+  it("leaves no event behind when it is deleted while a batch naming it is being stored", async () => {
+    const owner = await signUp("evt-fk-race");
+    const db = testCtx().db;
+    for (let round = 0; round < 3; round++) {
+      const agent = await createAgent(owner, { name: `Doomed ${round}` });
+      const events = Array.from({ length: 300 }, (_, i) => ({
+        id: `doom-${round}-${i}`,
+        agent_id: agent.id,
+        kind: "activity",
+        type: "x",
+        occurred_at: "2026-05-01T10:00:00Z",
+      }));
+      const [result] = await Promise.all([ingest(owner, events), db.delete(agents).where(eq(agents.id, agent.id))]);
+      // Whichever went first, the batch was stored and then deleted, or refused for its agent.
+      expect(result.accepted + result.rejected.length).toBe(300);
+      expect(await db.select().from(agentEvents).where(eq(agentEvents.agentId, agent.id))).toEqual([]);
+    }
   });
 });
