@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { describe, expect, inject, it } from "vitest";
 import { agentEvents, SALES_AGENTS, salesAgentConfigs, salesFlows, salesMessages, salesStageRefusals } from "../src/db/schema";
+import type { SalesTurnResult } from "../src/modules/sales/chat/service";
 import { DEFAULT_FLOW } from "../src/modules/sales/flows/default-flow";
 import { decideStage, flowProblems, type StageName } from "../src/modules/sales/flows/rules";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
@@ -38,16 +39,7 @@ const planned = (plan: Plan) => ({
   content: JSON.stringify({ reason: "scripted", user_leaving: false, product_query: null, knowledge_query: null, order: null, ...plan }),
 });
 
-interface Turn {
-  reply: string | null;
-  stage: StageName;
-  conversation_id: string;
-  contact_id: string;
-  mode: "bot" | "human";
-  attachment: string | null;
-  usage: { input_tokens: number; output_tokens: number };
-  cost: { credits: number; usd: string };
-}
+type Turn = SalesTurnResult;
 
 function chat(owner: SignedUp, body: Record<string, unknown>) {
   return call("/v1/chatbot/chat", { token: owner.access_token, body });

@@ -14,8 +14,25 @@ export interface AgentStreaming {
   onDelta?: (text: string) => void;
 }
 
-function caller(orgId: string, meter: TurnMeter, signal?: AbortSignal): AgentCaller {
-  return { orgId, conversationId: null, contactId: null, meter, signal };
+/** The agent's answer to `question` from `facts` alone (its prompt, then the facts), charged to the organisation. */
+async function answerFrom(
+  ctx: ServiceCtx,
+  orgId: string,
+  agent: "product" | "knowledge",
+  facts: string,
+  question: string,
+  meter: TurnMeter,
+  streaming: AgentStreaming,
+): Promise<string> {
+  await ensureChatCredits(ctx, orgId);
+  const caller: AgentCaller = { orgId, conversationId: null, contactId: null, meter, signal: streaming.signal };
+  const system = `${await agentPrompt(ctx, orgId, agent)}\n\n${facts}`;
+  const messages = [
+    { role: "system" as const, content: system },
+    { role: "user" as const, content: question },
+  ];
+  const result = await callAgent(ctx, caller, agent, { messages }, streaming.onDelta);
+  return result.content?.trim() ?? "";
 }
 
 /**
@@ -33,21 +50,8 @@ export async function productQuery(ctx: ServiceCtx, query: string, streaming: Ag
     streaming.onDelta?.(answer);
     return { answer, products, usage: meter.usage(), cost: meter.cost() };
   }
-  await ensureChatCredits(ctx, orgId);
-  const system = `${await agentPrompt(ctx, orgId, "product")}\n\nProduct records:\n${productFactsText(query, products)}`;
-  const result = await callAgent(
-    ctx,
-    caller(orgId, meter, streaming.signal),
-    "product",
-    {
-      messages: [
-        { role: "system", content: system },
-        { role: "user", content: query },
-      ],
-    },
-    streaming.onDelta,
-  );
-  return { answer: result.content?.trim() ?? "", products, usage: meter.usage(), cost: meter.cost() };
+  const answer = await answerFrom(ctx, orgId, "product", `Product records:\n${productFactsText(query, products)}`, query, meter, streaming);
+  return { answer, products, usage: meter.usage(), cost: meter.cost() };
 }
 
 /**
@@ -69,19 +73,6 @@ export async function knowledgeSearch(ctx: ServiceCtx, input: KnowledgeSearchInp
     streaming.onDelta?.(answer);
     return { answer, assistant_id: assistantId, passages, usage: meter.usage(), cost: meter.cost() };
   }
-  await ensureChatCredits(ctx, orgId);
-  const system = `${await agentPrompt(ctx, orgId, "knowledge")}\n\nPassages:\n${passagesText(input.query, passages)}`;
-  const result = await callAgent(
-    ctx,
-    caller(orgId, meter, streaming.signal),
-    "knowledge",
-    {
-      messages: [
-        { role: "system", content: system },
-        { role: "user", content: input.query },
-      ],
-    },
-    streaming.onDelta,
-  );
-  return { answer: result.content?.trim() ?? "", assistant_id: assistantId, passages, usage: meter.usage(), cost: meter.cost() };
+  const answer = await answerFrom(ctx, orgId, "knowledge", `Passages:\n${passagesText(input.query, passages)}`, input.query, meter, streaming);
+  return { answer, assistant_id: assistantId, passages, usage: meter.usage(), cost: meter.cost() };
 }
