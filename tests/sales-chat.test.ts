@@ -1,3 +1,4 @@
+import { abortAllDurableObjects, SELF } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { describe, expect, inject, it } from "vitest";
@@ -5,7 +6,7 @@ import { agentEvents, SALES_AGENTS, salesAgentConfigs, salesFlows, salesMessages
 import type { SalesTurnResult } from "../src/modules/sales/chat/service";
 import { DEFAULT_FLOW } from "../src/modules/sales/flows/default-flow";
 import { decideStage, flowProblems, type StageName } from "../src/modules/sales/flows/rules";
-import { call, expectJson, type SignedUp, signUp } from "./harness/api";
+import { call, expectJson, type SignedUp, signUp, uniqueIp } from "./harness/api";
 import { expectProblem, fakeOpenAI, testCtx } from "./harness/helpers";
 
 // The fake keys scripts and recorded requests by model: every test gets its own model names.
@@ -301,6 +302,20 @@ describe("POST /v1/chatbot/chat", () => {
     expect((await refusals(first.conversation_id)).map((r) => r.reason)).toEqual(["farewell is final"]);
   });
 
+  it("keeps the stage, summary and recent messages when the conversation's Durable Object restarts", async () => {
+    const owner = await signUp("chat-restart");
+    const models = await useOwnModels(owner);
+    await fakeOpenAI.script(models.memory, [{ content: "Visitor wants decaf beans." }]);
+    const first = await turn(owner, { message: "Do you have decaf?" });
+    expect(first.stage).toBe("opening");
+    await abortAllDurableObjects();
+    const second = await turn(owner, { message: "Still there?", conversation_id: first.conversation_id });
+    expect(second.stage).toBe("consultation");
+    const plans = await fakeOpenAI.requests(models.planner);
+    expect(contentsOf(plans[1])[1]).toContain("Summary so far: Visitor wants decaf beans.");
+    expect(contentsOf(plans[1])[1]).toContain("Visitor: Do you have decaf?");
+  });
+
   it("starts a conversation from the client's own history", async () => {
     const owner = await signUp("chat-history");
     const models = await useOwnModels(owner);
@@ -445,6 +460,54 @@ describe("product and knowledge agents", () => {
     const stream = await call("/v1/chatbot/product-query/stream", { token: owner.access_token, body: { query: "Do you have saffron?" } });
     const events = await readEvents(stream);
     expect(events.map((e) => e.event)).toEqual(["content", "meta", "done"]);
+  });
+
+  it("answer from the flow's knowledge base, on their own and inside a turn", async () => {
+    const owner = await signUp("knowledge-base");
+    const models = await useOwnModels(owner);
+    const assistant = await expectJson<{ id: string }>(
+      await call("/v1/assistants", { token: owner.access_token, body: { name: "Ava", business_name: "Bean There", timezone: "Europe/London" } }),
+      201,
+    );
+    const form = new FormData();
+    form.append(
+      "files",
+      new File(["# Delivery\n\nWe deliver on Saturdays between 9am and 1pm. Returns are free within 30 days."], "delivery.md", { type: "text/markdown" }),
+    );
+    const uploaded = await SELF.fetch(
+      new Request(`http://api.test/v1/assistants/${assistant.id}/documents`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${owner.access_token}`, "CF-Connecting-IP": uniqueIp() },
+        body: form,
+      }),
+    );
+    const [document] = (await expectJson<{ data: { id: string }[] }>(uploaded, 202)).data;
+    await expect
+      .poll(
+        async () =>
+          (await expectJson<{ status: string }>(await call(`/v1/assistants/${assistant.id}/documents/${document?.id}`, { token: owner.access_token }), 200))
+            .status,
+        { timeout: 15_000 },
+      )
+      .toBe("ready");
+    await expectJson(
+      await call("/v1/chatbot/flow", { method: "PUT", token: owner.access_token, body: { stages: DEFAULT_FLOW, knowledge_assistant_id: assistant.id } }),
+      200,
+    );
+
+    await fakeOpenAI.script(models.knowledge, [{ content: "Yes, on Saturdays from 9am to 1pm." }]);
+    const answer = await expectJson<{ answer: string; assistant_id: string; passages: { filename: string; snippet: string }[] }>(
+      await call("/v1/chatbot/knowledge-search", { token: owner.access_token, body: { query: "Do you deliver on Saturdays?" } }),
+      200,
+    );
+    expect(answer).toMatchObject({ answer: "Yes, on Saturdays from 9am to 1pm.", assistant_id: assistant.id });
+    expect(answer.passages[0]).toMatchObject({ filename: "delivery.md", snippet: expect.stringContaining("Saturdays between 9am and 1pm") });
+    expect(systemOf((await fakeOpenAI.requests(models.knowledge))[0])).toContain("Saturdays between 9am and 1pm");
+
+    await fakeOpenAI.script(models.planner, [planned({ next_stage: "greeting", knowledge_query: "delivery on Saturdays" })]);
+    await turn(owner, { message: "Hi, do you deliver at weekends?" });
+    expect(systemOf((await fakeOpenAI.requests(models.reply))[0])).toContain("Knowledge base passages");
+    expect(systemOf((await fakeOpenAI.requests(models.reply))[0])).toContain("Saturdays between 9am and 1pm");
   });
 
   it("knowledge search needs an assistant of the organisation", async () => {

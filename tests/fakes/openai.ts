@@ -8,7 +8,10 @@
  * files that each use their own model name never see each other's scripts, requests, failures or delays
  * (`POST /_fake/delays` holds chat, embeddings and audio answers alike). `POST /_fake/speech-stream
  * {scope, chunks, gap_ms}` makes a speech model's answers arrive in `chunks` pieces `gap_ms` apart, so a
- * client can tell audio passed on as it arrives from audio buffered first.
+ * client can tell audio passed on as it arrives from audio buffered first. `POST /_fake/chat-stream
+ * {scope, gap_ms}` spaces a model's streamed chat chunks and `GET /_fake/chat-stream?scope=` counts
+ * streams whose client went away; an unscripted sales planner request gets JSON moving one stage
+ * forward (see sales-planner.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { chunkAudio, inspectAudio, languageName, renderSpeech, type SpeechFormat, spreadWords, TranscriptRegistry } from "./audio.ts";
