@@ -119,6 +119,13 @@ describe("stage rules", () => {
     });
   });
 
+  it("lets a conversation leave a stage its flow no longer has", () => {
+    const withoutTestimony = flow.filter((s) => s.name !== "testimony");
+    expect(decideStage(withoutTestimony, at("testimony", ["greeting", "consultation", "testimony"]), { next: "promo", userLeaving: false })).toEqual({
+      stage: "promo",
+    });
+  });
+
   it("checks a flow's graph", () => {
     expect(flowProblems(DEFAULT_FLOW)).toEqual([]);
     const problems = flowProblems([

@@ -82,7 +82,7 @@ export interface PlannerInput {
  */
 export async function plan(ctx: ServiceCtx, caller: AgentCaller, input: PlannerInput): Promise<PlannerAnswer | null> {
   const current = input.flow.find((s) => s.name === input.state.stage);
-  const choices = [input.state.stage, ...(current?.next ?? [])];
+  const choices = [input.state.stage, ...(current ? current.next : input.flow.map((s) => s.name).filter((name) => name !== input.state.stage))];
   const system = `${await agentPrompt(ctx, caller.orgId, "planner")}\n\n${FIELDS}`;
   const context = [
     `Stages: ${input.flow.map((s) => `${s.name} (${s.goal}) -> ${s.next.join(", ") || "end"}`).join("; ")}`,

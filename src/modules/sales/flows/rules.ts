@@ -9,6 +9,8 @@
  *   rather than push a closing at someone walking away.
  * - Farewell is final: nothing leaves it.
  * - A refused proposal keeps the conversation where it is; so does a planner that gave no valid answer.
+ * - A conversation in a stage its flow no longer has may move to any stage of the flow (the rules
+ *   above still apply), so editing the flow never strands a conversation.
  */
 
 export const STAGES = ["greeting", "opening", "consultation", "testimony", "promo", "closing", "farewell"] as const;
@@ -122,7 +124,8 @@ export function decideStage(flow: readonly FlowStage[], state: StageState, propo
   if (target === "farewell" && proposal.userLeaving) return { stage: "farewell" };
   if (target === "farewell" && state.stage !== "closing") return stay("no skipping closing: farewell only from closing");
   if (target === "promo" && !state.visited.includes("consultation")) return stay("no promo before consultation");
-  if (!current?.next.includes(target)) return stay(`${state.stage} does not lead to ${target}`);
+  // A stage the flow has since left out leads anywhere in the flow: the conversation must not be stuck there.
+  if (current && !current.next.includes(target)) return stay(`${state.stage} does not lead to ${target}`);
   return { stage: target };
 }
 

@@ -89,8 +89,8 @@ function attachmentProblem(orgId: string, attachment: string): string | null {
 /**
  * `PUT /v1/chatbot/flow`: replaces the stages after checking the graph (known stages in order,
  * greeting first, only closing leads to farewell, farewell final, no promo before consultation).
- * Conversations already in a stage the new flow leaves out stay there until their next turn,
- * which the rules then keep in place (it is no longer a stage of the flow they may leave to).
+ * A conversation already in a stage the new flow leaves out moves on to any stage of the new
+ * flow at its next turn, as the planner proposes and the rules allow.
  */
 export async function putFlow(ctx: ServiceCtx, input: PutFlowInput): Promise<FlowView> {
   assertCan(ctx, "chatbot:write");
