@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig, type Plugin } from "vitest/config";
+import { fakeLlmVars } from "./tests/fakes/llm-endpoints.ts";
 
 // The stripe package ships source maps whose sources it does not ship; vite would warn once per
 // file (some 200 lines) on every run. Vitest installs its own logger, so this wraps it afterwards.
@@ -31,6 +32,8 @@ export default defineConfig({
           NEON_LOCAL_GATEWAY: inject("neonGateway"),
           OPENAI_API_KEY: "sk-test-fake",
           OPENAI_BASE_URL: `${inject("openaiBaseUrl")}/v1`,
+          // Anthropic, Google and xAI: the OpenAI fake under each one's path (tests/fakes/llm-endpoints.ts).
+          ...fakeLlmVars(inject("openaiBaseUrl"), { anthropic: "sk-ant-test-fake", google: "google-ai-test-fake", xai: "xai-test-fake" }),
           JWT_PRIVATE_KEY: inject("jwtPrivateKey"),
           APP_URL: "https://app.billx.test",
           // The client tests/fakes/google.ts registers by default.

@@ -11,6 +11,7 @@ import path from "node:path";
 import { startFakeElevenLabs } from "../../tests/fakes/elevenlabs.ts";
 import { FAKE_GOOGLE_ISSUER, type FakeGoogleClient, startFakeGoogle } from "../../tests/fakes/google.ts";
 import type { RunningFake } from "../../tests/fakes/kit.ts";
+import { FAKE_LLM_BASE_PATHS } from "../../tests/fakes/llm-endpoints.ts";
 import { startFakeOpenAI } from "../../tests/fakes/openai.ts";
 import { startFakeRealtime } from "../../tests/fakes/realtime.ts";
 import { FAKE_RESEND_API_KEY, startFakeResend } from "../../tests/fakes/resend.ts";
@@ -171,6 +172,9 @@ const PROVIDERS: FakeProvider[] = [
       };
     },
   },
+  fakeChatProvider("anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+  fakeChatProvider("google-ai", "GOOGLE_AI_API_KEY", "GOOGLE_AI_BASE_URL"),
+  fakeChatProvider("xai", "XAI_API_KEY", "XAI_BASE_URL"),
   {
     name: "elevenlabs",
     configuredBy: ["ELEVENLABS_API_KEY", "ELEVENLABS_BASE_URL"],
@@ -181,6 +185,22 @@ const PROVIDERS: FakeProvider[] = [
     },
   },
 ];
+
+/**
+ * A chat-model provider (the sales chatbot's agents may use any of them): the OpenAI fake again,
+ * its base URL at the path the provider's OpenAI-compatible endpoint has (tests/fakes/llm-endpoints.ts).
+ */
+function fakeChatProvider(name: string, keyVariable: string, baseUrlVariable: string): FakeProvider {
+  const provider = name === "google-ai" ? "google" : (name as "anthropic" | "xai");
+  return {
+    name,
+    configuredBy: [keyVariable, baseUrlVariable],
+    async start() {
+      const fake = await startFakeOpenAI();
+      return { ...fake, vars: { [keyVariable]: `fake-local-${name}`, [baseUrlVariable]: `${fake.url}${FAKE_LLM_BASE_PATHS[provider]}` } };
+    },
+  };
+}
 
 /** Names of every provider `FAKE_PROVIDERS=1` can fake. */
 export const FAKEABLE_PROVIDERS = PROVIDERS.map((provider) => provider.name);

@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { chunkAudio, inspectAudio, languageName, renderSpeech, type SpeechFormat, spreadWords, TranscriptRegistry } from "./audio.ts";
 import { registerTranscript, summariseForm } from "./elevenlabs.ts";
 import { type FakeRequest, type FakeState, nextScript, recordDelayAndMaybeFail, sendBytes, sendJson, startFake } from "./kit.ts";
+import { chatEndpoint } from "./llm-endpoints.ts";
 import { parseMultipart } from "./multipart.ts";
 import { ChatStreams, salesPlannerAnswer } from "./sales-planner.ts";
 
@@ -36,6 +37,7 @@ interface ChatRequest {
   messages?: { role: string; content?: unknown }[];
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
+  response_format?: unknown;
 }
 
 let sequence = 0;
@@ -60,12 +62,15 @@ export function startFakeOpenAI() {
     if (req.method === "POST" && url.pathname === "/v1/embeddings") return embeddings(req, res, state);
     if (req.method === "POST" && url.pathname === "/v1/audio/transcriptions") return transcriptions(req, res, state, transcripts);
     if (req.method === "POST" && url.pathname === "/v1/audio/speech") return speech(req, res, state, speechStreams);
-    if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
+    const endpoint = chatEndpoint(url.pathname);
+    if (req.method !== "POST" || !endpoint) {
       return sendJson(res, 404, {
         error: { message: `Unknown request URL: ${req.method} ${url.pathname}`, type: "invalid_request_error", param: null, code: "unknown_url" },
       });
     }
-    const body = (req.body ?? {}) as ChatRequest;
+    const sent = (req.body ?? {}) as ChatRequest;
+    // Anthropic answers as if no `response_format` had been sent; the request is recorded as sent.
+    const body: ChatRequest = endpoint.ignoresResponseFormat ? { ...sent, response_format: undefined } : sent;
     const scope = body.model ?? "";
     if (!/^Bearer \S+$/.test(req.headers.authorization ?? "")) {
       return sendJson(res, 401, UNAUTHORIZED);

@@ -9,9 +9,10 @@ import { withTransaction } from "../../../db/client";
 import { SALES_AGENTS, salesAgentConfigs, salesPrompts, salesPromptVersions } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { NotFound, Unprocessable } from "../../../lib/errors";
-import { configuredLlmProviders, LLM_KEY_VARIABLES, type LlmProviderName } from "../../../providers/llm";
+import { configuredLlmProviders, LLM_KEY_VARIABLES, LLM_PROVIDER_LABELS, type LlmProviderName } from "../../../providers/llm";
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { chatModelPrices, PRICES, type Price } from "../../money/credits/prices";
 import { DEFAULT_PROMPTS, isPromptSlug, PROMPT_SLUGS } from "./prompts";
 
 export { ensureChatCredits, recordModelCall } from "../billing/record";
@@ -206,11 +207,20 @@ export async function putPrompt(ctx: ServiceCtx, slug: string, text: string): Pr
     return next;
   });
   ctx.log.info("sales prompt updated", { org_id: orgId, slug, version });
-  return loadPrompt(ctx, slug);
+  // What this write made current (a racing write may already have replaced it).
+  return { slug, text, version, latest_version: version, is_default: false, updated_at: now.toISOString() };
+}
+
+/** `PUT /v1/admin/prompts/{slug}`: a new version (`text`) or an earlier one made current (`revert_to`), not both. */
+export async function updatePrompt(ctx: ServiceCtx, slug: string, body: { text?: string; revert_to?: number }): Promise<PromptView> {
+  assertSlug(slug);
+  if (body.text !== undefined && body.revert_to === undefined) return putPrompt(ctx, slug, body.text);
+  if (body.revert_to !== undefined && body.text === undefined) return revertPrompt(ctx, slug, body.revert_to);
+  throw new Unprocessable([{ path: "text", message: "Send either text (a new version) or revert_to (an earlier version), not both" }]);
 }
 
 /** Makes an earlier version of `slug` current again (0: the built-in default). An unknown version is a 422. */
-export async function revertPrompt(ctx: ServiceCtx, slug: string, version: number): Promise<PromptView> {
+export async function revertPrompt(ctx: ServiceCtx, slug: string, version: number, field = "revert_to"): Promise<PromptView> {
   assertCan(ctx, "org:write");
   const orgId = requireOrgId(ctx);
   assertSlug(slug);
@@ -220,7 +230,7 @@ export async function revertPrompt(ctx: ServiceCtx, slug: string, version: numbe
         .select({ version: salesPromptVersions.version })
         .from(salesPromptVersions)
         .where(and(eq(salesPromptVersions.orgId, orgId), eq(salesPromptVersions.slug, slug), eq(salesPromptVersions.version, version)));
-      if (!exists) throw new Unprocessable([{ path: "revert_to", message: `prompt ${slug} has no version ${version}` }]);
+      if (!exists) throw new Unprocessable([{ path: field, message: `prompt ${slug} has no version ${version}` }]);
     }
     const updated = await tx
       .update(salesPrompts)
@@ -228,8 +238,41 @@ export async function revertPrompt(ctx: ServiceCtx, slug: string, version: numbe
       .where(and(eq(salesPrompts.orgId, orgId), eq(salesPrompts.slug, slug)))
       .returning({ slug: salesPrompts.slug });
     // Never written: the default is already current, and any other version does not exist.
-    if (updated.length === 0 && version !== 0) throw new Unprocessable([{ path: "revert_to", message: `prompt ${slug} has no version ${version}` }]);
+    if (updated.length === 0 && version !== 0) throw new Unprocessable([{ path: field, message: `prompt ${slug} has no version ${version}` }]);
     await recordAudit({ ...ctx, db: tx }, { orgId, action: "sales.prompt.reverted", targetType: "sales_prompt", targetId: slug, metadata: { version } });
   });
   return loadPrompt(ctx, slug);
+}
+
+export interface LlmPriceView {
+  input_per_million_tokens: number;
+  output_per_million_tokens: number;
+  input_usd_per_million_tokens: string;
+  output_usd_per_million_tokens: string;
+}
+
+function priceView(price: Price): LlmPriceView {
+  const input = price.inputPerMillionTokens ?? 0;
+  const output = price.outputPerMillionTokens ?? 0;
+  // 1 credit = USD 0.001, so credits per million tokens / 1000 = dollars per million tokens.
+  return {
+    input_per_million_tokens: input,
+    output_per_million_tokens: output,
+    input_usd_per_million_tokens: (input / 1000).toFixed(3),
+    output_usd_per_million_tokens: (output / 1000).toFixed(3),
+  };
+}
+
+/** The providers this platform has keys for, each with its chat models and their prices (what an admin may choose). */
+export function llmOptions(ctx: ServiceCtx) {
+  assertCan(ctx, "org:read");
+  return {
+    providers: configuredLlmProviders(ctx.config).map((provider) => ({
+      provider,
+      label: LLM_PROVIDER_LABELS[provider],
+      models: chatModelPrices(provider).map(({ model, price }) => ({ model, price: priceView(price) })),
+      default_price: priceView(PRICES[provider]?.default ?? {}),
+    })),
+    default: defaultAgentModel(ctx),
+  };
 }
