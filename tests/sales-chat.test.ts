@@ -437,6 +437,11 @@ describe("POST /v1/chatbot/chat/stream", () => {
     await expect
       .poll(async () => (await fakeControl(`/_fake/chat-stream?scope=${models.reply}`)) as { aborted: number }, { timeout: 10_000 })
       .toMatchObject({ aborted: 1, completed: 0, chunksAfterClose: 0 });
+    // The first event named the conversation; the abandoned turn let go of it, so the next one is answered at once.
+    const thinking = /event: thinking\ndata: (.+)\n/.exec(seen);
+    const { conversation_id } = JSON.parse(thinking?.[1] ?? "{}") as { conversation_id: string };
+    const next = await turn(owner, { message: "Sorry, I left", conversation_id });
+    expect(next.reply).toBe("You said: Sorry, I left");
   });
 });
 
