@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { chatbotUsageEvents, creditLedger, usageEvents } from "../src/db/schema";
 import { loadConfig } from "../src/env";
 import type { ServiceCtx } from "../src/lib/context";
+import { providerProblem } from "../src/modules/content/ai/metered-chat";
 import { getBalance } from "../src/modules/money/credits/ledger";
 import { creditsFor, lookupPrice } from "../src/modules/money/credits/prices";
 import { agentModel, agentPrompt, DEFAULT_PROMPTS, ensureChatCredits, recordModelCall } from "../src/modules/sales/settings/service";
@@ -301,6 +302,16 @@ describe("model providers", () => {
       status: 503,
       detail: expect.stringContaining("XAI_API_KEY"),
     });
+  });
+
+  it("a provider's refusal is a ProviderError named after it, which the API shows as a 502 naming the provider", async () => {
+    const model = `claude-sonnet-4-5-refuse-${tag}`;
+    await fakeOpenAI.fail(model, [{ status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "max_tokens: too large" } } }]);
+    const failure = await llmProvider(testCtx().config, "anthropic")
+      .chat({ model, messages: [{ role: "user", content: "hi" }] })
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ name: "ProviderError", provider: "anthropic", status: 400, retryable: false });
+    expect(providerProblem(failure)).toMatchObject({ status: 502, detail: expect.stringContaining("Anthropic refused the request") });
   });
 
   it("a stream stops the provider request when its signal aborts", async () => {

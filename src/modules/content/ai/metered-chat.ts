@@ -1,6 +1,7 @@
 import type { ServiceCtx } from "../../../lib/context";
 import { AppError, ProviderUnavailable } from "../../../lib/errors";
 import { ProviderError } from "../../../providers/errors";
+import { LLM_PROVIDER_LABELS } from "../../../providers/llm";
 import { type ChatParams, type ChatResult, openai } from "../../../providers/openai";
 import { requireOrgId } from "../../identity/auth/principal";
 import { type CreditMeter, withCreditMeter } from "../../money/credits/meter";
@@ -77,7 +78,7 @@ export async function withMeteredChat<T>(ctx: ServiceCtx, options: MeteredChatOp
   return { value: metered.value, usage: { ...usage }, credits: metered.credits, balance: metered.balance };
 }
 
-const PROVIDER_NAMES: Record<string, string> = { openai: "OpenAI", elevenlabs: "ElevenLabs" };
+const PROVIDER_NAMES: Record<string, string> = { ...LLM_PROVIDER_LABELS, elevenlabs: "ElevenLabs" };
 
 /**
  * A provider failure as the problem the caller sees; anything else unchanged. A provider that
