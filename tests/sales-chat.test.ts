@@ -440,8 +440,9 @@ describe("POST /v1/chatbot/chat/stream", () => {
     // The first event named the conversation; the abandoned turn let go of it, so the next one is answered at once.
     const thinking = /event: thinking\ndata: (.+)\n/.exec(seen);
     const { conversation_id } = JSON.parse(thinking?.[1] ?? "{}") as { conversation_id: string };
+    expect(conversation_id).toMatch(/^scv_/);
     const next = await turn(owner, { message: "Sorry, I left", conversation_id });
-    expect(next.reply).toBe("You said: Sorry, I left");
+    expect(next).toMatchObject({ conversation_id, reply: "You said: Sorry, I left" });
   });
 });
 

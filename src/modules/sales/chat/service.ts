@@ -29,7 +29,14 @@ export interface SalesTurnInput {
   /** Each piece of the reply as the model writes it (the reply is streamed when this is given). */
   onDelta?: (text: string) => void;
   /** What the turn is doing before the reply starts (planning, looking up products). */
-  onThinking?: (step: { step: string; stage: StageName }) => void;
+  onThinking?: (step: ThinkingStep) => void;
+}
+
+/** What a turn is doing before its reply; it names the conversation first, so a client that leaves early can continue it. */
+export interface ThinkingStep {
+  step: "planning" | "products" | "knowledge";
+  stage: StageName;
+  conversation_id: string;
 }
 
 export interface SalesTurnResult {
@@ -109,14 +116,14 @@ async function turn(ctx: ServiceCtx, flow: SalesFlow, row: ConversationRow, memo
   await ensureChatCredits(ctx, flow.orgId);
   const caller: AgentCaller = { orgId: flow.orgId, conversationId: row.id, contactId: row.contactId, meter, signal: input.signal };
   const recent: TranscriptLine[] = snapshot.messages;
-  input.onThinking?.({ step: "planning", stage: state.stage });
+  input.onThinking?.({ step: "planning", stage: state.stage, conversation_id: row.id });
   const proposal = await plan(ctx, caller, { flow: flow.stages, state, summary: snapshot.summary, recent, message: input.message });
   const decision = decideStage(flow.stages, state, { next: proposal?.next_stage ?? null, userLeaving: proposal?.user_leaving ?? false });
   if (decision.refusal) await logRefusal(ctx, row, state.stage, decision.stage, decision.refusal);
   const next = enterStage(state, decision.stage);
   const stage = flow.stages.find((s) => s.name === next.stage);
 
-  const facts = await lookUpFacts(ctx, flow, proposal, next.stage, input.onThinking);
+  const facts = await lookUpFacts(ctx, flow, proposal, (step) => input.onThinking?.({ step, stage: next.stage, conversation_id: row.id }));
   const order = next.stage === "closing" && proposal?.order && !row.saleClosedAt ? await priceOrder(ctx, flow.orgId, proposal.order) : null;
 
   const system = await replyInstructions(ctx, flow.orgId, stage, next.stage, snapshot.summary, facts, order);
@@ -169,22 +176,26 @@ interface Facts {
 }
 
 /** What the planner asked to look up: product facts from the catalogue, passages from the knowledge base. */
-async function lookUpFacts(
-  ctx: ServiceCtx,
-  flow: SalesFlow,
-  proposal: PlannerAnswer | null,
-  stage: StageName,
-  onThinking: SalesTurnInput["onThinking"],
-): Promise<Facts> {
+async function lookUpFacts(ctx: ServiceCtx, flow: SalesFlow, proposal: PlannerAnswer | null, onStep: (step: "products" | "knowledge") => void): Promise<Facts> {
   const facts: Facts = { products: null, knowledge: null };
   const productQuery = proposal?.product_query || proposal?.order?.product;
   if (productQuery) {
-    onThinking?.({ step: "products", stage });
+    onStep("products");
     facts.products = productFactsText(productQuery, await findProductFacts(ctx, flow.orgId, productQuery));
   }
-  if (proposal?.knowledge_query && flow.knowledgeAssistantId) {
-    onThinking?.({ step: "knowledge", stage });
-    facts.knowledge = passagesText(proposal.knowledge_query, await findPassages(ctx, flow.orgId, flow.knowledgeAssistantId, proposal.knowledge_query));
+  const knowledgeQuery = proposal?.knowledge_query;
+  if (knowledgeQuery && flow.knowledgeAssistantId) {
+    onStep("knowledge");
+    try {
+      facts.knowledge = passagesText(knowledgeQuery, await findPassages(ctx, flow.orgId, flow.knowledgeAssistantId, knowledgeQuery));
+    } catch (error) {
+      // The flow's assistant may have been deleted since: the reply goes on without passages.
+      ctx.log.warn("knowledge search failed during a sales turn", {
+        assistant_id: flow.knowledgeAssistantId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      facts.knowledge = passagesText(knowledgeQuery, []);
+    }
   }
   return facts;
 }

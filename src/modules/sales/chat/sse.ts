@@ -20,15 +20,16 @@ export function sseResponse(c: Context<AppEnv>, work: (emit: Emit, signal: Abort
     const emit: Emit = (event, data) => {
       writes = writes.then(() => stream.writeSSE({ event, data: JSON.stringify(data) }));
     };
-    try {
-      await work(emit, aborter.signal);
-    } catch (error) {
+    const run = work(emit, aborter.signal).catch((error: unknown) => {
       if (aborter.signal.aborted) return;
       const problem = error instanceof AppError ? error : new InternalError();
       if (!(error instanceof AppError)) c.var.ctx.log.error("sales chat stream failed", { error: error instanceof Error ? error.message : String(error) });
       emit("error", problemBody(problem, c.var.requestId));
-    } finally {
-      await writes;
-    }
+    });
+    // A client that goes away cancels what its request is doing; the work is kept alive so it can
+    // wind down (stop the model call, release the conversation's turn lock) instead of vanishing.
+    c.var.ctx.waitUntil(run);
+    await run;
+    await writes;
   });
 }

@@ -14,14 +14,20 @@ export type ConversationMemory = ReturnType<typeof conversationMemory>;
 /**
  * Runs `work` while holding the conversation's turn lock: turns, staff replies and takeovers of
  * one conversation happen one at a time, in the order they asked. The lock is released when
- * `work` ends, however it ends.
+ * `work` ends, however it ends: the whole of it is kept alive with `waitUntil`, because a client
+ * that disconnects cancels its request's work, and a cancelled turn would otherwise keep the
+ * conversation locked until the lease ran out.
  */
-export async function withConversationTurn<T>(ctx: ServiceCtx, conversationId: string, work: (memory: ConversationMemory) => Promise<T>): Promise<T> {
+export function withConversationTurn<T>(ctx: ServiceCtx, conversationId: string, work: (memory: ConversationMemory) => Promise<T>): Promise<T> {
   const memory = conversationMemory(ctx, conversationId);
-  const token = await memory.beginTurn();
-  try {
-    return await work(memory);
-  } finally {
-    await memory.endTurn(token);
-  }
+  const run = (async () => {
+    const token = await memory.beginTurn();
+    try {
+      return await work(memory);
+    } finally {
+      await memory.endTurn(token);
+    }
+  })();
+  ctx.waitUntil(run.catch(() => {}));
+  return run;
 }
