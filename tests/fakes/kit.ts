@@ -142,7 +142,18 @@ export async function recordDelayAndMaybeFail<Script>(
 ): Promise<boolean> {
   recordRequest(req, state, scope, recordedBody);
   const delay = state.delays.get(scope)?.shift();
-  if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
+  if (delay) {
+    // A client that goes away ends the wait, as a real server stops working on a dropped request;
+    // nothing is answered then (and no timer outlives the test run).
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delay);
+      res.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (res.destroyed || res.writableEnded) return true;
+  }
   return answerFailure(res, state, scope);
 }
 
