@@ -50,6 +50,8 @@ import { productsRoutes } from "./modules/retail/products/routes";
 import { receivablesRoutes } from "./modules/retail/receivables/routes";
 import { salesAgentRoutes } from "./modules/sales/agents/routes";
 import { salesBillingRoutes } from "./modules/sales/billing/routes";
+import { salesChannelRoutes } from "./modules/sales/channels/routes";
+import { salesChannelWebhookRoutes } from "./modules/sales/channels/webhooks";
 import { salesChatRoutes } from "./modules/sales/chat/routes";
 import { salesConversationRoutes } from "./modules/sales/conversations/routes";
 import { salesFlowRoutes } from "./modules/sales/flows/routes";
@@ -175,6 +177,9 @@ app.route("/", salesFlowRoutes);
 app.route("/", salesChatRoutes);
 app.route("/", salesConversationRoutes);
 app.route("/", salesAgentRoutes);
+// Webhooks before the management routes: `telegram` and `whatsapp` are not channel ids.
+app.route("/", salesChannelWebhookRoutes);
+app.route("/", salesChannelRoutes);
 app.route("/", docsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

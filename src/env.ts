@@ -59,6 +59,8 @@ export interface Env extends DurableObjectEnv {
   WHATSAPP_PHONE_NUMBER_ID?: string;
   WHATSAPP_APP_SECRET?: string;
   WHATSAPP_VERIFY_TOKEN?: string;
+  /** The Graph API version WhatsApp calls use (default v22.0); WHATSAPP_GRAPH_VERSION is its older name. */
+  WHATSAPP_API_VERSION?: string;
   WHATSAPP_GRAPH_VERSION?: string;
   WHATSAPP_BASE_URL?: string;
   TELEGRAM_BOT_TOKEN?: string;
@@ -127,6 +129,11 @@ export interface Env extends DurableObjectEnv {
   ASSETS: Fetcher;
 }
 
+const graphVersion = z
+  .string()
+  .regex(/^v\d+\.\d+$/, "must look like v22.0")
+  .optional();
+
 const stripePriceId = z
   .string()
   .regex(/^price_\w+$/, "must be a Stripe price id (price_...)")
@@ -193,10 +200,8 @@ const ConfigSchema = z.object({
   WHATSAPP_PHONE_NUMBER_ID: z.string().min(1).optional(),
   WHATSAPP_APP_SECRET: z.string().min(1).optional(),
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
-  WHATSAPP_GRAPH_VERSION: z
-    .string()
-    .regex(/^v\d+\.\d+$/, "must look like v21.0")
-    .default("v21.0"),
+  WHATSAPP_API_VERSION: graphVersion,
+  WHATSAPP_GRAPH_VERSION: graphVersion,
   WHATSAPP_BASE_URL: z.url().default("https://graph.facebook.com"),
   TELEGRAM_BOT_TOKEN: z.string().min(1).optional(),
   TELEGRAM_BASE_URL: z.url().default("https://api.telegram.org"),
@@ -425,7 +430,7 @@ export function loadConfig(env: Env): Config {
       phoneNumberId: vars.WHATSAPP_PHONE_NUMBER_ID,
       appSecret: vars.WHATSAPP_APP_SECRET,
       verifyToken: vars.WHATSAPP_VERIFY_TOKEN,
-      graphVersion: vars.WHATSAPP_GRAPH_VERSION,
+      graphVersion: vars.WHATSAPP_API_VERSION ?? vars.WHATSAPP_GRAPH_VERSION ?? "v22.0",
       baseUrl: vars.WHATSAPP_BASE_URL,
     },
     telegram: { botToken: vars.TELEGRAM_BOT_TOKEN, baseUrl: vars.TELEGRAM_BASE_URL },

@@ -295,6 +295,17 @@ describe("model providers", () => {
     });
   }
 
+  it("prices model ids as each provider spells them: dated snapshots, families, Gemini's models/ form", () => {
+    expect(lookupPrice("anthropic", "claude-sonnet-4-5-20250929")).toMatchObject({ source: "prefix", price: { inputPerMillionTokens: 3_600 } });
+    // A newer Opus nobody listed is priced as the dearest listed Opus, not the cheaper default.
+    expect(lookupPrice("anthropic", "claude-opus-5")).toMatchObject({ source: "prefix", price: { outputPerMillionTokens: 90_000 } });
+    expect(lookupPrice("google", "models/gemini-2.5-flash")).toMatchObject({ source: "exact", price: { inputPerMillionTokens: 360 } });
+    expect(lookupPrice("google", "gemini-2.5-flash-lite-preview-06-17")).toMatchObject({ source: "prefix", price: { inputPerMillionTokens: 120 } });
+    expect(lookupPrice("xai", "grok-3-mini-fast-beta")).toMatchObject({ source: "prefix", price: { outputPerMillionTokens: 4_800 } });
+    expect(lookupPrice("xai", "grok-4-0709")).toMatchObject({ source: "prefix", price: { inputPerMillionTokens: 3_600 } });
+    expect(lookupPrice("openai", "gpt-4o-mini-2024-07-18")).toMatchObject({ source: "prefix", price: { inputPerMillionTokens: 180 } });
+  });
+
   it("without a key: 503 naming the variable, and the key list leaves the provider out", async () => {
     const config = loadConfig({ ...testEnv, XAI_API_KEY: undefined });
     expect(configuredLlmProviders(config)).toEqual(["openai", "anthropic", "google"]);

@@ -7,7 +7,8 @@ import { type SendInput, sendMessage } from "../src/modules/messaging/outbound/s
 import { deliverOutbound, fakeWhatsApp, graphErrorBody, heldMessage, messageRow } from "./harness/fakes";
 import { testCtx } from "./harness/helpers";
 
-const MESSAGES_PATH = "/v21.0/1234567890/messages";
+// WHATSAPP_API_VERSION is unset in tests: the default version.
+const MESSAGES_PATH = "/v22.0/1234567890/messages";
 
 function whatsApp(input: Omit<SendInput, "orgId" | "channel">): SendInput {
   return { orgId: null, channel: "whatsapp", ...input };

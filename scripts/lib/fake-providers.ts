@@ -100,7 +100,8 @@ const PROVIDERS: FakeProvider[] = [
     name: "telegram",
     configuredBy: ["TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL"],
     async start() {
-      const fake = await startFakeTelegram(FAKE_TELEGRAM_BOT_TOKEN);
+      // Any bot token: a sales channel connected locally (POST /v1/channels) gets a bot of its own.
+      const fake = await startFakeTelegram(FAKE_TELEGRAM_BOT_TOKEN, { anyBot: true });
       return { ...fake, vars: { TELEGRAM_BOT_TOKEN: FAKE_TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL: fake.url } };
     },
   },
@@ -138,7 +139,8 @@ const PROVIDERS: FakeProvider[] = [
     configuredBy: ["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_BASE_URL"],
     async start() {
       const account = DEFAULT_FAKE_WHATSAPP_ACCOUNT;
-      const fake = await startFakeWhatsApp(account);
+      // Any number: a sales channel's own number sends with whatever token it was connected with.
+      const fake = await startFakeWhatsApp(account, { anyAccount: true });
       return {
         ...fake,
         vars: {

@@ -57,6 +57,8 @@ export type IdPrefix =
   | "scv"
   | "smg"
   | "ssr"
+  | "sch"
+  | "scu"
   | "vis";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */

@@ -18,7 +18,19 @@ const SentTelegramMessage = z.object({
   result: z.object({ message_id: z.number(), chat: z.object({ id: z.number() }), date: z.number() }),
 });
 
-const ChatActionResult = z.object({ ok: z.literal(true), result: z.literal(true) });
+const TrueResult = z.object({ ok: z.literal(true), result: z.literal(true) });
+
+const BotUser = z.object({
+  ok: z.literal(true),
+  result: z.object({ id: z.number(), is_bot: z.literal(true), username: z.string().min(1), first_name: z.string() }),
+});
+
+/** The bot a token belongs to, as `getMe` tells it. */
+export interface TelegramBot {
+  id: number;
+  username: string;
+  firstName: string;
+}
 
 /** The actions `sendChatAction` accepts; the chat work uses `typing`. */
 export type TelegramChatAction =
@@ -84,15 +96,16 @@ export function telegramBot(config: Config): ChannelSender {
   return {
     async send(message: OutgoingMessage): Promise<SentMessage> {
       if (!config.telegram.botToken) throw new ProviderUnavailable("TELEGRAM_BOT_TOKEN");
-      if (message.body === null) {
+      // A photo may go without a caption; a text message needs its text.
+      if (message.body === null && !message.media?.url) {
         throw new ProviderError("telegram", undefined, "no_body", false, "a Telegram message needs a body; templates are not supported on Telegram");
       }
-      const formatted = formatText(message, message.body);
+      const formatted = formatText(message, message.body ?? "");
       const reply = message.media?.url
         ? await callBotApi(config, "sendPhoto", {
             chat_id: message.recipient,
             photo: message.media.url,
-            caption: formatted.text,
+            ...(formatted.text ? { caption: formatted.text } : {}),
             ...(formatted.parse_mode ? { parse_mode: formatted.parse_mode } : {}),
           })
         : await callBotApi(config, "sendMessage", { chat_id: message.recipient, ...formatted });
@@ -111,5 +124,32 @@ export function telegramBot(config: Config): ChannelSender {
  */
 export async function sendChatAction(config: Config, chatId: string, action: TelegramChatAction): Promise<void> {
   const reply = await callBotApi(config, "sendChatAction", { chat_id: chatId, action });
-  if (!ChatActionResult.safeParse(reply).success) throw new ProviderError("telegram", 200, "bad_reply", true, "unexpected reply to sendChatAction");
+  if (!TrueResult.safeParse(reply).success) throw new ProviderError("telegram", 200, "bad_reply", true, "unexpected reply to sendChatAction");
+}
+
+/** Who the configured token belongs to (`getMe`): a revoked or mistyped token is a 401 `ProviderError`. */
+export async function getMe(config: Config): Promise<TelegramBot> {
+  const parsed = BotUser.safeParse(await callBotApi(config, "getMe", {}));
+  if (!parsed.success) throw new ProviderError("telegram", 200, "bad_reply", true, "getMe did not describe a bot");
+  return { id: parsed.data.result.id, username: parsed.data.result.username, firstName: parsed.data.result.first_name };
+}
+
+/**
+ * Points the bot's updates at `url`; Telegram then sends `secretToken` in the
+ * `X-Telegram-Bot-Api-Secret-Token` header of every update, which is how the webhook knows them.
+ */
+export async function setWebhook(config: Config, url: string, secretToken: string, allowedUpdates: string[]): Promise<void> {
+  const reply = await callBotApi(config, "setWebhook", { url, secret_token: secretToken, allowed_updates: allowedUpdates });
+  if (!TrueResult.safeParse(reply).success) throw new ProviderError("telegram", 200, "bad_reply", true, "unexpected reply to setWebhook");
+}
+
+/** Stops the bot's updates reaching any webhook. */
+export async function deleteWebhook(config: Config): Promise<void> {
+  const reply = await callBotApi(config, "deleteWebhook", {});
+  if (!TrueResult.safeParse(reply).success) throw new ProviderError("telegram", 200, "bad_reply", true, "unexpected reply to deleteWebhook");
+}
+
+/** `config` with another bot's token: a sales channel's bot speaks through the same adapter. */
+export function withBotToken(config: Config, botToken: string): Config {
+  return { ...config, telegram: { ...config.telegram, botToken } };
 }

@@ -119,3 +119,8 @@ export function whatsappCloud(config: Config): ChannelSender {
     },
   };
 }
+
+/** `config` with another business number's credentials: a sales channel's number speaks through the same adapter. */
+export function withWhatsAppNumber(config: Config, phoneNumberId: string, accessToken: string): Config {
+  return { ...config, whatsapp: { ...config.whatsapp, phoneNumberId, accessToken } };
+}

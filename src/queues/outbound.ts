@@ -3,6 +3,7 @@ import type { ServiceCtx } from "../lib/context";
 import { createServiceCtx } from "../lib/service-ctx";
 import { deliverMessage, markMessageDead } from "../modules/messaging/outbound/consumer";
 import { recordDeadLetter } from "../modules/platform/operations/service";
+import { deliverTyping } from "../modules/sales/channels/replies";
 import { backoffSeconds, PermanentJobError, type QueueJob, RetryLater } from "./jobs";
 
 export type JobHandler = (ctx: ServiceCtx, job: QueueJob, attempt: number) => Promise<void>;
@@ -10,6 +11,7 @@ export type JobHandler = (ctx: ServiceCtx, job: QueueJob, attempt: number) => Pr
 /** Handlers by job kind; each module that enqueues work names its handler here. */
 export const outboundHandlers: Record<string, JobHandler> = {
   "message.send": deliverMessage,
+  "sales.typing": deliverTyping,
 };
 
 /** What to do when a job of a kind reaches the dead-letter queue, besides recording it. */

@@ -6,6 +6,13 @@
  *   `&lt; &gt; &amp; &quot;` and numeric entities) and a stray `<` or `&` is refused with
  *   "Bad Request: can't parse entities: ...", so escaping mistakes show up in tests.
  * - `sendChatAction {chat_id, action}` answers `{ok: true, result: true}`.
+ * - `getMe`, `setWebhook {url, secret_token?, allowed_updates?}`, `deleteWebhook` and
+ *   `getWebhookInfo` per bot (scope `bot:<bot id>`): setWebhook wants an HTTPS URL (plain http only
+ *   to this machine) and a secret token of 1-256 `A-Z a-z 0-9 _ -`, as Telegram does.
+ * Bots: the one given, more with `POST /_fake/bots {token}` (answers the bot), or, with `anyBot`
+ * (local development), every well-formed token. `GET /_fake/webhook?token=` shows what setWebhook
+ * stored, secret included; `POST /_fake/deliver {token, update}` posts an Update to that webhook
+ * with its secret header, as Telegram would, and answers the webhook's status.
  * Errors use Telegram's envelope `{ok: false, error_code, description, parameters?}`: 401
  * "Unauthorized" for a token other than the bot's, 404 "Not Found" for an unknown method,
  * 400 "Bad Request: chat not found" for chats marked unknown with `POST /_fake/unknown-chats
@@ -39,8 +46,74 @@ const MAX_CAPTION = 1024;
 
 type Entity = { type: string; offset: number; length: number; url?: string };
 
-export function startFakeTelegram(botToken = FAKE_TELEGRAM_BOT_TOKEN) {
+type FakeBot = typeof BOT & { webhook: { url: string; secret_token?: string; allowed_updates?: unknown } | null };
+
+const BOT_TOKEN = /^(\d{1,20}):[A-Za-z0-9_-]{1,200}$/;
+const SECRET_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
+
+export function startFakeTelegram(botToken = FAKE_TELEGRAM_BOT_TOKEN, options: { anyBot?: boolean } = {}) {
+  const bots = new Map<string, FakeBot>([[botToken, { ...BOT, webhook: null }]]);
   const unknownChats = new Set<string>();
+
+  function register(token: string): FakeBot | undefined {
+    const id = BOT_TOKEN.exec(token)?.[1];
+    if (!id) return undefined;
+    const bot = bots.get(token) ?? { id: Number(id), is_bot: true, first_name: `Fake Bot ${id}`, username: `fake_${id}_bot`, webhook: null };
+    bots.set(token, bot);
+    return bot;
+  }
+
+  const publicBot = ({ webhook: _webhook, ...bot }: FakeBot) => bot;
+
+  type BotMethod = (params: Record<string, unknown>, bot: FakeBot, res: ServerResponse) => void;
+  const botMethods: Record<string, BotMethod> = {
+    getme(_params, bot, res) {
+      sendJson(res, 200, {
+        ok: true,
+        result: { ...publicBot(bot), can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false },
+      });
+    },
+    setwebhook(params, bot, res) {
+      const url = typeof params.url === "string" ? params.url : "";
+      if (url === "") {
+        bot.webhook = null;
+        return sendJson(res, 200, { ok: true, result: true, description: "Webhook was deleted" });
+      }
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(url);
+      } catch {}
+      const local = parsed && ["127.0.0.1", "localhost", "[::1]"].includes(parsed.hostname);
+      if (!parsed || (parsed.protocol !== "https:" && !(local && parsed.protocol === "http:"))) {
+        return telegramError(res, 400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook");
+      }
+      const secret = params.secret_token;
+      if (secret !== undefined && (typeof secret !== "string" || !SECRET_TOKEN.test(secret))) {
+        return telegramError(res, 400, "Bad Request: secret token contains unallowed characters");
+      }
+      bot.webhook = { url, ...(typeof secret === "string" ? { secret_token: secret } : {}), allowed_updates: params.allowed_updates };
+      return sendJson(res, 200, { ok: true, result: true, description: "Webhook was set" });
+    },
+    deletewebhook(_params, bot, res) {
+      const had = bot.webhook !== null;
+      bot.webhook = null;
+      sendJson(res, 200, { ok: true, result: true, description: had ? "Webhook was deleted" : "Webhook is already deleted" });
+    },
+    getwebhookinfo(_params, bot, res) {
+      sendJson(res, 200, { ok: true, result: { url: bot.webhook?.url ?? "", has_custom_certificate: false, pending_update_count: 0 } });
+    },
+  };
+
+  async function deliver(token: string, update: unknown, res: ServerResponse) {
+    const webhook = bots.get(token)?.webhook;
+    if (!webhook) return sendJson(res, 404, { error: "no webhook set for this bot" });
+    const response = await fetch(webhook.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(webhook.secret_token ? { "X-Telegram-Bot-Api-Secret-Token": webhook.secret_token } : {}) },
+      body: JSON.stringify(update),
+    });
+    return sendJson(res, 200, { status: response.status });
+  }
   const lastMessageId = new Map<string, number>();
   let fileCounter = 0;
 
@@ -110,15 +183,29 @@ export function startFakeTelegram(botToken = FAKE_TELEGRAM_BOT_TOKEN) {
       unknownChats.add(String(body.chat_id));
       return sendJson(res, 204, null);
     }
+    if (req.method === "POST" && url.pathname === "/_fake/bots") {
+      const bot = register(String(body.token));
+      return bot ? sendJson(res, 200, publicBot(bot)) : sendJson(res, 400, { error: "a token looks like <digits>:<letters, digits, _ or ->" });
+    }
+    if (req.method === "GET" && url.pathname === "/_fake/webhook") {
+      return sendJson(res, 200, bots.get(url.searchParams.get("token") ?? "")?.webhook ?? null);
+    }
+    if (req.method === "POST" && url.pathname === "/_fake/deliver") return deliver(String(body.token), body.update, res);
 
     const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(url.pathname);
     if (!match) return telegramError(res, 404, "Not Found");
-    const [, token, method] = match;
-    if (token !== botToken) return telegramError(res, 401, "Unauthorized");
-    const handler = methods[(method ?? "").toLowerCase()];
-    if (!handler) return telegramError(res, 404, "Not Found");
+    const [, token = "", method] = match;
+    const bot = bots.get(token) ?? (options.anyBot ? register(token) : undefined);
+    if (!bot) return telegramError(res, 401, "Unauthorized");
     // Telegram reads parameters from the query string too.
     const params: Record<string, unknown> = { ...Object.fromEntries(url.searchParams), ...body };
+    const botMethod = botMethods[(method ?? "").toLowerCase()];
+    if (botMethod) {
+      if (recordAndMaybeFail(req, res, state, `bot:${bot.id}`)) return;
+      return botMethod(params, bot, res);
+    }
+    const handler = methods[(method ?? "").toLowerCase()];
+    if (!handler) return telegramError(res, 404, "Not Found");
     const chatId = params.chat_id === undefined || params.chat_id === "" ? "" : String(params.chat_id);
     if (recordAndMaybeFail(req, res, state, chatId)) return;
     if (!chatId) return telegramError(res, 400, "Bad Request: chat_id is empty");

@@ -8,6 +8,8 @@
  * - `GET /_fake/sent?scope=` lists what was accepted for a recipient, with the wamid given.
  * Scope = the request's `to` (digits, as the Cloud API takes them), so each test uses its own
  * recipient.
+ * Business numbers: the one given, more with `POST /_fake/accounts {accessToken, phoneNumberId}`,
+ * or, with `anyAccount` (local development), any number with the first token it is called with.
  */
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
@@ -30,8 +32,10 @@ export interface AcceptedWhatsAppMessage {
 
 const MESSAGE_TYPES = ["text", "template", "image", "audio", "document", "video", "sticker", "location", "contacts", "interactive", "reaction"];
 
-export function startFakeWhatsApp(account: FakeWhatsAppAccount = DEFAULT_FAKE_WHATSAPP_ACCOUNT) {
+export function startFakeWhatsApp(account: FakeWhatsAppAccount = DEFAULT_FAKE_WHATSAPP_ACCOUNT, options: { anyAccount?: boolean } = {}) {
   const accepted: AcceptedWhatsAppMessage[] = [];
+  // Access token by phone number id.
+  const accounts = new Map<string, string>([[account.phoneNumberId, account.accessToken]]);
 
   return startFake<never>((req, res, state) => {
     const url = new URL(req.url ?? "/", "http://fake");
@@ -45,14 +49,26 @@ export function startFakeWhatsApp(account: FakeWhatsAppAccount = DEFAULT_FAKE_WH
       );
     }
 
+    if (req.method === "POST" && url.pathname === "/_fake/accounts") {
+      const body = (req.body ?? {}) as Partial<FakeWhatsAppAccount>;
+      if (typeof body.accessToken !== "string" || typeof body.phoneNumberId !== "string") {
+        return sendJson(res, 400, { error: { message: "accounts need accessToken and phoneNumberId" } });
+      }
+      accounts.set(body.phoneNumberId, body.accessToken);
+      return sendJson(res, 204, null);
+    }
+
     const route = /^\/(v\d+\.\d+)\/([^/]+)\/messages$/.exec(url.pathname);
     if (!route || req.method !== "POST") return graphError(res, 400, 2500, `Unknown path components: ${url.pathname}`, "OAuthException");
     const phoneNumberId = route[2] ?? "";
     const bearer = /^Bearer\s+(\S+)$/.exec(req.headers.authorization ?? "")?.[1];
-    if (bearer !== account.accessToken) {
+    if (bearer && options.anyAccount && !accounts.has(phoneNumberId)) accounts.set(phoneNumberId, bearer);
+    const expectedToken = accounts.get(phoneNumberId);
+    // A token is checked before the number: a wrong one fails for any number.
+    if (!bearer || ![...accounts.values()].includes(bearer)) {
       return graphError(res, 401, 190, "Invalid OAuth access token - Cannot parse access token", "OAuthException");
     }
-    if (phoneNumberId !== account.phoneNumberId) {
+    if (expectedToken !== bearer) {
       return graphError(
         res,
         400,

@@ -8,6 +8,7 @@
  * - `GET /audio-data/{name}`: a file of `../shared/data/audio/` beside the checkout (the spoken
  *   recordings and their `manifest.json`), 404 when absent. Tests may read shared data; src/ never does.
  * - `GET /twilio-data/{name}`: a file of `../shared/data/twilio/` (the captured Media Streams session).
+ * - `GET /webhook-data/{name}`: a file of `../shared/data/webhooks/` (Telegram and WhatsApp webhook bodies, signature vectors).
  */
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage } from "node:http";
@@ -21,7 +22,7 @@ export const TEMPLATE_DATABASE = "billx_template";
 
 const SHARED_DATA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/data");
 /** The shared data folders tests may read, by the route that serves them. */
-const SHARED_DATA_ROUTES: Record<string, string> = { "/audio-data/": "audio", "/twilio-data/": "twilio" };
+const SHARED_DATA_ROUTES: Record<string, string> = { "/audio-data/": "audio", "/twilio-data/": "twilio", "/webhook-data/": "webhooks" };
 const DATA_TYPES: Record<string, string> = {
   ".wav": "audio/wav",
   ".ulaw": "audio/basic",

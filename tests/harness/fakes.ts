@@ -55,6 +55,22 @@ export const fakeTelegram = {
   async requests(chatId: string): Promise<RecordedRequest[]> {
     return (await control(inject("telegramBaseUrl"), `/_fake/requests?scope=${encodeURIComponent(chatId)}`)).json();
   },
+  /** A bot of its own for `token` (`<digits>:<secret>`): Telegram knows it from now on. */
+  async registerBot(token: string): Promise<{ id: number; username: string }> {
+    return (await postJson(inject("telegramBaseUrl"), "/_fake/bots", { token })).json();
+  },
+  /** What the bot's last setWebhook stored (secret token included), or null. */
+  async webhook(token: string): Promise<{ url: string; secret_token?: string; allowed_updates?: string[] } | null> {
+    return (await control(inject("telegramBaseUrl"), `/_fake/webhook?token=${encodeURIComponent(token)}`)).json();
+  },
+  /** The bot-level calls (getMe, setWebhook, deleteWebhook) made with this bot's token, oldest first. */
+  async botRequests(botId: number): Promise<RecordedRequest[]> {
+    return (await control(inject("telegramBaseUrl"), `/_fake/requests?scope=${encodeURIComponent(`bot:${botId}`)}`)).json();
+  },
+  /** The next bot-level calls of this bot fail with these replies, in order. */
+  async failBot(botId: number, failures: FakeFailure[]): Promise<void> {
+    await postJson(inject("telegramBaseUrl"), "/_fake/failures", { scope: `bot:${botId}`, failures });
+  },
 };
 
 /** The fake Resend API (tests/fakes/resend.ts); scope = the first `to` address. */
@@ -106,7 +122,16 @@ export const fakeWhatsApp = {
   async messages(to: string): Promise<AcceptedWhatsAppMessage[]> {
     return (await control(inject("whatsappBaseUrl"), `/_fake/sent?scope=${encodeURIComponent(to)}`)).json();
   },
+  /** Another business number the Cloud API accepts, sending with `accessToken`. */
+  async addAccount(phoneNumberId: string, accessToken: string): Promise<void> {
+    await postJson(inject("whatsappBaseUrl"), "/_fake/accounts", { phoneNumberId, accessToken });
+  },
 };
+
+/** A file of `../shared/data/webhooks/` (webhook bodies, signature vectors) as text, through the harness control server. */
+export async function webhookData(name: string): Promise<string> {
+  return (await control(inject("harnessUrl"), `/webhook-data/${encodeURIComponent(name)}`)).text();
+}
 
 /** The Graph API error envelope, for scripting failures. */
 export function graphErrorBody(code: number, message: string, details?: string) {

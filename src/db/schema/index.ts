@@ -12,6 +12,7 @@ export * from "./operations";
 export * from "./payments";
 export * from "./rollups";
 export * from "./sales-admin";
+export * from "./sales-channels";
 export * from "./sales-chat";
 export * from "./speech";
 export * from "./tenancy";

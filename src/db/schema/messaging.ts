@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { salesChannels } from "./sales-channels";
 import { organizations } from "./tenancy";
 
 export const MESSAGE_CHANNELS = ["sms", "whatsapp", "telegram", "email"] as const;
@@ -29,6 +30,8 @@ export const messages = pgTable(
     idempotencyKey: text("idempotency_key"),
     entityType: text("entity_type"),
     entityId: text("entity_id"),
+    /** Sent with this sales channel's own credentials (a bot reply), not the platform's. */
+    salesChannelId: text("sales_channel_id").references(() => salesChannels.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },

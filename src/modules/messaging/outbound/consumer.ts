@@ -4,8 +4,7 @@ import type { ServiceCtx } from "../../../lib/context";
 import { ProviderUnavailable } from "../../../lib/errors";
 import { ProviderError } from "../../../providers/errors";
 import { PermanentJobError, type QueueJob, RetryLater } from "../../../queues/jobs";
-import { senderFor } from "./channels";
-import type { MessageChannel } from "./types";
+import { senderForMessage } from "./channels";
 
 /** How long to wait for a message row whose job arrived before the row's transaction committed. */
 const UNCOMMITTED_RETRY_SECONDS = 5;
@@ -53,9 +52,9 @@ export async function deliverMessage(ctx: ServiceCtx, job: QueueJob, attempt: nu
     throw new RetryLater(`message ${messageId} is not visible yet`, UNCOMMITTED_RETRY_SECONDS);
   }
 
-  const sender = senderFor(message.channel as MessageChannel, ctx.config);
-  if (!sender) return finish(ctx, message.id, { status: "failed", error: `no provider adapter for channel ${message.channel}` });
   try {
+    const sender = await senderForMessage(ctx, message);
+    if (!sender) return finish(ctx, message.id, { status: "failed", error: `no provider adapter for channel ${message.channel}` });
     const sent = await sender.send(message);
     await finish(ctx, message.id, { status: "sent", providerMessageId: sent.providerMessageId });
   } catch (error) {

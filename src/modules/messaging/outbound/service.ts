@@ -20,6 +20,8 @@ export interface SendInput {
   idempotencyKey?: string;
   /** What the message is about, e.g. `{type: "otp", id}`; lets callers find it again. */
   entity?: { type: string; id: string };
+  /** Send with this sales channel's own bot or number (a chatbot reply) instead of the platform's credentials. */
+  salesChannelId?: string;
 }
 
 export interface SendMessageJob extends QueueJob {
@@ -44,7 +46,8 @@ export async function sendMessage(ctx: ServiceCtx, input: SendInput): Promise<Se
   const recipient = input.recipient.trim();
   const problem = recipientProblem(input.channel, recipient);
   if (problem) throw new Unprocessable([{ path: "recipient", message: problem }], `Cannot send ${input.channel} to this recipient`);
-  if (!input.body && !input.template) throw new Unprocessable([{ path: "body", message: "a body or a template is required" }]);
+  // An image may go alone (a chatbot stage's picture after a long reply).
+  if (!input.body && !input.template && !input.media?.url) throw new Unprocessable([{ path: "body", message: "a body or a template is required" }]);
 
   const [inserted] = await ctx.db
     .insert(messages)
@@ -61,6 +64,7 @@ export async function sendMessage(ctx: ServiceCtx, input: SendInput): Promise<Se
       idempotencyKey: input.idempotencyKey ?? null,
       entityType: input.entity?.type ?? null,
       entityId: input.entity?.id ?? null,
+      salesChannelId: input.salesChannelId ?? null,
     })
     // The unique (org, idempotency_key) index decides a race between two identical requests.
     .onConflictDoNothing()

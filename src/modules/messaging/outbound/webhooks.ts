@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { Forbidden, ProviderUnavailable } from "../../../lib/errors";
 import { createRouter, problemResponses } from "../../../lib/openapi";
 import { verifyHubSignature256, verifyTwilioSignature } from "../../../lib/signatures";
-import { applyProviderStatus, type ReportedStatus } from "./status";
+import { applyProviderStatus, applyWhatsAppStatuses, type ReportedStatus, type WhatsAppStatusWebhook } from "./status";
 
 // Twilio's message statuses that say how delivery ended or progressed; the rest (accepted,
 // queued, sending, scheduled, ...) tell us nothing new.
@@ -43,16 +43,6 @@ const whatsappEventsRoute = createRoute({
   responses: { 200: { description: "Received" }, ...problemResponses },
 });
 
-interface WhatsAppStatus {
-  id?: string;
-  status?: string;
-  errors?: { code?: number; title?: string; message?: string }[];
-}
-
-interface WhatsAppWebhook {
-  entry?: { changes?: { value?: { statuses?: WhatsAppStatus[] } }[] }[];
-}
-
 export const messagingWebhookRoutes = createRouter()
   .openapi(twilioStatusRoute, async (c) => {
     const ctx = c.var.ctx;
@@ -83,26 +73,13 @@ export const messagingWebhookRoutes = createRouter()
     if (!secret) throw new ProviderUnavailable("WHATSAPP_APP_SECRET");
     const raw = await c.req.text();
     if (!(await verifyHubSignature256(secret, raw, c.req.header("X-Hub-Signature-256")))) throw new Forbidden("Invalid X-Hub-Signature-256");
-    let payload: WhatsAppWebhook;
+    let payload: WhatsAppStatusWebhook;
     try {
-      payload = JSON.parse(raw) as WhatsAppWebhook;
+      payload = JSON.parse(raw) as WhatsAppStatusWebhook;
     } catch {
       return c.body(null, 200); // signed but not JSON: nothing we can apply, and Meta must not retry it
     }
-    for (const entry of payload.entry ?? []) {
-      for (const change of entry.changes ?? []) {
-        for (const status of change.value?.statuses ?? []) {
-          if (!status.id || !["sent", "delivered", "read", "failed"].includes(status.status ?? "")) continue;
-          const error = status.errors?.[0];
-          await applyProviderStatus(ctx, {
-            channel: "whatsapp",
-            providerMessageId: status.id,
-            status: status.status as ReportedStatus,
-            error: error ? `whatsapp error ${error.code}: ${error.title ?? error.message ?? ""}` : undefined,
-          });
-        }
-      }
-    }
-    // Inbound chat messages on this webhook are handled by the chat-channel work.
+    await applyWhatsAppStatuses(ctx, payload);
+    // Chatbot numbers have webhooks of their own (/v1/channels/whatsapp/{id}/webhook); this is the platform's number.
     return c.body(null, 200);
   });

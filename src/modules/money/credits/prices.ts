@@ -131,9 +131,11 @@ export interface PriceLookup {
  * The price of `model` at `provider`: exact, else the longest prefix among its models and
  * families, else the provider's default.
  */
-export function lookupPrice(provider: string, model: string): PriceLookup {
+export function lookupPrice(provider: string, modelName: string): PriceLookup {
   const prices = PRICES[provider];
   if (!prices) throw new Error(`no prices for provider ${provider}`);
+  // Gemini's API also takes (and its compatible endpoint answers with) `models/gemini-...`.
+  const model = provider === "google" ? modelName.replace(/^models\//, "") : modelName;
   const exact = prices.models[model];
   if (exact) return { price: exact, source: "exact" };
   const prefixes = { ...prices.families, ...prices.models };
