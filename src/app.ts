@@ -56,6 +56,7 @@ import { salesChatRoutes } from "./modules/sales/chat/routes";
 import { salesConversationRoutes } from "./modules/sales/conversations/routes";
 import { salesFlowRoutes } from "./modules/sales/flows/routes";
 import { salesSettingsRoutes } from "./modules/sales/settings/routes";
+import { salesWidgetRoutes } from "./modules/sales/widget/routes";
 import { speechRoutes } from "./modules/speech/routes";
 import { agentAnalyticsRoutes } from "./modules/usage/agent-analytics/routes";
 import { agentsRoutes } from "./modules/usage/agents/routes";
@@ -85,6 +86,8 @@ app.use(async function accessLog(c, next) {
 app.use(secureHeaders());
 
 app.use(async function corsFromConfig(c, next) {
+  // The chat widget runs on shops' own sites: its routes answer CORS for the origins of each key.
+  if (c.req.path.startsWith("/v1/widget/")) return next();
   const origins = loadConfig(c.env).corsOrigins;
   return cors({ origin: origins, credentials: true, exposeHeaders: ["X-Request-Id"], maxAge: 600 })(c, next);
 });
@@ -177,6 +180,7 @@ app.route("/", salesFlowRoutes);
 app.route("/", salesChatRoutes);
 app.route("/", salesConversationRoutes);
 app.route("/", salesAgentRoutes);
+app.route("/", salesWidgetRoutes);
 // Webhooks before the management routes: `telegram` and `whatsapp` are not channel ids.
 app.route("/", salesChannelWebhookRoutes);
 app.route("/", salesChannelRoutes);

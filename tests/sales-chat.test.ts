@@ -640,3 +640,95 @@ describe("conversations", () => {
     await expectProblem(await call("/v1/chatbot/chat", { body: { message: "hi" } }), 401);
   });
 });
+
+describe("chat widget", () => {
+  const SHOP = "https://shop.example.com";
+
+  async function createKey(owner: SignedUp, origins = [SHOP]) {
+    return expectJson<{ id: string; key: string; allowed_origins: string[] }>(
+      await call("/v1/chatbot/publishable-keys", { token: owner.access_token, body: { name: "Shop", allowed_origins: origins } }),
+      201,
+    );
+  }
+
+  function widgetChat(key: string | null, body: Record<string, unknown>, origin: string | null = SHOP) {
+    const headers: Record<string, string> = {};
+    if (key) headers["X-Publishable-Key"] = key;
+    if (origin) headers.Origin = origin;
+    return call("/v1/widget/chat/stream", { body, headers });
+  }
+
+  it("serves /widget.js", async () => {
+    const response = await call("/widget.js");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^application\/javascript/);
+    const script = await response.text();
+    expect(script).toContain("X-Publishable-Key");
+    expect(script).toContain("/v1/widget/chat/stream");
+  });
+
+  it("lets a site's visitor chat through its publishable key, from its own origin only, and keeps each visitor to their own conversations", async () => {
+    const owner = await signUp("widget-chat");
+    const models = await useOwnModels(owner);
+    const key = await createKey(owner, ["https://Shop.Example.com"]);
+    expect(key.allowed_origins).toEqual([SHOP]);
+    expect(key.key).toMatch(/^pk_/);
+
+    const preflight = await call("/v1/widget/chat/stream", {
+      method: "OPTIONS",
+      headers: { Origin: SHOP, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-publishable-key" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(SHOP);
+
+    await fakeOpenAI.script(models.reply, [{ content: "Hello from the shop!" }]);
+    const response = await widgetChat(key.key, { message: "Hi", contact_id: "vis_web_abc" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("access-control-allow-origin")).toBe(SHOP);
+    const events = await readEvents(response);
+    expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(["thinking", "content", "meta", "done"]));
+    const meta = JSON.parse(events.find((e) => e.event === "meta")?.data ?? "{}");
+    expect(meta).toMatchObject({ contact_id: "vis_web_abc", stage: "opening" });
+    expect(meta.cost).toBeUndefined();
+    expect(JSON.parse(events.at(-1)?.data ?? "{}")).toEqual({ reply: "Hello from the shop!" });
+
+    // Another visitor cannot continue it; nor can a page of another site, a missing key or a revoked one.
+    await expectProblem(await widgetChat(key.key, { message: "Hi", contact_id: "vis_web_other", conversation_id: meta.conversation_id }), 404);
+    await expectProblem(await widgetChat(key.key, { message: "Hi", contact_id: "vis_web_abc" }, "https://evil.example.com"), 403);
+    await expectProblem(await widgetChat(key.key, { message: "Hi", contact_id: "vis_web_abc" }, null), 403);
+    await expectProblem(await widgetChat(null, { message: "Hi", contact_id: "vis_web_abc" }), 401);
+    await expectProblem(await widgetChat(key.key, { message: "Hi" }), 422);
+    expect((await call(`/v1/chatbot/publishable-keys/${key.id}`, { method: "DELETE", token: owner.access_token })).status).toBe(204);
+    await expectProblem(await widgetChat(key.key, { message: "Hi", contact_id: "vis_web_abc" }), 401);
+    const keys = await expectJson<{ data: { id: string; revoked_at: string | null }[] }>(
+      await call("/v1/chatbot/publishable-keys", { token: owner.access_token }),
+      200,
+    );
+    expect(keys.data).toEqual([expect.objectContaining({ id: key.id, revoked_at: expect.any(String) })]);
+
+    // The staff see the visitor's conversation like any other.
+    const detail = await expectJson<{ contact_id: string; messages: unknown[] }>(
+      await call(`/v1/chatbot/conversations/${meta.conversation_id}`, { token: owner.access_token }),
+      200,
+    );
+    expect(detail).toMatchObject({ contact_id: "vis_web_abc" });
+    expect(detail.messages).toHaveLength(2);
+  });
+
+  it("a key reaches only its own organisation's conversations, and a visitor is rate-limited", async () => {
+    const a = await signUp("widget-a");
+    const b = await signUp("widget-b");
+    await useOwnModels(a);
+    const aConversation = await turn(a, { message: "hi", contact_id: "vis_web_same" });
+    const bKey = await createKey(b);
+    await expectProblem(await widgetChat(bKey.key, { message: "hi", contact_id: "vis_web_same", conversation_id: aConversation.conversation_id }), 404);
+    await expectProblem(await call(`/v1/chatbot/publishable-keys/${bKey.id}`, { method: "DELETE", token: a.access_token }), 404);
+
+    // Each try counts, even one refused for its conversation: 30 a minute per visitor.
+    const unknown = { message: "hi", contact_id: "vis_web_busy", conversation_id: "scv_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" };
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) statuses.push((await widgetChat(bKey.key, unknown)).status);
+    expect(statuses.slice(0, 30).every((s) => s === 404)).toBe(true);
+    expect(statuses[30]).toBe(429);
+  });
+});

@@ -59,7 +59,8 @@ export type IdPrefix =
   | "ssr"
   | "sch"
   | "scu"
-  | "vis";
+  | "vis"
+  | "cpk";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

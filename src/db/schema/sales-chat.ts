@@ -118,3 +118,25 @@ export const salesStageRefusals = pgTable(
   },
   (t) => [index("sales_stage_refusals_conversation_idx").on(t.orgId, t.conversationId)],
 );
+
+/**
+ * Keys a shop's website uses to put the chat widget on its pages. Publishable: they sit in the
+ * page's HTML, so they are stored as they are and only ever let a browser on one of
+ * `allowed_origins` chat with the bot (rate-limited per IP and contact).
+ */
+export const chatbotPublishableKeys = pgTable(
+  "chatbot_publishable_keys",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    name: text("name"),
+    allowedOrigins: jsonb("allowed_origins").$type<string[]>().notNull(),
+    createdBy: text("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [uniqueIndex("chatbot_publishable_keys_key").on(t.key), index("chatbot_publishable_keys_org_idx").on(t.orgId, t.id)],
+);

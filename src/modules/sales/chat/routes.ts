@@ -4,7 +4,7 @@ import { authed } from "../../identity/auth/route-security";
 import { ConversationIdParam } from "../conversations/schemas";
 import { ChatTurnBody, ChatTurnResult, TurnMessageBody } from "./schemas";
 import { runSalesTurn } from "./service";
-import { sseResponse } from "./sse";
+import { streamSalesTurn } from "./stream-turn";
 import { webTurn } from "./web-turn";
 
 const tags = ["Chatbot"];
@@ -61,21 +61,7 @@ export const salesChatRoutes = createRouter()
     const turn = await webTurn(ctx, c.req.valid("json"));
     return c.json(await runSalesTurn(ctx, { ...turn, signal: c.req.raw.signal }), 200);
   })
-  .openapi(chatStreamRoute, async (c) => {
-    const ctx = c.var.ctx;
-    const turn = await webTurn(ctx, c.req.valid("json"));
-    return sseResponse(c, async (emit, signal) => {
-      const result = await runSalesTurn(ctx, {
-        ...turn,
-        signal,
-        onThinking: (step) => emit("thinking", step),
-        onDelta: (delta) => emit("content", { delta }),
-      });
-      const { reply, usage, cost, ...meta } = result;
-      emit("meta", { ...meta, usage, cost });
-      emit("done", { reply });
-    });
-  })
+  .openapi(chatStreamRoute, async (c) => streamSalesTurn(c, await webTurn(c.var.ctx, c.req.valid("json")), { showCost: true }))
   .openapi(conversationTurnRoute, async (c) => {
     const ctx = c.var.ctx;
     const turn = await webTurn(ctx, { conversation_id: c.req.valid("param").conversation_id, message: c.req.valid("json").message });
