@@ -297,8 +297,10 @@ describe("model providers", () => {
 
   it("prices model ids as each provider spells them: dated snapshots, families, Gemini's models/ form", () => {
     expect(lookupPrice("anthropic", "claude-sonnet-4-5-20250929")).toMatchObject({ source: "prefix", price: { inputPerMillionTokens: 3_600 } });
-    // A newer Opus nobody listed is priced as the dearest listed Opus, not the cheaper default.
-    expect(lookupPrice("anthropic", "claude-opus-5")).toMatchObject({ source: "prefix", price: { outputPerMillionTokens: 90_000 } });
+    // A newer Opus nobody listed is priced as today's Opus; the old dated Opus 4 keeps its old price.
+    expect(lookupPrice("anthropic", "claude-opus-4-8")).toMatchObject({ source: "prefix", price: { outputPerMillionTokens: 30_000 } });
+    expect(lookupPrice("anthropic", "claude-opus-4-20250514")).toMatchObject({ source: "prefix", price: { outputPerMillionTokens: 90_000 } });
+    expect(lookupPrice("anthropic", "claude-opus-4-1-20250805")).toMatchObject({ source: "prefix", price: { outputPerMillionTokens: 90_000 } });
     expect(lookupPrice("google", "models/gemini-2.5-flash")).toMatchObject({ source: "exact", price: { inputPerMillionTokens: 360 } });
     expect(lookupPrice("google", "gemini-2.5-flash-lite-preview-06-17")).toMatchObject({ source: "prefix", price: { inputPerMillionTokens: 120 } });
     expect(lookupPrice("xai", "grok-3-mini-fast-beta")).toMatchObject({ source: "prefix", price: { outputPerMillionTokens: 4_800 } });

@@ -60,10 +60,13 @@ export const PRICES: Record<string, ProviderPrices> = {
     // Unknown Claude models outside the families below: charged like Sonnet, Anthropic's mainstream model.
     default: { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
     models: {
-      "claude-opus-4-5": { inputPerMillionTokens: 6_000, outputPerMillionTokens: 30_000 }, // $5 / $25
+      "claude-opus-4-7": { inputPerMillionTokens: 6_000, outputPerMillionTokens: 30_000 }, // $5 / $25
+      "claude-opus-4-6": { inputPerMillionTokens: 6_000, outputPerMillionTokens: 30_000 },
+      "claude-opus-4-5": { inputPerMillionTokens: 6_000, outputPerMillionTokens: 30_000 },
       "claude-opus-4-1": { inputPerMillionTokens: 18_000, outputPerMillionTokens: 90_000 }, // $15 / $75
-      "claude-opus-4": { inputPerMillionTokens: 18_000, outputPerMillionTokens: 90_000 },
-      "claude-sonnet-4-5": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 }, // $3 / $15
+      "claude-opus-4-0": { inputPerMillionTokens: 18_000, outputPerMillionTokens: 90_000 },
+      "claude-sonnet-4-6": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 }, // $3 / $15
+      "claude-sonnet-4-5": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
       "claude-sonnet-4": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
       "claude-3-7-sonnet": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
       "claude-haiku-4-5": { inputPerMillionTokens: 1_200, outputPerMillionTokens: 6_000 }, // $1 / $5
@@ -71,7 +74,9 @@ export const PRICES: Record<string, ProviderPrices> = {
       "claude-3-haiku": { inputPerMillionTokens: 300, outputPerMillionTokens: 1_500 }, // $0.25 / $1.25
     },
     families: {
-      "claude-opus": { inputPerMillionTokens: 18_000, outputPerMillionTokens: 90_000 },
+      // Opus has cost $5 / $25 since 4.5; only 4.0 and 4.1 kept the old $15 / $75.
+      "claude-opus": { inputPerMillionTokens: 6_000, outputPerMillionTokens: 30_000 },
+      "claude-opus-4-2025": { inputPerMillionTokens: 18_000, outputPerMillionTokens: 90_000 }, // claude-opus-4-20250514
       "claude-sonnet": { inputPerMillionTokens: 3_600, outputPerMillionTokens: 18_000 },
       "claude-haiku": { inputPerMillionTokens: 1_200, outputPerMillionTokens: 6_000 },
     },
