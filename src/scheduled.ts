@@ -8,6 +8,7 @@ import { reclaimExpiredReservations } from "./modules/money/credits/reservations
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/platform/operations/service";
 import { sendOverdueReminders } from "./modules/retail/bills/reminders";
 import { sendLowStockAlerts } from "./modules/retail/products/low-stock-alerts";
+import { answerStuckChats } from "./modules/sales/channels/sweep";
 import { deleteExpiredAudio } from "./modules/speech/audio-store";
 import { runMonthlyInvoicing } from "./modules/usage/invoices/monthly";
 
@@ -44,6 +45,14 @@ export const cronJobs: Record<string, CronJob[]> = {
     {
       name: "calls.sweep-stale",
       run: async (ctx) => `${await sweepStaleCalls(ctx)} ended`,
+    },
+    // Telegram and WhatsApp messages whose answering was lost with its Worker are answered now.
+    {
+      name: "sales-channels.answer-stuck",
+      run: async (ctx) => {
+        const run = await answerStuckChats(ctx);
+        return `${run.answered} chats answered, ${run.interrupted} interrupted`;
+      },
     },
     // Every five minutes, so owners hear of a product running low soon after the sale that did it.
     {

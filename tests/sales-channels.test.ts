@@ -3,10 +3,12 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
 import { messages, SALES_AGENTS, salesAgentConfigs, salesChannels, salesChannelUpdates } from "../src/db/schema";
 import { hubSignature256 } from "../src/lib/signatures";
+import { answerStuckChats } from "../src/modules/sales/channels/sweep";
 import { DEFAULT_FLOW } from "../src/modules/sales/flows/default-flow";
+import { cronJobs } from "../src/scheduled";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
-import { fakeTelegram, fakeWhatsApp, webhookData } from "./harness/fakes";
-import { expectProblem, testCtx } from "./harness/helpers";
+import { deliverOutbound, fakeTelegram, fakeWhatsApp, heldMessage, messageRow, webhookData } from "./harness/fakes";
+import { expectProblem, fakeOpenAI, testCtx } from "./harness/helpers";
 
 // The LLM fake keys scripts, delays and requests by model: this file's agents use models of their own.
 const tag = Math.floor(Math.random() * 0xffffff).toString(16);
@@ -296,6 +298,22 @@ describe("POST /v1/channels/telegram/{channel_id}/webhook", () => {
     expect(detail.messages.filter((m) => m.role === "assistant").map((m) => m.stage)).toEqual(["opening", "consultation", "testimony"]);
   });
 
+  it("answers different chats in parallel: one chat's slow turn does not hold another's", async () => {
+    const owner = await signUp("tg-parallel");
+    const models = await useOwnModels(owner);
+    const { channel, secret } = await connectTelegram(owner);
+    const slowChat = uniqueChatId();
+    const quickChat = uniqueChatId();
+    await holdModel(models.reply, 6000);
+    expect((await postTelegram(channel.id, await telegramUpdate(45001, slowChat, "slow"), secret)).status).toBe(200);
+    // The slow chat's reply call is at the model (and held there) before the other chat writes.
+    await expect.poll(async () => (await fakeOpenAI.requests(models.reply)).length, { timeout: 10_000, interval: 100 }).toBe(1);
+    expect((await postTelegram(channel.id, await telegramUpdate(45002, quickChat, "quick"), secret)).status).toBe(200);
+    await expect.poll(async () => (await telegramSent(quickChat)).map(sentText), { timeout: 10_000, interval: 100 }).toEqual(["You said: quick"]);
+    expect(await telegramSent(slowChat)).toEqual([]);
+    await expect.poll(async () => (await telegramSent(slowChat)).map(sentText), { timeout: 15_000, interval: 200 }).toEqual(["You said: slow"]);
+  });
+
   it("sends the stage's image with the reply as a captioned photo", async () => {
     const owner = await signUp("tg-image");
     await useOwnModels(owner);
@@ -350,6 +368,61 @@ describe("DELETE /v1/channels/{id}", () => {
     expect(await fakeTelegram.requests(chatId)).toEqual([]);
     // The bot may be connected again afterwards.
     await expectJson(await call("/v1/channels", { token: owner.access_token, body: { type: "telegram", bot_token: token } }), 201);
+  });
+});
+
+describe("lost answering", () => {
+  it("a cron job answers messages whose answering was lost, and marks turns that died as failed", async () => {
+    expect(cronJobs["*/5 * * * *"]?.map((job) => job.name)).toContain("sales-channels.answer-stuck");
+    const owner = await signUp("tg-stuck");
+    await useOwnModels(owner);
+    const { channel } = await connectTelegram(owner);
+    const chatId = uniqueChatId();
+    const longAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+    // Stored by a webhook whose Worker went away before answering, and one that died mid-turn.
+    await testCtx()
+      .db.insert(salesChannelUpdates)
+      .values([
+        {
+          id: `scu_${tag}lost${next()}`,
+          orgId: owner.orgId,
+          channelId: channel.id,
+          externalId: "80001",
+          chatId,
+          position: 80001,
+          text: "anyone there?",
+          createdAt: longAgo(3),
+        },
+        {
+          id: `scu_${tag}dead${next()}`,
+          orgId: owner.orgId,
+          channelId: channel.id,
+          externalId: "80000",
+          chatId,
+          position: 80000,
+          text: "earlier",
+          status: "processing" as const,
+          createdAt: longAgo(20),
+        },
+      ]);
+    expect(await answerStuckChats(testCtx())).toMatchObject({ interrupted: 1 });
+    await expect.poll(async () => (await telegramSent(chatId)).map(sentText), { timeout: 15_000, interval: 200 }).toEqual(["You said: anyone there?"]);
+    expect((await updatesOf(channel.id)).map((u) => [u.externalId, u.status])).toEqual([
+      ["80001", "done"],
+      ["80000", "failed"],
+    ]);
+  });
+
+  it("a reply still queued when its channel is disconnected fails, never sent with the platform's bot", async () => {
+    const owner = await signUp("tg-queued-after-disconnect");
+    const { channel } = await connectTelegram(owner);
+    const chatId = uniqueChatId();
+    const { message, job } = await heldMessage({ orgId: owner.orgId, channel: "telegram", recipient: chatId, body: "late reply", salesChannelId: channel.id });
+    expect((await call(`/v1/channels/${channel.id}`, { method: "DELETE", token: owner.access_token })).status).toBe(204);
+    const delivery = await deliverOutbound(job, 1);
+    expect(delivery.acked).toBe(true);
+    expect(await messageRow(message.id)).toMatchObject({ status: "failed", lastError: expect.stringMatching(/disconnected/) });
+    expect(await fakeTelegram.requests(chatId)).toEqual([]);
   });
 });
 
