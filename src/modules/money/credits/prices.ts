@@ -86,6 +86,7 @@ export const PRICES: Record<string, ProviderPrices> = {
     default: { inputPerMillionTokens: 3_000, outputPerMillionTokens: 18_000 },
     models: {
       "gemini-3-pro-preview": { inputPerMillionTokens: 2_400, outputPerMillionTokens: 14_400 }, // $2 / $12
+      "gemini-3-flash-preview": { inputPerMillionTokens: 600, outputPerMillionTokens: 3_600 }, // $0.50 / $3
       "gemini-2.5-pro": { inputPerMillionTokens: 1_500, outputPerMillionTokens: 12_000 }, // $1.25 / $10
       "gemini-2.5-flash": { inputPerMillionTokens: 360, outputPerMillionTokens: 3_000 }, // $0.30 / $2.50
       "gemini-2.5-flash-lite": { inputPerMillionTokens: 120, outputPerMillionTokens: 480 }, // $0.10 / $0.40
@@ -94,6 +95,7 @@ export const PRICES: Record<string, ProviderPrices> = {
     },
     families: {
       "gemini-3-pro": { inputPerMillionTokens: 2_400, outputPerMillionTokens: 14_400 },
+      "gemini-3-flash": { inputPerMillionTokens: 600, outputPerMillionTokens: 3_600 }, // $0.50 / $3
     },
   },
   xai: {
