@@ -706,13 +706,25 @@ describe("chat widget", () => {
     );
     expect(keys.data).toEqual([expect.objectContaining({ id: key.id, revoked_at: expect.any(String) })]);
 
+    // A reply staff write after taking over reaches the visitor's widget; another visitor cannot read it.
+    const path = `/v1/chatbot/conversations/${meta.conversation_id}`;
+    await expectJson(await call(`${path}/takeover`, { token: owner.access_token, body: {} }), 200);
+    await expectJson(await call(`${path}/reply`, { token: owner.access_token, body: { content: "Ana here, how can I help?" } }), 200);
+    const live = await createKey(owner);
+    const seenByVisitor = (contact: string) =>
+      call(`/v1/widget/conversations/${meta.conversation_id}?contact_id=${contact}`, { headers: { "X-Publishable-Key": live.key, Origin: SHOP } });
+    const visitorView = await expectJson<{ mode: string; messages: { role: string; content: string }[] }>(await seenByVisitor("vis_web_abc"), 200);
+    expect(visitorView.mode).toBe("human");
+    expect(visitorView.messages.at(-1)).toMatchObject({ role: "staff", content: "Ana here, how can I help?" });
+    await expectProblem(await seenByVisitor("vis_web_other"), 404);
+
     // The staff see the visitor's conversation like any other.
     const detail = await expectJson<{ contact_id: string; messages: unknown[] }>(
       await call(`/v1/chatbot/conversations/${meta.conversation_id}`, { token: owner.access_token }),
       200,
     );
     expect(detail).toMatchObject({ contact_id: "vis_web_abc" });
-    expect(detail.messages).toHaveLength(2);
+    expect(detail.messages).toHaveLength(3);
   });
 
   it("a key reaches only its own organisation's conversations, and a visitor is rate-limited", async () => {

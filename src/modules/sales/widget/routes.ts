@@ -6,7 +6,7 @@ import { enforceRateLimit } from "../../identity/auth/middleware";
 import { systemActor } from "../../identity/auth/principal";
 import { authed } from "../../identity/auth/route-security";
 import { streamSalesTurn } from "../chat/stream-turn";
-import { getConversationRow } from "../conversations/service";
+import { getConversation, getConversationRow } from "../conversations/service";
 import { ensureChatCredits } from "../settings/service";
 import { createPublishableKey, listPublishableKeys, resolvePublishableKey, revokePublishableKey } from "./keys";
 import {
@@ -16,6 +16,9 @@ import {
   PublishableKeyIdParam,
   PublishableKeyList,
   PublishableKeyListQuery,
+  WidgetConversation,
+  WidgetConversationParam,
+  WidgetConversationQuery,
   WidgetTurnBody,
 } from "./schemas";
 import { WIDGET_SCRIPT } from "./script";
@@ -71,9 +74,19 @@ const widgetChatRoute = createRoute({
   },
 });
 
+const widgetConversationRoute = createRoute({
+  method: "get",
+  path: "/v1/widget/conversations/{conversation_id}",
+  summary: "A website visitor's own conversation, for the widget to show replies staff wrote",
+  tags,
+  security: [],
+  request: { headers: PublishableKeyHeader, params: WidgetConversationParam, query: WidgetConversationQuery },
+  responses: { 200: jsonResponse(WidgetConversation, "The conversation's messages"), ...problemResponses },
+});
+
 // The page's origin is checked against the key's list when the POST arrives; a preflight only
 // learns that the POST may be sent (the app-wide CORS list is for the staff dashboard).
-const widgetCors = cors({ origin: (origin) => origin, allowMethods: ["POST"], allowHeaders: ["Content-Type", "X-Publishable-Key"], maxAge: 600 });
+const widgetCors = cors({ origin: (origin) => origin, allowMethods: ["GET", "POST"], allowHeaders: ["Content-Type", "X-Publishable-Key"], maxAge: 600 });
 
 export const salesWidgetRoutes = createRouter();
 
@@ -89,6 +102,16 @@ salesWidgetRoutes
   .openapi(revokeKeyRoute, async (c) => {
     await revokePublishableKey(c.var.ctx, c.req.valid("param").key_id);
     return c.body(null, 204);
+  })
+  .openapi(widgetConversationRoute, async (c) => {
+    const ctx = c.var.ctx;
+    const widget = await resolvePublishableKey(ctx, c.req.valid("header")["x-publishable-key"], c.req.header("Origin"));
+    await enforceRateLimit(c.env.RATE_LIMIT_API, `widget-ip:${widget.id}:${ctx.request.ip ?? "unknown"}`);
+    ctx.actor = systemActor(widget.orgId, ["chatbot:read"]);
+    const { conversation_id } = c.req.valid("param");
+    const detail = await getConversation(ctx, conversation_id);
+    if (detail.contact_id !== c.req.valid("query").contact_id) throw new NotFound("conversation", conversation_id);
+    return c.json({ conversation_id, mode: detail.mode, messages: detail.messages.map(({ role, content, at }) => ({ role, content, at })) }, 200);
   })
   .openapi(widgetChatRoute, async (c) => {
     const ctx = c.var.ctx;

@@ -50,6 +50,31 @@ export const PublishableKeyHeader = z.object({
   "x-publishable-key": z.string().max(100).optional().openapi({ description: "The site's publishable key", example: "pk_4q2Zc8kP0v1tXh9sLmN3bA7y" }),
 });
 
+export const WidgetConversationQuery = z.object({ contact_id: ContactId });
+
+export const WidgetConversationParam = z.object({
+  conversation_id: z
+    .string()
+    .regex(/^scv_[0-9A-HJKMNP-TV-Z]{26}$/, "Not a conversation id")
+    .openapi({ param: { name: "conversation_id", in: "path" }, description: "The visitor's conversation", example: "scv_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+});
+
+export const WidgetConversation = z
+  .object({
+    conversation_id: z.string().openapi({ description: "The conversation", example: "scv_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+    mode: z.enum(["bot", "human"]).openapi({ description: "`human` while a person from the shop is answering", example: "human" }),
+    messages: z
+      .array(
+        z.object({
+          role: z.enum(["user", "assistant", "staff"]).openapi({ description: "Who said it", example: "staff" }),
+          content: z.string().openapi({ description: "What was said", example: "Hi, this is Ana from the shop." }),
+          at: z.string().openapi({ description: "When", example: "2026-05-01T12:00:00.000Z" }),
+        }),
+      )
+      .openapi({ description: "Every message, oldest first" }),
+  })
+  .openapi("WidgetConversation");
+
 export type PublishableKeyView = z.infer<typeof PublishableKey>;
 export type CreatePublishableKeyInput = z.infer<typeof CreatePublishableKeyBody>;
 export type WidgetTurnInput = z.infer<typeof WidgetTurnBody>;

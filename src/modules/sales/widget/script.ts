@@ -4,7 +4,8 @@
  * No framework: a button opens a panel; each message is a POST to `/v1/widget/chat/stream` with
  * the publishable key, and the SSE answer is read from the response body (EventSource cannot
  * POST). The visitor id and the conversation id stay in the browser's localStorage, so a visitor
- * who comes back continues their conversation.
+ * who comes back continues their conversation. While staff have taken the conversation over, the
+ * widget polls `GET /v1/widget/conversations/{id}` for their replies.
  */
 export const WIDGET_SCRIPT = String.raw`(function () {
   "use strict";
@@ -53,7 +54,23 @@ export const WIDGET_SCRIPT = String.raw`(function () {
     return p;
   }
 
+  // While a person from the shop has taken over, their replies are fetched every few seconds.
+  var seen = -1, polling = null;
+  function poll() {
+    if (!conversation) return;
+    fetch(api + "/v1/widget/conversations/" + conversation + "?contact_id=" + encodeURIComponent(contact), { headers: { "X-Publishable-Key": key } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (c) {
+        if (!c) return;
+        if (seen >= 0) c.messages.slice(seen).forEach(function (m) { if (m.role === "staff") bubble("bot", m.content); });
+        seen = c.messages.length;
+        if (c.mode !== "human" && polling) { clearInterval(polling); polling = null; seen = -1; }
+      })
+      .catch(function () {});
+  }
+
   function handle(event, data, reply) {
+    if (event === "meta" && data.mode === "human" && !polling) { poll(); polling = setInterval(poll, 4000); }
     if (event === "thinking" && data.conversation_id) { conversation = data.conversation_id; save("conversation", conversation); }
     if (event === "content") { reply.textContent += data.delta; log.scrollTop = log.scrollHeight; }
     if (event === "done" && data.reply === null) reply.textContent = "Thanks! Someone from our team will answer here shortly.";
