@@ -524,6 +524,10 @@ describe("WhatsApp channels", () => {
     expect(request?.path).toBe(`/v22.0/${phoneNumberId}/messages`);
 
     await expect.poll(async () => (await repliesOf(channel.id)).map((m) => m.status), { timeout: 10_000 }).toEqual(["sent"]);
+    // The inbound message was marked read with a typing indicator, as the same number.
+    await expect
+      .poll(async () => (await fakeWhatsApp.requests(wamid)).map((r) => [r.headers.authorization, r.body]), { timeout: 10_000 })
+      .toEqual([[`Bearer ${accessToken}`, { messaging_product: "whatsapp", status: "read", message_id: wamid, typing_indicator: { type: "text" } }]]);
     const [reply] = await repliesOf(channel.id);
     expect(reply).toMatchObject({ channel: "whatsapp", recipient: `+${from}`, providerMessageId: accepted?.id });
     const [update] = await updatesOf(channel.id);

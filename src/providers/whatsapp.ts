@@ -120,6 +120,31 @@ export function whatsappCloud(config: Config): ChannelSender {
   };
 }
 
+const ReadReceipt = z.object({ success: z.literal(true) });
+
+/**
+ * Marks an inbound message read and shows "typing…" to its sender (the Cloud API's typing
+ * indicator: it lasts until the reply or 25 seconds). Uses the configured number's credentials.
+ */
+export async function markReadWithTyping(config: Config, inboundMessageId: string): Promise<void> {
+  const { accessToken, phoneNumberId, graphVersion, baseUrl } = config.whatsapp;
+  if (!accessToken) throw new ProviderUnavailable("WHATSAPP_ACCESS_TOKEN");
+  if (!phoneNumberId) throw new ProviderUnavailable("WHATSAPP_PHONE_NUMBER_ID");
+  const response = await providerFetch(
+    "whatsapp",
+    `${baseUrl.replace(/\/+$/, "")}/${graphVersion}/${encodeURIComponent(phoneNumberId)}/messages`,
+    {
+      method: "POST",
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ messaging_product: "whatsapp", status: "read", message_id: inboundMessageId, typing_indicator: { type: "text" } }),
+    },
+    describeGraphError,
+  );
+  if (!ReadReceipt.safeParse(await response.json().catch(() => undefined)).success) {
+    throw new ProviderError("whatsapp", response.status, "bad_reply", false, "unexpected reply to a read receipt");
+  }
+}
+
 /** `config` with another business number's credentials: a sales channel's number speaks through the same adapter. */
 export function withWhatsAppNumber(config: Config, phoneNumberId: string, accessToken: string): Config {
   return { ...config, whatsapp: { ...config.whatsapp, phoneNumberId, accessToken } };

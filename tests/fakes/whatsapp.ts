@@ -5,6 +5,8 @@
  *   text, template and image messages (100 "The parameter … is required"); answers 200
  *   `{messaging_product, contacts:[{input, wa_id}], messages:[{id: "wamid.…"}]}` or the Graph
  *   error envelope `{error:{message, type, code, error_subcode?, error_data?, fbtrace_id}}`.
+ * - The same endpoint takes read receipts with a typing indicator (`status: "read"`, scope = the
+ *   inbound message id).
  * - `GET /_fake/sent?scope=` lists what was accepted for a recipient, with the wamid given.
  * Scope = the request's `to` (digits, as the Cloud API takes them), so each test uses its own
  * recipient.
@@ -13,7 +15,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import { recordAndMaybeFail, sendJson, startFake } from "./kit.ts";
+import { type FakeRequest, type FakeState, recordAndMaybeFail, sendJson, startFake } from "./kit.ts";
 
 export interface FakeWhatsAppAccount {
   accessToken: string;
@@ -80,6 +82,7 @@ export function startFakeWhatsApp(account: FakeWhatsAppAccount = DEFAULT_FAKE_WH
     }
 
     const body = (req.body && typeof req.body === "object" ? req.body : {}) as Record<string, unknown>;
+    if (body.status !== undefined) return readReceipt(req, res, state, body);
     if (recordAndMaybeFail(req, res, state, typeof body.to === "string" ? body.to : "")) return;
 
     const missing = requiredParameterMissing(body);
@@ -119,6 +122,23 @@ export function startFakeWhatsApp(account: FakeWhatsAppAccount = DEFAULT_FAKE_WH
       messages: [type === "template" ? { id, message_status: "accepted" } : { id }],
     });
   });
+}
+
+/**
+ * `{messaging_product, status: "read", message_id, typing_indicator?: {type: "text"}}`: marks an
+ * inbound message read (and shows "typing…"); answers `{success: true}`. Scope = the message id.
+ */
+function readReceipt(req: FakeRequest, res: ServerResponse, state: FakeState<never>, body: Record<string, unknown>) {
+  const messageId = typeof body.message_id === "string" ? body.message_id : "";
+  if (recordAndMaybeFail(req, res, state, messageId)) return;
+  if (body.messaging_product !== "whatsapp") return graphError(res, 400, 100, "(#100) The parameter messaging_product is required.", "OAuthException");
+  if (body.status !== "read") return graphError(res, 400, 100, `(#100) Param status must be one of {READ} - got "${String(body.status)}".`, "OAuthException");
+  if (!messageId.startsWith("wamid.")) return graphError(res, 400, 100, "(#100) Invalid parameter: message_id", "OAuthException");
+  const typing = body.typing_indicator as { type?: unknown } | undefined;
+  if (typing !== undefined && typing?.type !== "text") {
+    return graphError(res, 400, 100, "(#100) Param typing_indicator[type] must be one of {TEXT}", "OAuthException");
+  }
+  return sendJson(res, 200, { success: true });
 }
 
 /** The first required parameter that is missing, in Graph's `a['b']` notation, or null. */

@@ -122,7 +122,7 @@ async function answerMessage(ctx: ServiceCtx, channel: SalesChannelRow, update: 
     .select()
     .from(salesChannelChats)
     .where(and(eq(salesChannelChats.channelId, channel.id), eq(salesChannelChats.chatId, update.chatId)));
-  await sendTyping(orgCtx, channel, update.chatId);
+  await sendTyping(orgCtx, channel, update.chatId, update.externalId);
   const result = await runSalesTurn(orgCtx, {
     orgId: channel.orgId,
     conversationId: chat?.conversationId,

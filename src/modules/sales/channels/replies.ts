@@ -1,6 +1,7 @@
 import type { ServiceCtx } from "../../../lib/context";
 import { ProviderError } from "../../../providers/errors";
 import { sendChatAction } from "../../../providers/telegram";
+import { markReadWithTyping } from "../../../providers/whatsapp";
 import type { QueueJob } from "../../../queues/jobs";
 import { type SendInput, sendMessage } from "../../messaging/outbound/service";
 import type { SalesTurnResult } from "../chat/service";
@@ -41,17 +42,19 @@ export interface TypingJob extends QueueJob {
   kind: "sales.typing";
   orgId: string;
   channelId: string;
+  type: SalesChannelRow["type"];
   chatId: string;
+  /** The inbound message being answered: WhatsApp's typing indicator marks it read. */
+  inboundMessageId: string;
 }
 
 /**
- * Shows "typing…" in a Telegram chat while its turn runs, through the outbound queue like every
- * other message. WhatsApp has no typing indicator here: its "mark as read with typing" call is not
- * in our adapter or its fake yet. A failure to queue it never holds the turn up.
+ * Shows "typing…" in the chat while its turn runs (Telegram's sendChatAction; WhatsApp's read
+ * receipt with a typing indicator), through the outbound queue like every other message. A
+ * failure to queue it never holds the turn up.
  */
-export async function sendTyping(ctx: ServiceCtx, channel: SalesChannelRow, chatId: string): Promise<void> {
-  if (channel.type !== "telegram") return;
-  const job: TypingJob = { kind: "sales.typing", orgId: channel.orgId, channelId: channel.id, chatId };
+export async function sendTyping(ctx: ServiceCtx, channel: SalesChannelRow, chatId: string, inboundMessageId: string): Promise<void> {
+  const job: TypingJob = { kind: "sales.typing", orgId: channel.orgId, channelId: channel.id, type: channel.type, chatId, inboundMessageId };
   try {
     await ctx.env.OUTBOUND.send(job);
   } catch (error) {
@@ -60,15 +63,17 @@ export async function sendTyping(ctx: ServiceCtx, channel: SalesChannelRow, chat
 }
 
 /**
- * The outbound consumer's handler for `sales.typing`: one sendChatAction with the channel's bot.
+ * The outbound consumer's handler for `sales.typing`, with the channel's own bot or number.
  * Never retried: "typing" a while later would be wrong, and the reply clears it anyway.
  */
 export async function deliverTyping(ctx: ServiceCtx, job: QueueJob): Promise<void> {
-  const { orgId, channelId, chatId } = job as TypingJob;
+  const typing = job as TypingJob;
   try {
-    await sendChatAction(await salesChannelConfig(ctx, String(orgId), String(channelId)), String(chatId), "typing");
+    const config = await salesChannelConfig(ctx, String(typing.orgId), String(typing.channelId));
+    if (typing.type === "whatsapp") await markReadWithTyping(config, String(typing.inboundMessageId));
+    else await sendChatAction(config, String(typing.chatId), "typing");
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
-    ctx.log.info("typing indicator not shown", { channel_id: channelId, error: error.message });
+    ctx.log.info("typing indicator not shown", { channel_id: typing.channelId, error: error.message });
   }
 }
