@@ -17,6 +17,9 @@
  *   `POST /v1/sql/check` requests/s and p50/p99 (scripts/lib/bench-sql-guard.ts);
  * - `POST /v1/query/chat` against Chinook with a fake model in this process: p50/p99, requests/s,
  *   and the overhead once the model's time is taken off, one client and N (scripts/lib/bench-query.ts);
+ * - `sales_chat`: `POST /v1/chatbot/chat` less its three model calls (planner, reply, memory; the fake
+ *   OpenAI here), one conversation turn after turn and N clients starting conversations (conversations/s),
+ *   and the stream's time to its first content delta less the planner's time (scripts/lib/bench-sales-chat.ts);
  * - `POST /v1/events` over HTTP: events/s and batch p50/p99 for batches of 1,000 mixed events from N
  *   clients, then the same batches replayed as duplicates; beside them the ceiling: the same rows inserted
  *   from Node into a scratch copy of agent_events (one statement a batch, same clients), and the ratio
@@ -44,7 +47,7 @@
  *   (scripts/lib/bench-startup.ts).
  *
  * `BENCH_ONLY=query,sql_guard` runs only those sections (suite, startup, http, signin, messaging,
- * credits, bills, dashboard, sql_guard, query, events, calculate, knowledge, speech, calls, bundle); the local stack's
+ * credits, bills, dashboard, sql_guard, query, sales_chat, events, calculate, knowledge, speech, calls, bundle); the local stack's
  * start-up figures are printed whenever a section needs the stack.
  */
 import { execFileSync } from "node:child_process";
@@ -60,6 +63,7 @@ import { formatEventIngestFigures, measureEventIngest } from "./lib/bench-events
 import { formatKnowledgeFigures, measureKnowledge } from "./lib/bench-knowledge.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
 import { benchModelVars, formatQueryChatFigures, measureQueryChat } from "./lib/bench-query.ts";
+import { formatSalesChatFigures, measureSalesChat } from "./lib/bench-sales-chat.ts";
 import { formatSpeechFigures, measureSpeech } from "./lib/bench-speech.ts";
 import { formatSqlGuardFigures, measureSqlGuard } from "./lib/bench-sql-guard.ts";
 import { formatStartupFigures, measureStartup } from "./lib/bench-startup.ts";
@@ -223,6 +227,11 @@ try {
   if (runs("query")) {
     const accessToken = (await signUpBenchUser(base)).accessToken;
     console.log(formatQueryChatFigures(await measureQueryChat({ stack, baseUrl: base, accessToken, fakeOpenAiUrl: openai.url })));
+  }
+
+  if (runs("sales_chat")) {
+    const accessToken = (await signUpBenchUser(base)).accessToken;
+    console.log(formatSalesChatFigures(await measureSalesChat({ stack, baseUrl: base, accessToken, fakeOpenAiUrl: openai.url })));
   }
 
   if (runs("events")) {

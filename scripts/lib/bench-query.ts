@@ -111,7 +111,7 @@ export async function measureQueryChat(options: {
   }
 }
 
-interface ModelTimer {
+export interface ModelTimer {
   /** Completion times in the order they ended, with when each ended (performance.now()). */
   calls: { endedAt: number; ms: number }[];
   stop(): void;
@@ -122,7 +122,7 @@ interface ModelTimer {
  * to the end of its response, without touching the fake: Node publishes both moments on its
  * HTTP diagnostics channels for every server in the process, so the fake's port picks its own.
  */
-function timeModelCalls(fakeUrl: string): ModelTimer {
+export function timeModelCalls(fakeUrl: string): ModelTimer {
   const port = Number(new URL(fakeUrl).port);
   const started = new WeakMap<IncomingMessage, number>();
   const calls: ModelTimer["calls"] = [];
@@ -231,7 +231,7 @@ async function scriptModel(fakeUrl: string, count: number) {
  * Credits for the run, written as the ledger writes a grant: under the balance row's lock, one
  * entry whose `balance_after` is the new balance, and the balance moved by the same amount.
  */
-async function grantBenchCredits(databaseUrl: string, orgId: string, amount: number) {
+export async function grantBenchCredits(databaseUrl: string, orgId: string, amount: number, note = "npm run bench: credits for /v1/query/chat") {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -241,8 +241,8 @@ async function grantBenchCredits(databaseUrl: string, orgId: string, amount: num
     if (before === undefined) throw new Error("the bench organisation has no balance row");
     await client.query(
       `INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, reference_type, reference_id, note)
-       VALUES ($1, $2, 'adjustment', $3, $4, 'bench', $1, 'npm run bench: credits for /v1/query/chat')`,
-      [newId("cle"), orgId, amount, before + amount],
+       VALUES ($1, $2, 'adjustment', $3, $4, 'bench', $1, $5)`,
+      [newId("cle"), orgId, amount, before + amount, note],
     );
     await client.query("UPDATE credit_balances SET balance = balance + $2, updated_at = now() WHERE org_id = $1", [orgId, amount]);
     await client.query("COMMIT");
@@ -254,7 +254,7 @@ async function grantBenchCredits(databaseUrl: string, orgId: string, amount: num
   }
 }
 
-function apiClient(baseUrl: string, accessToken: string) {
+export function apiClient(baseUrl: string, accessToken: string) {
   return async (method: string, path: string, body: unknown, expected: number): Promise<unknown> => {
     const response = await fetch(`${baseUrl}${path}`, {
       method,
@@ -267,7 +267,7 @@ function apiClient(baseUrl: string, accessToken: string) {
 }
 
 /** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
