@@ -113,6 +113,45 @@ describe("GET|PUT /v1/admin/configs", () => {
     expect(reset.reply).toMatchObject({ provider: "anthropic", is_default: false });
   });
 
+  it("fall back to the organisation's default model from /v1/org/settings before the platform's", async () => {
+    const owner = await signUp("org-llm");
+    const settings = (body?: unknown) => call("/v1/org/settings", { method: body ? "PATCH" : "GET", token: owner.access_token, body });
+    expect((await expectJson<{ llm: Json }>(await settings(), 200)).llm).toEqual({ provider: "openai", model: "gpt-4o-mini", is_default: true });
+
+    const chosen = { provider: "xai", model: "grok-4" };
+    expect((await expectJson<{ llm: Json }>(await settings({ llm: chosen }), 200)).llm).toEqual({ ...chosen, is_default: false });
+    await expectJson(await put(owner, "/v1/admin/configs", { reply: { provider: "anthropic", model: "claude-sonnet-4-5" } }), 200);
+    const configs = await expectJson<Record<string, Json>>(await get(owner, "/v1/admin/configs"), 200);
+    // The agent configured keeps its own; the others take the organisation's default.
+    expect(configs.reply).toEqual({ provider: "anthropic", model: "claude-sonnet-4-5", is_default: false });
+    expect(configs.planner).toEqual({ ...chosen, is_default: true });
+    expect(await agentModel(testCtx(), owner.orgId, "memory")).toEqual(chosen);
+    expect((await expectJson<{ default: Json }>(await get(owner, "/v1/admin/llm/options"), 200)).default).toEqual(chosen);
+
+    // A provider without a key here, half a choice, or a model id that is not one: 422 on the field.
+    const noKey = await expectProblem(
+      await withoutKeys(owner, "/v1/org/settings", ["GOOGLE_AI_API_KEY"], {
+        method: "PATCH",
+        body: { llm: { provider: "google", model: "gemini-2.5-flash" } },
+      }),
+      422,
+    );
+    expect(noKey.errors).toEqual([expect.objectContaining({ path: "llm.provider", message: expect.stringContaining("GOOGLE_AI_API_KEY") })]);
+    for (const bad of [
+      { provider: "xai" },
+      { provider: "mistral", model: "large" },
+      { provider: "openai", model: "gpt 4\u0000" },
+      { provider: "openai", model: "x".repeat(121) },
+    ]) {
+      const problem = await expectProblem(await settings({ llm: bad }), 422);
+      expect(problem.errors?.[0]?.path).toMatch(/^llm\./);
+    }
+    expect((await expectJson<{ llm: Json }>(await settings(), 200)).llm).toEqual({ ...chosen, is_default: false });
+
+    expect((await expectJson<{ llm: Json }>(await settings({ llm: null }), 200)).llm).toMatchObject({ provider: "openai", is_default: true });
+    expect(await agentModel(testCtx(), owner.orgId, "memory")).toEqual({ provider: "openai", model: "gpt-4o-mini" });
+  });
+
   it("refuses with 422 naming the field: a provider without a key, unknown providers and agents, bad model ids", async () => {
     const owner = await signUp("configs-bad");
     const keyless = await expectProblem(
@@ -447,6 +486,9 @@ describe("GET /v1/billing/summary and /v1/billing/events", () => {
     expect(visitorA.daily).toHaveLength(2);
     expect(visitorA.recent).toHaveLength(1);
     expect(visitorA.recent[0]).toMatchObject({ provider: "anthropic", contact_id: "visitor-a" });
+    // The documented form with an empty contact_id is the unfiltered summary.
+    const unfiltered = await expectJson<Summary>(await get(owner, "/v1/billing/summary?days=30&recent_limit=60&contact_id="), 200);
+    expect(unfiltered.totals).toEqual(summary.totals);
     const wide = await expectJson<Summary>(await get(owner, "/v1/billing/summary?days=366"), 200);
     expect(wide.totals.calls).toBe(5);
     expect(wide.daily).toHaveLength(366);

@@ -13,6 +13,8 @@ export interface OrgSettingsRecord {
   messages?: { payment_receipts?: boolean };
   /** Retail bills' defaults; the currency and tax-inclusive pricing are the organisation's own columns. */
   bills?: { default_tax_rate_bps?: number; footer?: string; reminder_interval_days?: number };
+  /** The chat model the organisation's model-backed agents use unless one is configured for them. */
+  llm?: { provider: "openai" | "anthropic" | "google" | "xai"; model: string };
 }
 
 /** Organisations are the tenants: every tenant-owned row carries an `org_id`. */

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import type { LlmProviderName } from "../../../providers/llm";
 import { Currency, PricesIncludeTax } from "../orgs/schemas";
 
 const NO_NUL = (value: string) => !value.includes("\u0000");
@@ -52,7 +53,27 @@ export const BillSettings = z
   })
   .openapi("BillSettings");
 
-export const OrgSettings = z.object({ speech: SpeechSettings, messages: MessageSettings, bills: BillSettings }).openapi("OrgSettings");
+const LLM_PROVIDER_NAMES = ["openai", "anthropic", "google", "xai"] as const satisfies readonly LlmProviderName[];
+const LlmProvider = z.enum(LLM_PROVIDER_NAMES).openapi({ description: "A chat model provider (its OpenAI-compatible endpoint)", example: "openai" });
+const LlmModel = z
+  .string()
+  .trim()
+  .min(1)
+  .max(120)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, "A model id: letters, digits and . _ : / -")
+  .openapi({ description: "A model of that provider", example: "gpt-4o-mini" });
+
+export const LlmSettings = z
+  .object({
+    provider: LlmProvider,
+    model: LlmModel,
+    is_default: z.boolean().openapi({ description: "True when the organisation chose none and the platform's default applies" }),
+  })
+  .openapi("LlmSettings", {
+    description: "The chat model the sales chatbot's agents use unless /v1/admin/configs chooses one for an agent",
+  });
+
+export const OrgSettings = z.object({ speech: SpeechSettings, messages: MessageSettings, bills: BillSettings, llm: LlmSettings }).openapi("OrgSettings");
 
 export const UpdateOrgSettingsBody = z
   .object({
@@ -81,6 +102,12 @@ export const UpdateOrgSettingsBody = z
       })
       .strict()
       .optional(),
+    llm: z
+      .object({ provider: LlmProvider, model: LlmModel })
+      .strict()
+      .nullable()
+      .optional()
+      .openapi({ description: "Provider and model together (a model belongs to its provider); null goes back to the platform's default" }),
   })
   .strict()
   .openapi("UpdateOrgSettings");

@@ -2,7 +2,8 @@ import { eq } from "drizzle-orm";
 import { withTransaction } from "../../../db/client";
 import { type OrgSettingsRecord, organizations } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
-import { NotFound } from "../../../lib/errors";
+import { NotFound, Unprocessable } from "../../../lib/errors";
+import { configuredLlmProviders, LLM_KEY_VARIABLES, type LlmProviderName } from "../../../providers/llm";
 import type { SpeechProviderName } from "../../../providers/speech";
 import { recordAudit } from "../audit/service";
 import { assertCan, requireOrgId } from "../auth/principal";
@@ -86,12 +87,44 @@ function billSettings(row: StoredSettings, platformReminderDays: number): BillSe
   };
 }
 
+export interface LlmChoice {
+  provider: LlmProviderName;
+  model: string;
+}
+
+function llmSettings(settings: OrgSettingsRecord, ctx: ServiceCtx): OrgSettingsView["llm"] {
+  return settings.llm ? { ...settings.llm, is_default: false } : { ...ctx.config.llm.chatbotDefault, is_default: true };
+}
+
 function view(row: StoredSettings, ctx: ServiceCtx): OrgSettingsView {
   return {
     speech: resolveSpeech(row.settings.speech, ctx.config.speech.defaultProvider),
     messages: messageSettings(row.settings),
     bills: billSettings(row, ctx.config.bills.reminderIntervalDays),
+    llm: llmSettings(row.settings, ctx),
   };
+}
+
+/**
+ * The organisation's default chat model (settings `llm`), else the platform's (CHATBOT_DEFAULT_LLM /
+ * CHATBOT_DEFAULT_MODEL). No permission check: it shapes work the caller is already allowed to do.
+ */
+export async function llmDefaultFor(ctx: ServiceCtx, orgId: string): Promise<LlmChoice> {
+  const { provider, model } = llmSettings(await storedSettings(ctx, orgId), ctx);
+  return { provider, model };
+}
+
+/** A provider this platform has no key for would only fail at the next chat: refused now, naming the variable. */
+function assertLlmConfigured(ctx: ServiceCtx, choice: LlmChoice | null | undefined): void {
+  if (!choice) return;
+  const configured = configuredLlmProviders(ctx.config);
+  if (configured.includes(choice.provider)) return;
+  throw new Unprocessable([
+    {
+      path: "llm.provider",
+      message: `${choice.provider} is not configured on this platform (${LLM_KEY_VARIABLES[choice.provider]} is not set); choose one of: ${configured.join(", ") || "none"}`,
+    },
+  ]);
 }
 
 /**
@@ -127,6 +160,7 @@ function patchedBills(current: OrgSettingsRecord["bills"], patch: UpdateOrgSetti
 export async function updateOrgSettings(ctx: ServiceCtx, patch: UpdateOrgSettingsInput): Promise<OrgSettingsView> {
   assertCan(ctx, "org:write");
   const orgId = requireOrgId(ctx);
+  assertLlmConfigured(ctx, patch.llm);
   return withTransaction(ctx, async (tx) => {
     const [row] = await tx.select(storedColumns).from(organizations).where(eq(organizations.id, orgId)).for("update");
     if (!row) throw new NotFound("organization", orgId);
@@ -140,6 +174,8 @@ export async function updateOrgSettings(ctx: ServiceCtx, patch: UpdateOrgSetting
     if (receipts === null) delete messages.payment_receipts;
     else if (receipts !== undefined) messages.payment_receipts = receipts;
     const settings: OrgSettingsRecord = { ...row.settings, speech, messages, bills: patchedBills(row.settings.bills, patch.bills) };
+    if (patch.llm === null) delete settings.llm;
+    else if (patch.llm) settings.llm = patch.llm;
     // Currency and tax-inclusive pricing stay the organisation's columns, which PATCH /v1/orgs also sets.
     const after: StoredSettings = {
       settings,

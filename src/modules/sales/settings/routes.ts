@@ -65,7 +65,7 @@ const revertPromptRoute = createRoute({
 });
 
 export const salesSettingsRoutes = createRouter()
-  .openapi(optionsRoute, (c) => c.json(llmOptions(c.var.ctx), 200))
+  .openapi(optionsRoute, async (c) => c.json(await llmOptions(c.var.ctx), 200))
   .openapi(getConfigsRoute, async (c) => c.json(await getAgentConfigs(c.var.ctx), 200))
   .openapi(putConfigsRoute, async (c) => c.json(await putAgentConfigs(c.var.ctx, c.req.valid("json")), 200))
   .openapi(listPromptsRoute, async (c) => c.json({ data: await listPrompts(c.var.ctx) }, 200))

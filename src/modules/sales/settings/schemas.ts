@@ -20,7 +20,9 @@ const AgentConfig = z
   .object({
     provider: Provider,
     model: z.string().openapi({ example: "claude-sonnet-4-5" }),
-    is_default: z.boolean().openapi({ description: "True when the organisation chose nothing and the platform default applies", example: false }),
+    is_default: z
+      .boolean()
+      .openapi({ description: "True when no model is chosen for this agent and the organisation's default (/v1/org/settings `llm`) applies", example: false }),
   })
   .openapi("SalesAgentConfig");
 
@@ -48,7 +50,9 @@ export const PutAgentConfigsBody = z
         agent,
         AgentChoice.nullable()
           .optional()
-          .openapi({ description: `${AGENT_DESCRIPTIONS[agent]}: \`{provider, model}\`, or null for the platform default; absent stays as is` }),
+          .openapi({
+            description: `${AGENT_DESCRIPTIONS[agent]}: \`{provider, model}\`, or null for the organisation's default (/v1/org/settings \`llm\`); absent stays as is`,
+          }),
       ]),
     ) as Record<(typeof SALES_AGENTS)[number], z.ZodOptional<z.ZodNullable<typeof AgentChoice>>>,
   )

@@ -12,6 +12,7 @@ import { NotFound, Unprocessable } from "../../../lib/errors";
 import { configuredLlmProviders, LLM_KEY_VARIABLES, LLM_PROVIDER_LABELS, type LlmProviderName } from "../../../providers/llm";
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
+import { llmDefaultFor } from "../../identity/org-settings/service";
 import { chatModelPrices, PRICES, type Price } from "../../money/credits/prices";
 import { DEFAULT_PROMPTS, isPromptSlug, PROMPT_SLUGS } from "./prompts";
 
@@ -25,18 +26,16 @@ export interface AgentModel {
   model: string;
 }
 
-/** The platform's choice for an agent the organisation did not configure (CHATBOT_DEFAULT_LLM / _MODEL). */
-export function defaultAgentModel(ctx: ServiceCtx): AgentModel {
-  return { ...ctx.config.llm.chatbotDefault };
-}
-
-/** The provider and model `agent` of `orgId` uses: the admin's choice, else the platform default. */
+/**
+ * The provider and model `agent` of `orgId` uses: the admin's choice, else the organisation's
+ * default chat model (settings `llm` in /v1/org/settings), else the platform's (CHATBOT_DEFAULT_LLM / _MODEL).
+ */
 export async function agentModel(ctx: ServiceCtx, orgId: string, agent: SalesAgent): Promise<AgentModel> {
   const [row] = await ctx.db
     .select({ provider: salesAgentConfigs.provider, model: salesAgentConfigs.model })
     .from(salesAgentConfigs)
     .where(and(eq(salesAgentConfigs.orgId, orgId), eq(salesAgentConfigs.agent, agent)));
-  return row ?? defaultAgentModel(ctx);
+  return row ?? llmDefaultFor(ctx, orgId);
 }
 
 /** The text of prompt `slug` that `orgId` uses now: its current version, else the built-in default. */
@@ -73,7 +72,7 @@ export async function getAgentConfigs(ctx: ServiceCtx): Promise<AgentConfigsView
     .select({ agent: salesAgentConfigs.agent, provider: salesAgentConfigs.provider, model: salesAgentConfigs.model })
     .from(salesAgentConfigs)
     .where(eq(salesAgentConfigs.orgId, orgId));
-  const fallback = defaultAgentModel(ctx);
+  const fallback = await llmDefaultFor(ctx, orgId);
   const view = {} as AgentConfigsView;
   for (const agent of SALES_AGENTS) {
     const row = rows.find((r) => r.agent === agent);
@@ -264,8 +263,9 @@ function priceView(price: Price): LlmPriceView {
 }
 
 /** The providers this platform has keys for, each with its chat models and their prices (what an admin may choose). */
-export function llmOptions(ctx: ServiceCtx) {
+export async function llmOptions(ctx: ServiceCtx) {
   assertCan(ctx, "org:read");
+  const fallback = await llmDefaultFor(ctx, requireOrgId(ctx));
   return {
     providers: configuredLlmProviders(ctx.config).map((provider) => ({
       provider,
@@ -273,6 +273,6 @@ export function llmOptions(ctx: ServiceCtx) {
       models: chatModelPrices(provider).map(({ model, price }) => ({ model, price: priceView(price) })),
       default_price: priceView(PRICES[provider]?.default ?? {}),
     })),
-    default: defaultAgentModel(ctx),
+    default: fallback,
   };
 }
