@@ -65,7 +65,10 @@ interface RefusedJson {
  * Checks and stores `rows` in one statement, one round trip whatever the batch size:
  * - `gate`: each agent's status and the latest open or paid invoice period of its customer
  *   (through the (org, customer, model, period) index). Invoices are read here, not through their
- *   module, because ingestion must stay at one statement a batch;
+ *   module, because ingestion must stay at one statement a batch. The agents found are locked
+ *   FOR KEY SHARE, as the insert's agent check would lock them (migration 0020): one being deleted
+ *   meanwhile is waited for and then not found, so its events are refused here instead of failing
+ *   the statement in that check;
  * - an event passes when its agent is in the organisation and not archived, it is not in the
  *   future, and it falls at or after the end of that period (periods are [start, end), so an event
  *   at the very end belongs to the next, still open, one);
@@ -94,6 +97,8 @@ export async function insertGatedEvents(db: Database, orgId: string, rows: Event
                LIMIT 1
             ) c ON true
            WHERE a.org_id = ${orgId} AND a.id IN (SELECT DISTINCT agent_id FROM batch)
+           ORDER BY a.id
+             FOR KEY SHARE OF a
         ),
         judged AS (
           SELECT e.*, g.id IS NOT NULL AS found, g.status, g.customer_id, g.period_start, g.period_end, g.number, g.invoice_status,
