@@ -14,13 +14,14 @@ function wholeNumber(min: number, max: number, fallback: number, description: st
 
 const Days = wholeNumber(1, 366, 30, "Whole UTC days back from today, today included");
 
+// `contact_id=` with nothing after it means no filter, as if it had been left out.
 const ContactId = z
   .string()
-  .min(1)
   .max(200)
-  .regex(/^\P{Cc}+$/u, "1 to 200 printable characters")
+  .regex(/^\P{Cc}*$/u, "Up to 200 printable characters")
   .optional()
-  .openapi({ description: "Only this contact's conversations", example: "visitor-8812" });
+  .transform((value) => (value === "" ? undefined : value))
+  .openapi({ description: "Only this contact's conversations (empty: every contact)", example: "visitor-8812" });
 
 export const SummaryQuery = z.object({
   days: Days,
