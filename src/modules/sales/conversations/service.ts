@@ -8,6 +8,7 @@ import { toPage } from "../../../lib/pagination";
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
 import { recordOwnAgentEvent } from "../../usage/events/service";
+import { relayStaffReply } from "../channels/replies";
 import type { StageName } from "../flows/rules";
 import type { SalesFlow } from "../flows/service";
 import { flowForTurn } from "../flows/service";
@@ -95,18 +96,16 @@ export interface NewMessage {
  */
 export async function appendMessages(ctx: ServiceCtx, row: ConversationRow, messages: NewMessage[]): Promise<void> {
   if (messages.length === 0) return;
-  const [last] = await ctx.db
-    .select({ seq: sql<number>`coalesce(max(${salesMessages.seq}), 0)::int` })
-    .from(salesMessages)
-    .where(and(eq(salesMessages.orgId, row.orgId), eq(salesMessages.conversationId, row.id)));
-  const base = last?.seq ?? 0;
   const now = ctx.now();
+  // One statement: each row's subquery sees the conversation as it was before the insert.
+  const after = (i: number) =>
+    sql<number>`(select coalesce(max(${salesMessages.seq}), 0) + ${i + 1} from ${salesMessages} where ${salesMessages.conversationId} = ${row.id})`;
   await ctx.db.insert(salesMessages).values(
     messages.map((m, i) => ({
       id: newId("smg"),
       orgId: row.orgId,
       conversationId: row.id,
-      seq: base + i + 1,
+      seq: after(i),
       role: m.role,
       content: m.content,
       stage: m.stage,
@@ -315,6 +314,7 @@ export async function staffReply(ctx: ServiceCtx, id: string, content: string): 
     await appendMessages(ctx, row, [{ role: "staff", content, stage: row.stage, authorUserId: ctx.actor?.userId ?? null }]);
     const snapshot = await memory.snapshot();
     await memory.commit({ stage: snapshot.stage, visited: snapshot.visited, messages: [{ role: "staff", content, stage: row.stage }] });
+    await relayStaffReply(ctx, row, content);
     await ctx.db
       .update(salesConversations)
       .set({ updatedAt: ctx.now() })
