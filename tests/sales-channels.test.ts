@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
-import { and, eq } from "drizzle-orm";
-import { describe, expect, inject, it } from "vitest";
+import { and, eq, inArray } from "drizzle-orm";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { messages, SALES_AGENTS, salesAgentConfigs, salesChannels, salesChannelUpdates } from "../src/db/schema";
 import { hubSignature256 } from "../src/lib/signatures";
 import { answerStuckChats } from "../src/modules/sales/channels/sweep";
@@ -46,6 +46,24 @@ interface ChannelView {
   created_at: string;
 }
 
+/** Channels this test connected: it ends only when their work has (no answer left running into the next test or past the run). */
+const connected = new Set<string>();
+
+afterEach(async () => {
+  const ids = [...connected];
+  connected.clear();
+  if (ids.length === 0) return;
+  const busy = async () => {
+    const updates = await testCtx().db.select().from(salesChannelUpdates).where(inArray(salesChannelUpdates.channelId, ids));
+    const replies = await testCtx().db.select().from(messages).where(inArray(messages.salesChannelId, ids));
+    return (
+      updates.filter((u) => u.status === "pending" || u.status === "processing").length +
+      replies.filter((m) => m.status === "queued" || m.status === "sending").length
+    );
+  };
+  await expect.poll(busy, { timeout: 15_000, interval: 200 }).toBe(0);
+});
+
 /** A Telegram chat id no other test uses (the fake records requests by chat). */
 const uniqueChatId = () => String(700_000_000 + Math.floor(Math.random() * 100_000_000) + next());
 
@@ -63,6 +81,7 @@ async function connectTelegram(owner: SignedUp): Promise<TelegramChannel> {
   const token = `${botId}:AAH-${tag}-bot-${next()}`;
   await fakeTelegram.registerBot(token);
   const channel = await expectJson<ChannelView>(await call("/v1/channels", { token: owner.access_token, body: { type: "telegram", bot_token: token } }), 201);
+  connected.add(channel.id);
   const webhook = await fakeTelegram.webhook(token);
   if (!webhook?.secret_token) throw new Error("setWebhook stored no secret token");
   return { channel, token, secret: webhook.secret_token, botId };
@@ -314,6 +333,32 @@ describe("POST /v1/channels/telegram/{channel_id}/webhook", () => {
     await expect.poll(async () => (await telegramSent(slowChat)).map(sentText), { timeout: 15_000, interval: 200 }).toEqual(["You said: slow"]);
   });
 
+  it("while staff have the conversation, the bot stays quiet and the staff member's reply reaches the chat", async () => {
+    const owner = await signUp("tg-takeover");
+    await useOwnModels(owner);
+    const { channel, token, secret } = await connectTelegram(owner);
+    const chatId = uniqueChatId();
+    expect((await postTelegram(channel.id, await telegramUpdate(47001, chatId, "hello"), secret)).status).toBe(200);
+    await expect.poll(async () => (await updatesOf(channel.id)).map((u) => u.status), { timeout: 15_000, interval: 200 }).toEqual(["done"]);
+    const conversationId = (await updatesOf(channel.id))[0]?.conversationId as string;
+    await expectJson(await call(`/v1/chatbot/conversations/${conversationId}/takeover`, { method: "POST", token: owner.access_token }), 200);
+
+    expect((await postTelegram(channel.id, await telegramUpdate(47002, chatId, "is a person there?"), secret)).status).toBe(200);
+    await expect.poll(async () => (await updatesOf(channel.id)).map((u) => u.status), { timeout: 15_000, interval: 200 }).toEqual(["done", "done"]);
+    await expectJson(
+      await call(`/v1/chatbot/conversations/${conversationId}/reply`, { token: owner.access_token, body: { content: "Hi, Ana from the shop here." } }),
+      200,
+    );
+    await expect
+      .poll(async () => (await telegramSent(chatId)).map(sentText), { timeout: 15_000, interval: 200 })
+      .toEqual(["You said: hello", "Hi, Ana from the shop here."]);
+    expect((await telegramSent(chatId)).map((r) => r.path)).toEqual([`/bot${token}/sendMessage`, `/bot${token}/sendMessage`]);
+    // "typing…" only for the message the bot answered.
+    expect((await fakeTelegram.requests(chatId)).filter((r) => r.path.endsWith("/sendChatAction"))).toHaveLength(1);
+    const detail = await conversation(owner, conversationId);
+    expect(detail.messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "staff"]);
+  });
+
   it("sends the stage's image with the reply as a captioned photo", async () => {
     const owner = await signUp("tg-image");
     await useOwnModels(owner);
@@ -449,6 +494,7 @@ async function connectWhatsApp(owner: SignedUp): Promise<WhatsAppChannel> {
     }),
     201,
   );
+  connected.add(channel.id);
   return { channel, phoneNumberId, accessToken, appSecret, verifyToken };
 }
 

@@ -6,6 +6,7 @@ import { systemActor } from "../../identity/auth/principal";
 import { runSalesTurn } from "../chat/service";
 import { withConversationTurn } from "../conversations/memory";
 import { MAX_MESSAGE_CHARS } from "../conversations/schemas";
+import { getConversationRow } from "../conversations/service";
 import type { SalesChannelRow } from "./credentials";
 import { sendReply, sendTyping } from "./replies";
 
@@ -122,7 +123,9 @@ async function answerMessage(ctx: ServiceCtx, channel: SalesChannelRow, update: 
     .select()
     .from(salesChannelChats)
     .where(and(eq(salesChannelChats.channelId, channel.id), eq(salesChannelChats.chatId, update.chatId)));
-  await sendTyping(orgCtx, channel, update.chatId, update.externalId);
+  // Nobody types while staff have the conversation: the bot will not answer.
+  const taken = chat ? (await getConversationRow(orgCtx, channel.orgId, chat.conversationId)).mode === "human" : false;
+  if (!taken) await sendTyping(orgCtx, channel, update.chatId, update.externalId);
   const result = await runSalesTurn(orgCtx, {
     orgId: channel.orgId,
     conversationId: chat?.conversationId,

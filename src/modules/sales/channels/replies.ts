@@ -1,3 +1,5 @@
+import { and, eq } from "drizzle-orm";
+import { salesChannelChats, salesChannels } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { ProviderError } from "../../../providers/errors";
 import { sendChatAction } from "../../../providers/telegram";
@@ -36,6 +38,32 @@ export async function sendReply(ctx: ServiceCtx, channel: SalesChannelRow, chatI
   }
   if (reply) await sendMessage(ctx, { ...base, body: reply, idempotencyKey: `sales:${updateId}:reply` });
   if (image) await sendMessage(ctx, { ...base, media: { url: image }, idempotencyKey: `sales:${updateId}:image` });
+}
+
+/**
+ * A staff member's reply in a conversation that is a Telegram or WhatsApp chat goes to that chat,
+ * through the queue as the channel's bot or number (a web conversation's visitor reads it from the
+ * API). A channel disconnected since is logged, not an error: the reply is kept in the conversation.
+ */
+export async function relayStaffReply(ctx: ServiceCtx, conversation: { id: string; orgId: string; channel: string }, content: string): Promise<void> {
+  if (conversation.channel === "web") return;
+  const [chat] = await ctx.db
+    .select({ channel: salesChannels, chatId: salesChannelChats.chatId })
+    .from(salesChannelChats)
+    .innerJoin(salesChannels, eq(salesChannels.id, salesChannelChats.channelId))
+    .where(and(eq(salesChannelChats.orgId, conversation.orgId), eq(salesChannelChats.conversationId, conversation.id)));
+  if (!chat || chat.channel.disconnectedAt) {
+    ctx.log.info("staff reply kept, but its chat's channel is gone", { conversation_id: conversation.id });
+    return;
+  }
+  await sendMessage(ctx, {
+    orgId: conversation.orgId,
+    channel: chat.channel.type,
+    recipient: chat.channel.type === "whatsapp" ? `+${chat.chatId}` : chat.chatId,
+    body: content,
+    salesChannelId: chat.channel.id,
+    entity: { type: "sales_conversation", id: conversation.id },
+  });
 }
 
 export interface TypingJob extends QueueJob {

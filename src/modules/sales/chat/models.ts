@@ -1,7 +1,7 @@
 import type { ServiceCtx } from "../../../lib/context";
 import { type ChatParams, type ChatResult, llmProvider } from "../../../providers/llm";
 import { providerProblem } from "../../content/ai/metered-chat";
-import { type AgentModel, agentModel, recordModelCall, type SalesAgent } from "../settings/service";
+import { agentModel, recordModelCall, type SalesAgent } from "../settings/service";
 
 /** What a turn's model calls used and cost, summed; the response's `usage` and `cost`. */
 export class TurnMeter {
@@ -35,14 +35,6 @@ export interface AgentCaller {
   meter: TurnMeter;
   /** Aborted when the client went away: the model call stops. */
   signal?: AbortSignal;
-  /** Each agent's provider and model, read once for the turn; an agent left out is read when it is called. */
-  models?: ReadonlyMap<SalesAgent, AgentModel>;
-}
-
-/** The provider and model of each of `agents`, read in parallel. */
-export async function agentModels(ctx: ServiceCtx, orgId: string, agents: readonly SalesAgent[]): Promise<Map<SalesAgent, AgentModel>> {
-  const models = await Promise.all(agents.map((agent) => agentModel(ctx, orgId, agent)));
-  return new Map(agents.map((agent, i) => [agent, models[i] as AgentModel]));
 }
 
 /**
@@ -58,7 +50,7 @@ export async function callAgent(
   params: Omit<ChatParams, "model">,
   onDelta?: (text: string) => void,
 ): Promise<ChatResult> {
-  const { provider, model } = caller.models?.get(agent) ?? (await agentModel(ctx, caller.orgId, agent));
+  const { provider, model } = await agentModel(ctx, caller.orgId, agent);
   const llm = llmProvider(ctx.config, provider);
   let result: ChatResult | undefined;
   try {
