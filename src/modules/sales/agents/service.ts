@@ -32,6 +32,7 @@ async function answerFrom(
     { role: "user" as const, content: question },
   ];
   const result = await callAgent(ctx, caller, agent, { messages }, streaming.onDelta);
+  await meter.settle();
   return result.content?.trim() ?? "";
 }
 

@@ -1,7 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { ServiceCtx } from "../../../lib/context";
 import type { FlowStage, StageState } from "../flows/rules";
-import { agentPrompt } from "../settings/service";
 import { type AgentCaller, callAgent } from "./models";
 import { type TranscriptLine, transcriptText } from "./transcript";
 
@@ -74,6 +73,8 @@ export interface PlannerInput {
   summary: string;
   recent: TranscriptLine[];
   message: string;
+  /** The organisation's planner prompt. */
+  prompt: string;
 }
 
 /**
@@ -83,7 +84,7 @@ export interface PlannerInput {
 export async function plan(ctx: ServiceCtx, caller: AgentCaller, input: PlannerInput): Promise<PlannerAnswer | null> {
   const current = input.flow.find((s) => s.name === input.state.stage);
   const choices = [input.state.stage, ...(current ? current.next : input.flow.map((s) => s.name).filter((name) => name !== input.state.stage))];
-  const system = `${await agentPrompt(ctx, caller.orgId, "planner")}\n\n${FIELDS}`;
+  const system = `${input.prompt}\n\n${FIELDS}`;
   const context = [
     `Stages: ${input.flow.map((s) => `${s.name} (${s.goal}) -> ${s.next.join(", ") || "end"}`).join("; ")}`,
     `Current stage: ${input.state.stage}`,

@@ -1,3 +1,4 @@
+import type { ConversationSnapshot } from "../../../../durable-objects/SalesConversation";
 import { type SalesChannel, type SalesOrder, salesStageRefusals } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { Unprocessable } from "../../../lib/errors";
@@ -11,7 +12,7 @@ import { appendMessages, type ConversationRow, getConversationRow, startConversa
 import { decideStage, enterStage, type FlowStage, isStageName, type StageName, type StageState } from "../flows/rules";
 import { flowForTurn, type SalesFlow } from "../flows/service";
 import { agentPrompt, ensureChatCredits } from "../settings/service";
-import { type AgentCaller, callAgent, TurnMeter } from "./models";
+import { type AgentCaller, agentModels, callAgent, TurnMeter } from "./models";
 import { type PlannerAnswer, plan } from "./planner";
 import { chatTurns, type TranscriptLine, transcriptText } from "./transcript";
 
@@ -53,6 +54,8 @@ export interface SalesTurnResult {
 }
 
 const TITLE_CHARS = 60;
+/** The agents every bot turn asks, in this order; their models and prompts are read at once. */
+const TURN_AGENTS = ["planner", "reply", "memory"] as const;
 const MAX_SUMMARY_CHARS = 2000;
 
 /**
@@ -65,10 +68,13 @@ const MAX_SUMMARY_CHARS = 2000;
  */
 export async function runSalesTurn(ctx: ServiceCtx, input: SalesTurnInput): Promise<SalesTurnResult> {
   assertCan(ctx, "chatbot:write");
-  const flow = await flowForTurn(ctx, input.orgId);
+  const [flow, found] = await Promise.all([
+    flowForTurn(ctx, input.orgId),
+    input.conversationId ? getConversationRow(ctx, input.orgId, input.conversationId) : undefined,
+  ]);
   let conversation: ConversationRow;
-  if (input.conversationId) {
-    conversation = await getConversationRow(ctx, input.orgId, input.conversationId);
+  if (found) {
+    conversation = found;
     if (conversation.contactId !== input.contactId) {
       throw new Unprocessable([{ path: "contact_id", message: `Conversation ${conversation.id} is with another contact` }]);
     }
@@ -78,8 +84,16 @@ export async function runSalesTurn(ctx: ServiceCtx, input: SalesTurnInput): Prom
   }
   return withConversationTurn(ctx, conversation.id, async (memory) => {
     // Read again under the lock: a takeover or an earlier turn may have changed it while we waited.
-    const current = await getConversationRow(ctx, input.orgId, conversation.id);
-    return turn(ctx, flow, current, memory, input);
+    const [current, snapshot] = await Promise.all([getConversationRow(ctx, input.orgId, conversation.id), memory.snapshot()]);
+    const meter = new TurnMeter();
+    try {
+      const result = await turn(ctx, flow, current, memory, snapshot, meter, input);
+      await meter.settle();
+      return { ...result, usage: meter.usage(), cost: meter.cost() };
+    } finally {
+      // A turn that failed half-way still finishes writing the charges of the calls it made.
+      await meter.settle().catch((error: unknown) => ctx.log.error("a sales chat charge failed", { conversation_id: conversation.id, error: String(error) }));
+    }
   });
 }
 
@@ -89,9 +103,15 @@ async function seedHistory(ctx: ServiceCtx, row: ConversationRow, history: NonNu
   await conversationMemory(ctx, row.id).seed(messages);
 }
 
-async function turn(ctx: ServiceCtx, flow: SalesFlow, row: ConversationRow, memory: ConversationMemory, input: SalesTurnInput): Promise<SalesTurnResult> {
-  const meter = new TurnMeter();
-  const snapshot = await memory.snapshot();
+async function turn(
+  ctx: ServiceCtx,
+  flow: SalesFlow,
+  row: ConversationRow,
+  memory: ConversationMemory,
+  snapshot: ConversationSnapshot,
+  meter: TurnMeter,
+  input: SalesTurnInput,
+): Promise<SalesTurnResult> {
   const state: StageState = { stage: isStageName(row.stage) ? row.stage : snapshot.stage, visited: snapshot.visited };
   const result = (reply: string | null, stage: StageName, attachment: string | null): SalesTurnResult => ({
     reply,
@@ -107,26 +127,38 @@ async function turn(ctx: ServiceCtx, flow: SalesFlow, row: ConversationRow, memo
 
   if (row.mode === "human") {
     // Taken over: the message is kept for the staff member, and no model is asked.
-    await appendMessages(ctx, row, [{ role: "user", content: input.message, stage: state.stage }]);
-    await memory.commit({ stage: state.stage, visited: state.visited, messages: [{ role: "user", content: input.message, stage: state.stage }] });
-    await updateAfterTurn(ctx, row, { stage: state.stage, title });
+    const message = { role: "user" as const, content: input.message, stage: state.stage };
+    await Promise.all([
+      appendMessages(ctx, row, [message]),
+      memory.commit({ stage: state.stage, visited: state.visited, messages: [message] }),
+      updateAfterTurn(ctx, row, { stage: state.stage, title }),
+    ]);
     return result(null, state.stage, null);
   }
 
-  await ensureChatCredits(ctx, flow.orgId);
-  const caller: AgentCaller = { orgId: flow.orgId, conversationId: row.id, contactId: row.contactId, meter, signal: input.signal };
+  // One round of reads before the first model call: the balance, and the agents' models and prompts.
+  const [, models, prompts] = await Promise.all([
+    ensureChatCredits(ctx, flow.orgId),
+    agentModels(ctx, flow.orgId, TURN_AGENTS),
+    Promise.all(TURN_AGENTS.map((agent) => agentPrompt(ctx, flow.orgId, agent))),
+  ]);
+  const [plannerPrompt, replyPrompt, memoryPrompt] = prompts as [string, string, string];
+  const caller: AgentCaller = { orgId: flow.orgId, conversationId: row.id, contactId: row.contactId, meter, signal: input.signal, models };
   const recent: TranscriptLine[] = snapshot.messages;
   input.onThinking?.({ step: "planning", stage: state.stage, conversation_id: row.id });
-  const proposal = await plan(ctx, caller, { flow: flow.stages, state, summary: snapshot.summary, recent, message: input.message });
+  const proposal = await plan(ctx, caller, { flow: flow.stages, state, summary: snapshot.summary, recent, message: input.message, prompt: plannerPrompt });
   const decision = decideStage(flow.stages, state, { next: proposal?.next_stage ?? null, userLeaving: proposal?.user_leaving ?? false });
   if (decision.refusal) await logRefusal(ctx, row, state.stage, decision.stage, decision.refusal);
   const next = enterStage(state, decision.stage);
   const stage = flow.stages.find((s) => s.name === next.stage);
 
-  const facts = await lookUpFacts(ctx, flow, proposal, (step) => input.onThinking?.({ step, stage: next.stage, conversation_id: row.id }));
-  const order = next.stage === "closing" && proposal?.order && !row.saleClosedAt ? await priceOrder(ctx, flow.orgId, proposal.order) : null;
+  const [facts, order, stagePrompt] = await Promise.all([
+    lookUpFacts(ctx, flow, proposal, (step) => input.onThinking?.({ step, stage: next.stage, conversation_id: row.id })),
+    next.stage === "closing" && proposal?.order && !row.saleClosedAt ? priceOrder(ctx, flow.orgId, proposal.order) : null,
+    stage?.prompt ?? agentPrompt(ctx, flow.orgId, `stage.${next.stage}`),
+  ]);
 
-  const system = await replyInstructions(ctx, flow.orgId, stage, next.stage, snapshot.summary, facts, order);
+  const system = replyInstructions(replyPrompt, stage, next.stage, stagePrompt, snapshot.summary, facts, order);
   const reply =
     (
       await callAgent(
@@ -138,21 +170,17 @@ async function turn(ctx: ServiceCtx, flow: SalesFlow, row: ConversationRow, memo
       )
     ).content?.trim() ?? "";
 
-  const summary = await summarise(ctx, caller, snapshot.summary, input.message, reply);
-  await appendMessages(ctx, row, [
-    { role: "user", content: input.message, stage: state.stage },
-    { role: "assistant", content: reply, stage: next.stage },
+  const summary = await summarise(ctx, caller, memoryPrompt, snapshot.summary, input.message, reply);
+  const exchange = [
+    { role: "user" as const, content: input.message, stage: state.stage },
+    { role: "assistant" as const, content: reply, stage: next.stage },
+  ];
+  // The transcript, the object's memory and the conversation's row are independent writes.
+  await Promise.all([
+    appendMessages(ctx, row, exchange),
+    memory.commit({ stage: next.stage, visited: next.visited, summary, messages: exchange }),
+    updateAfterTurn(ctx, row, { stage: next.stage, title, ...(order ? { order } : {}) }),
   ]);
-  await memory.commit({
-    stage: next.stage,
-    visited: next.visited,
-    summary,
-    messages: [
-      { role: "user", content: input.message, stage: state.stage },
-      { role: "assistant", content: reply, stage: next.stage },
-    ],
-  });
-  await updateAfterTurn(ctx, row, { stage: next.stage, title, ...(order ? { order } : {}) });
   if (order) await recordSale(ctx, flow, row, order);
   return result(reply, next.stage, stage?.attachment ?? null);
 }
@@ -226,21 +254,16 @@ async function recordSale(ctx: ServiceCtx, flow: SalesFlow, row: ConversationRow
   }
 }
 
-async function replyInstructions(
-  ctx: ServiceCtx,
-  orgId: string,
+function replyInstructions(
+  replyPrompt: string,
   stage: FlowStage | undefined,
   stageName: StageName,
+  stagePrompt: string,
   summary: string,
   facts: Facts,
   order: SalesOrder | null,
-): Promise<string> {
-  const stagePrompt = stage?.prompt ?? (await agentPrompt(ctx, orgId, `stage.${stageName}`));
-  const parts = [
-    await agentPrompt(ctx, orgId, "reply"),
-    `Current stage: ${stageName}. Goal: ${stage?.goal ?? stageName}.`,
-    `Stage instructions: ${stagePrompt}`,
-  ];
+): string {
+  const parts = [replyPrompt, `Current stage: ${stageName}. Goal: ${stage?.goal ?? stageName}.`, `Stage instructions: ${stagePrompt}`];
   if (summary) parts.push(`What you remember of this conversation: ${summary}`);
   if (facts.products) parts.push(`Product facts (the only prices and stock you may quote):\n${facts.products}`);
   if (facts.knowledge) parts.push(`Knowledge base passages (the only policies you may state):\n${facts.knowledge}`);
@@ -249,7 +272,7 @@ async function replyInstructions(
 }
 
 /** The memory agent's new running summary; a failure keeps the old one (the reply has already been given). */
-async function summarise(ctx: ServiceCtx, caller: AgentCaller, previous: string, message: string, reply: string): Promise<string> {
+async function summarise(ctx: ServiceCtx, caller: AgentCaller, prompt: string, previous: string, message: string, reply: string): Promise<string> {
   try {
     const exchange = transcriptText([
       { role: "user", content: message },
@@ -257,7 +280,7 @@ async function summarise(ctx: ServiceCtx, caller: AgentCaller, previous: string,
     ]);
     const result = await callAgent(ctx, caller, "memory", {
       messages: [
-        { role: "system", content: await agentPrompt(ctx, caller.orgId, "memory") },
+        { role: "system", content: prompt },
         { role: "user", content: `Previous summary: ${previous || "(none)"}\n\nLatest exchange:\n${exchange}` },
       ],
     });

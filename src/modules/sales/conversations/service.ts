@@ -96,18 +96,16 @@ export interface NewMessage {
  */
 export async function appendMessages(ctx: ServiceCtx, row: ConversationRow, messages: NewMessage[]): Promise<void> {
   if (messages.length === 0) return;
-  const [last] = await ctx.db
-    .select({ seq: sql<number>`coalesce(max(${salesMessages.seq}), 0)::int` })
-    .from(salesMessages)
-    .where(and(eq(salesMessages.orgId, row.orgId), eq(salesMessages.conversationId, row.id)));
-  const base = last?.seq ?? 0;
   const now = ctx.now();
+  // One statement: each row's subquery sees the conversation as it was before the insert.
+  const after = (i: number) =>
+    sql<number>`(select coalesce(max(${salesMessages.seq}), 0) + ${i + 1} from ${salesMessages} where ${salesMessages.conversationId} = ${row.id})`;
   await ctx.db.insert(salesMessages).values(
     messages.map((m, i) => ({
       id: newId("smg"),
       orgId: row.orgId,
       conversationId: row.id,
-      seq: base + i + 1,
+      seq: after(i),
       role: m.role,
       content: m.content,
       stage: m.stage,
