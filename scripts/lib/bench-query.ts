@@ -149,7 +149,8 @@ export function timeModelCalls(fakeUrl: string): ModelTimer {
   };
 }
 
-async function runQuestions(ask: () => Promise<{ ok: boolean }>, model: ModelTimer, count: number, clients: number): Promise<ChatRunFigures> {
+/** Runs `count` requests from `clients` concurrent clients, timing each and pairing it with the model calls it made (one client). */
+export async function runQuestions(ask: () => Promise<{ ok: boolean }>, model: ModelTimer, count: number, clients: number): Promise<ChatRunFigures> {
   model.calls.length = 0;
   const totals: number[] = [];
   const paired: number[] = [];

@@ -1,30 +1,17 @@
 import { createParser } from "eventsource-parser";
-import { apiClient, grantBenchCredits, type ModelTimer, percentile, timeModelCalls } from "./bench-query.ts";
+import { apiClient, type ChatRunFigures, grantBenchCredits, type ModelTimer, percentile, runQuestions, timeModelCalls } from "./bench-query.ts";
 import type { LocalStack } from "./local-stack.ts";
 
 // Far more than any run spends: a 402 would measure the refusal path instead.
 const BENCH_CREDITS = 10_000_000;
 const WARM_UP = 5;
 
-export interface TurnRunFigures {
-  turns: number;
-  non200: number;
-  /** Model calls per turn (planner, reply, memory; one more when the planner is asked again). */
-  modelCallsPerTurn: number;
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Total less the turn's own model calls, paired per turn (one client only). */
-  overheadP50Ms: number | null;
-  overheadP99Ms: number | null;
-}
-
 export interface SalesChatFigures {
   /** One client, turn after turn in one conversation (the flow walks to farewell and stays there). */
-  oneConversation: TurnRunFigures;
+  oneConversation: ChatRunFigures;
   clients: number;
   /** N clients, each turn starting a new conversation: conversations per second. */
-  newConversations: TurnRunFigures;
+  newConversations: ChatRunFigures;
   /** `POST /v1/chatbot/chat/stream`, one client: time to the response's headers and to the first content delta. */
   sse: { turns: number; headersP50Ms: number; firstContentP50Ms: number; firstContentP99Ms: number; addedP50Ms: number; addedP99Ms: number };
 }
@@ -72,46 +59,13 @@ export async function measureSalesChat(options: {
 
   const model = timeModelCalls(options.fakeOpenAiUrl);
   try {
-    const oneConversation = await runTurns(() => chat({ message: "What would you recommend?", conversation_id: conversationId }), model, turns, 1);
-    const newConversations = await runTurns(() => chat({ message: "Hi there" }), model, turns, clients);
+    const oneConversation = await runQuestions(() => chat({ message: "What would you recommend?", conversation_id: conversationId }), model, turns, 1);
+    const newConversations = await runQuestions(() => chat({ message: "Hi there" }), model, turns, clients);
     const sse = await measureStream(options.baseUrl, options.accessToken, model, sseTurns);
     return { oneConversation, clients, newConversations, sse };
   } finally {
     model.stop();
   }
-}
-
-async function runTurns(turn: () => Promise<{ ok: boolean }>, model: ModelTimer, count: number, clients: number): Promise<TurnRunFigures> {
-  model.calls.length = 0;
-  const totals: number[] = [];
-  const paired: number[] = [];
-  let next = 0;
-  let failures = 0;
-  const client = async () => {
-    while (next < count) {
-      next++;
-      const callsBefore = model.calls.length;
-      const started = performance.now();
-      const { ok } = await turn();
-      const ms = performance.now() - started;
-      totals.push(ms);
-      if (!ok) failures++;
-      if (clients === 1) paired.push(ms - model.calls.slice(callsBefore).reduce((sum, call) => sum + call.ms, 0));
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: clients }, client));
-  const seconds = (performance.now() - started) / 1000;
-  return {
-    turns: totals.length,
-    non200: failures,
-    modelCallsPerTurn: model.calls.length / totals.length,
-    perSecond: totals.length / seconds,
-    p50Ms: percentile(totals, 50),
-    p99Ms: percentile(totals, 99),
-    overheadP50Ms: clients === 1 ? percentile(paired, 50) : null,
-    overheadP99Ms: clients === 1 ? percentile(paired, 99) : null,
-  };
 }
 
 async function measureStream(baseUrl: string, accessToken: string, model: ModelTimer, count: number): Promise<SalesChatFigures["sse"]> {
@@ -158,14 +112,14 @@ async function measureStream(baseUrl: string, accessToken: string, model: ModelT
 /** The figures as `npm run bench` prints them, one `name value` a line. */
 export function formatSalesChatFigures(figures: SalesChatFigures): string {
   const round = (value: number) => Math.round(value * 100) / 100;
-  const run = (prefix: string, f: TurnRunFigures) => [
-    `${prefix}_turns ${f.turns}`,
+  const run = (prefix: string, f: ChatRunFigures) => [
+    `${prefix}_turns ${f.requests}`,
     `${prefix}_non_200 ${f.non200}`,
-    `${prefix}_model_calls_per_turn ${round(f.modelCallsPerTurn)}`,
+    `${prefix}_model_calls_per_turn ${round(f.modelCallsPerRequest)}`,
     `${prefix}_per_s ${round(f.perSecond)}`,
     `${prefix}_latency_p50_ms ${round(f.p50Ms)}`,
     `${prefix}_latency_p99_ms ${round(f.p99Ms)}`,
-    ...(f.overheadP50Ms === null ? [] : [`${prefix}_overhead_p50_ms ${round(f.overheadP50Ms)}`]),
+    `${prefix}_overhead_p50_ms ${round(f.overheadP50Ms)}`,
     ...(f.overheadP99Ms === null ? [] : [`${prefix}_overhead_p99_ms ${round(f.overheadP99Ms)}`]),
   ];
   const { sse } = figures;
