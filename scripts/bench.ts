@@ -20,6 +20,9 @@
  * - `sales_chat`: `POST /v1/chatbot/chat` less its three model calls (planner, reply, memory; the fake
  *   OpenAI here), one conversation turn after turn and N clients starting conversations (conversations/s),
  *   and the stream's time to its first content delta less the planner's time (scripts/lib/bench-sales-chat.ts);
+ * - `sales_channels`: a connected Telegram bot's webhook, BENCH_CHANNEL_UPDATES (200) messages over
+ *   BENCH_CHANNEL_CHATS (20) chats from BENCH_CHANNEL_CLIENTS (10) at once: acknowledgement p50/p99
+ *   and acks/s, then webhook-to-reply p50/p99 at the fake Bot API (scripts/lib/bench-sales-channels.ts);
  * - `POST /v1/events` over HTTP: events/s and batch p50/p99 for batches of 1,000 mixed events from N
  *   clients, then the same batches replayed as duplicates; beside them the ceiling: the same rows inserted
  *   from Node into a scratch copy of agent_events (one statement a batch, same clients), and the ratio
@@ -47,7 +50,7 @@
  *   (scripts/lib/bench-startup.ts).
  *
  * `BENCH_ONLY=query,sql_guard` runs only those sections (suite, startup, http, signin, messaging,
- * credits, bills, dashboard, sql_guard, query, sales_chat, events, calculate, knowledge, speech, calls, bundle); the local stack's
+ * credits, bills, dashboard, sql_guard, query, sales_chat, sales_channels, events, calculate, knowledge, speech, calls, bundle); the local stack's
  * start-up figures are printed whenever a section needs the stack.
  */
 import { execFileSync } from "node:child_process";
@@ -63,6 +66,7 @@ import { formatEventIngestFigures, measureEventIngest } from "./lib/bench-events
 import { formatKnowledgeFigures, measureKnowledge } from "./lib/bench-knowledge.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
 import { benchModelVars, formatQueryChatFigures, measureQueryChat } from "./lib/bench-query.ts";
+import { formatSalesChannelFigures, measureSalesChannels } from "./lib/bench-sales-channels.ts";
 import { formatSalesChatFigures, measureSalesChat } from "./lib/bench-sales-chat.ts";
 import { formatSpeechFigures, measureSpeech } from "./lib/bench-speech.ts";
 import { formatSqlGuardFigures, measureSqlGuard } from "./lib/bench-sql-guard.ts";
@@ -123,7 +127,15 @@ const wrangler = startWranglerDev({
   port,
   stack,
   persistTo: ".data/wrangler-bench",
-  vars: { LOG_LEVEL: "error", TELEGRAM_BOT_TOKEN: FAKE_TELEGRAM_BOT_TOKEN, TELEGRAM_BASE_URL: telegram.url, ...benchModelVars(openai.url), ...callFakes?.vars },
+  vars: {
+    LOG_LEVEL: "error",
+    TELEGRAM_BOT_TOKEN: FAKE_TELEGRAM_BOT_TOKEN,
+    TELEGRAM_BASE_URL: telegram.url,
+    // Where the fake Telegram delivers a connected bot's updates (sales_channels).
+    PUBLIC_BASE_URL: base,
+    ...benchModelVars(openai.url),
+    ...callFakes?.vars,
+  },
   quiet: true,
 });
 const wranglerStarted = performance.now();
@@ -232,6 +244,11 @@ try {
   if (runs("sales_chat")) {
     const accessToken = (await signUpBenchUser(base)).accessToken;
     console.log(formatSalesChatFigures(await measureSalesChat({ stack, baseUrl: base, accessToken, fakeOpenAiUrl: openai.url })));
+  }
+
+  if (runs("sales_channels")) {
+    const accessToken = (await signUpBenchUser(base)).accessToken;
+    console.log(formatSalesChannelFigures(await measureSalesChannels({ stack, baseUrl: base, accessToken, telegramUrl: telegram.url })));
   }
 
   if (runs("events")) {
