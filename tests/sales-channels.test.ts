@@ -557,7 +557,10 @@ describe("WhatsApp channels", () => {
     const { channel, phoneNumberId, accessToken, appSecret } = await connectWhatsApp(owner);
     const from = uniqueWaId();
     const wamid = `wamid.${tag}${next()}inbound`;
-    const body = await whatsappMessage(phoneNumberId, from, wamid, "Does it come in another color?");
+    const sample = JSON.parse(await whatsappMessage(phoneNumberId, from, wamid, "Does it come in another color?"));
+    // An image beside it in the same delivery needs no answer, and does not hide the text.
+    sample.entry[0].changes[0].value.messages.unshift({ from, id: `${wamid}img`, timestamp: "1749416380", type: "image", image: { id: "1" } });
+    const body = JSON.stringify(sample);
     // Meta retries: the same message id twice is answered once.
     const responses = await Promise.all([postWhatsApp(channel.id, body, appSecret), postWhatsApp(channel.id, body, appSecret)]);
     expect(responses.map((r) => r.status)).toEqual([200, 200]);

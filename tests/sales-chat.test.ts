@@ -323,17 +323,6 @@ describe("POST /v1/chatbot/chat", () => {
     expect(contentsOf(plans[1])[1]).toContain("Visitor: Do you have decaf?");
   });
 
-  it("titles a conversation from its first message without cutting an emoji in half", async () => {
-    const owner = await signUp("chat-emoji");
-    await useOwnModels(owner);
-    const message = `a${"☕🫘".repeat(40)}`;
-    const result = await turn(owner, { message });
-    const detail = await expectJson<{ title: string }>(await call(`/v1/chatbot/conversations/${result.conversation_id}`, { token: owner.access_token }), 200);
-    expect(message.startsWith(detail.title)).toBe(true);
-    expect(detail.title.length).toBeLessThanOrEqual(60);
-    expect(detail.title).not.toContain("\ufffd");
-  });
-
   it("starts a conversation from the client's own history", async () => {
     const owner = await signUp("chat-history");
     const models = await useOwnModels(owner);

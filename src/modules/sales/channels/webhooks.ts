@@ -58,6 +58,14 @@ const TelegramUpdate = z.object({
   message: z.object({ chat: z.object({ id: z.number().int() }), text: z.string().optional() }).optional(),
 });
 
+const WhatsAppTextMessage = z.object({
+  from: z.string().regex(/^\d{6,15}$/),
+  id: z.string().min(1).max(200),
+  timestamp: z.string().regex(/^\d{1,12}$/),
+  type: z.literal("text"),
+  text: z.object({ body: z.string() }),
+});
+
 /** The parts of a WhatsApp messages webhook the chat reads (statuses are applied by the messaging module). */
 const WhatsAppMessages = z.object({
   entry: z
@@ -69,17 +77,8 @@ const WhatsAppMessages = z.object({
               value: z
                 .object({
                   metadata: z.object({ phone_number_id: z.string() }).optional(),
-                  messages: z
-                    .array(
-                      z.object({
-                        from: z.string().regex(/^\d{6,15}$/),
-                        id: z.string().min(1).max(200),
-                        timestamp: z.string().regex(/^\d{1,12}$/),
-                        type: z.string(),
-                        text: z.object({ body: z.string() }).optional(),
-                      }),
-                    )
-                    .optional(),
+                  // Each message is read on its own: one we cannot read does not lose the others.
+                  messages: z.array(z.unknown()).optional(),
                 })
                 .optional(),
             }),
@@ -123,9 +122,12 @@ function whatsappTextMessages(channel: SalesChannelRow, body: unknown): InboundM
     for (const change of entry.changes ?? []) {
       // One Meta app may deliver several numbers' events to one URL: only this channel's number is ours.
       if (change.value?.metadata?.phone_number_id !== channel.externalId) continue;
-      for (const message of change.value.messages ?? []) {
-        if (message.type !== "text" || !message.text) continue;
-        found.push({ externalId: message.id, chatId: message.from, position: Number(message.timestamp), text: message.text.body });
+      for (const item of change.value.messages ?? []) {
+        // Images, audio, reactions and the like need no answer from the sales chat.
+        const message = WhatsAppTextMessage.safeParse(item);
+        if (!message.success) continue;
+        const { id, from, timestamp, text } = message.data;
+        found.push({ externalId: id, chatId: from, position: Number(timestamp), text: text.body });
       }
     }
   }
