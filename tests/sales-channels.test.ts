@@ -640,6 +640,22 @@ describe("channels and tenancy", () => {
     expect(rows).toEqual([]);
   });
 
+  it("lists channels newest first in cursor pages", async () => {
+    const owner = await signUp("tg-pages");
+    const first = await connectTelegram(owner);
+    const second = await connectWhatsApp(owner);
+    const third = await connectTelegram(owner);
+    const page1 = await expectJson<{ data: ChannelView[]; next_cursor: string | null }>(await call("/v1/channels?limit=2", { token: owner.access_token }), 200);
+    expect(page1.data.map((c) => c.id)).toEqual([third.channel.id, second.channel.id]);
+    const page2 = await expectJson<{ data: ChannelView[]; next_cursor: string | null }>(
+      await call(`/v1/channels?limit=2&cursor=${page1.next_cursor}`, { token: owner.access_token }),
+      200,
+    );
+    expect(page2).toEqual({ data: [first.channel], next_cursor: null });
+    await expectProblem(await call("/v1/channels?limit=0", { token: owner.access_token }), 422);
+    await expectProblem(await call("/v1/channels?limit=1000000000000", { token: owner.access_token }), 422);
+  });
+
   it("needs channels:write to connect and disconnect, and a token at all", async () => {
     const owner = await signUp("perm-owner");
     const { channel } = await connectTelegram(owner);
