@@ -20,7 +20,8 @@ export function startWranglerDev(options: {
   quiet?: boolean;
   extraArgs?: string[];
   /**
-   * false: without the devtools inspector (scripts/lib/worker-without-inspector.ts says why), for
+   * false: not wrangler dev but the Worker's production bundle in Miniflare, without wrangler dev's
+   * devtools inspector and proxy worker (scripts/lib/worker-without-inspector.ts says why), for
    * figures of the Worker's own cost. Not with `extraArgs`.
    */
   inspector?: boolean;
@@ -38,7 +39,7 @@ export function startWranglerDev(options: {
   const stdio = options.quiet ? "ignore" : "inherit";
   let child: ChildProcess;
   if (options.inspector === false) {
-    if (options.extraArgs?.length) throw new Error("extraArgs need the wrangler CLI, which always starts the inspector");
+    if (options.extraArgs?.length) throw new Error("extraArgs are wrangler dev arguments");
     const definedVars = Object.fromEntries(Object.entries(vars).filter((entry): entry is [string, string] => entry[1] !== undefined));
     const workerOptions = JSON.stringify({ port: Number(options.port), persistTo: options.persistTo, vars: definedVars });
     child = spawn("npx", ["tsx", path.join(ROOT, "scripts/lib/worker-without-inspector.ts")], {
