@@ -26,8 +26,8 @@
  * - `POST /v1/events` over HTTP: events/s and batch p50/p99 for batches of 1,000 mixed events from N
  *   clients, then the same batches replayed as duplicates; beside them the ceiling: the same rows inserted
  *   from Node into a scratch copy of agent_events (one statement a batch, same clients), and the ratio
- *   (scripts/lib/bench-events.ts). Its Worker runs without the devtools inspector (BENCH_EVENTS_INSPECTOR=1:
- *   with it, through wrangler dev);
+ *   (scripts/lib/bench-events.ts). Its Worker is the production bundle in Miniflare, without wrangler dev's
+ *   inspector and proxy worker (BENCH_EVENTS_INSPECTOR=1: through wrangler dev);
  * - `POST /v1/billing-models/{id}/calculate` p50/p99 for one agent and one month holding 10,000,000
  *   events seeded through SQL (their daily roll-up kept by its trigger), beside the raw aggregate
  *   from before the roll-ups timed on Postgres (scripts/lib/bench-calculate.ts);
@@ -252,9 +252,10 @@ try {
   }
 
   if (runs("events")) {
-    // Judged against a ceiling, so the Worker runs without the devtools inspector, whose relaying of
-    // every subrequest costs more CPU than the Worker itself (scripts/lib/worker-without-inspector.ts).
-    // BENCH_EVENTS_INSPECTOR=1 measures through the wrangler dev above instead.
+    // Judged against a ceiling, so the Worker runs without wrangler dev's inspector, whose relaying of
+    // every subrequest costs more CPU than the Worker itself, and its proxy worker: the production
+    // bundle in Miniflare (scripts/lib/worker-without-inspector.ts). BENCH_EVENTS_INSPECTOR=1
+    // measures through the wrangler dev above instead.
     const withInspector = process.env.BENCH_EVENTS_INSPECTOR === "1";
     const eventsPort = withInspector ? port : await freePort();
     const eventsBase = `http://127.0.0.1:${eventsPort}`;
