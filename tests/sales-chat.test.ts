@@ -299,6 +299,26 @@ describe("POST /v1/chatbot/chat", () => {
     expect(await fakeOpenAI.requests(models.planner)).toHaveLength(6);
   });
 
+  it("takes the planner's JSON from a provider that ignores response_format (Anthropic) out of prose or code fences", async () => {
+    const owner = await signUp("chat-anthropic");
+    const models = await useOwnModels(owner);
+    const planner = `${models.planner}-claude`;
+    await testCtx()
+      .db.update(salesAgentConfigs)
+      .set({ provider: "anthropic", model: planner })
+      .where(and(eq(salesAgentConfigs.orgId, owner.orgId), eq(salesAgentConfigs.agent, "planner")));
+    const plan = (next_stage: string) =>
+      JSON.stringify({ next_stage, reason: "ok", user_leaving: false, product_query: null, knowledge_query: null, order: null });
+    await fakeOpenAI.script(planner, [{ content: `Here is my decision:\n${plan("opening")}` }, { content: `\`\`\`json\n${plan("consultation")}\n\`\`\`` }]);
+    const result = await turn(owner, { message: "Hello" });
+    expect(result.stage).toBe("opening");
+    expect((await turn(owner, { message: "I need beans", conversation_id: result.conversation_id })).stage).toBe("consultation");
+    const requests = await fakeOpenAI.requests(planner);
+    expect(requests).toHaveLength(2);
+    expect(requests[0]?.body.response_format).toMatchObject({ type: "json_schema" });
+    expect(await refusals(result.conversation_id)).toEqual([]);
+  });
+
   it("lets a visitor who says goodbye leave from any stage, and farewell is final", async () => {
     const owner = await signUp("chat-leaving");
     const models = await useOwnModels(owner);
@@ -321,6 +341,17 @@ describe("POST /v1/chatbot/chat", () => {
     const plans = await fakeOpenAI.requests(models.planner);
     expect(contentsOf(plans[1])[1]).toContain("Summary so far: Visitor wants decaf beans.");
     expect(contentsOf(plans[1])[1]).toContain("Visitor: Do you have decaf?");
+  });
+
+  it("titles a conversation from its first message without cutting an emoji in half", async () => {
+    const owner = await signUp("chat-emoji");
+    await useOwnModels(owner);
+    const message = `a${"☕🫘".repeat(40)}`;
+    const result = await turn(owner, { message });
+    const detail = await expectJson<{ title: string }>(await call(`/v1/chatbot/conversations/${result.conversation_id}`, { token: owner.access_token }), 200);
+    expect(message.startsWith(detail.title)).toBe(true);
+    expect(detail.title.length).toBeLessThanOrEqual(60);
+    expect(detail.title).not.toContain("\ufffd");
   });
 
   it("starts a conversation from the client's own history", async () => {

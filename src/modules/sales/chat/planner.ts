@@ -53,18 +53,24 @@ const FIELDS = [
   '"knowledge_query" (a question for the knowledge base, or null), "order" ({"product", "quantity"} once the visitor has agreed to buy, else null).',
 ].join(" ");
 
-/** `text` as JSON: code fences some models wrap JSON in are taken off first. */
+/**
+ * `text` as JSON. Models that ignore `response_format` wrap the object in code fences or a
+ * sentence: the outermost `{...}` is tried when the whole text is not JSON.
+ */
 function parseJson(text: string | null): unknown {
   if (!text) return undefined;
-  const unfenced = text
-    .trim()
-    .replace(/^```(?:json)?\s*/i, "")
-    .replace(/\s*```$/, "");
-  try {
-    return JSON.parse(unfenced);
-  } catch {
-    return undefined;
-  }
+  const attempt = (candidate: string) => {
+    try {
+      return JSON.parse(candidate) as unknown;
+    } catch {
+      return undefined;
+    }
+  };
+  const whole = attempt(text.trim());
+  if (whole !== undefined) return whole;
+  const start = text.indexOf("{");
+  const end = text.lastIndexOf("}");
+  return start >= 0 && end > start ? attempt(text.slice(start, end + 1)) : undefined;
 }
 
 export interface PlannerInput {

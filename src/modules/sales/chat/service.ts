@@ -14,7 +14,7 @@ import { flowForTurn, type SalesFlow } from "../flows/service";
 import { agentPrompt, ensureChatCredits } from "../settings/service";
 import { type AgentCaller, agentModels, callAgent, TurnMeter } from "./models";
 import { type PlannerAnswer, plan } from "./planner";
-import { chatTurns, type TranscriptLine, transcriptText } from "./transcript";
+import { chatTurns, clip, type TranscriptLine, transcriptText } from "./transcript";
 
 export interface SalesTurnInput {
   orgId: string;
@@ -123,7 +123,7 @@ async function turn(
     usage: meter.usage(),
     cost: meter.cost(),
   });
-  const title = input.message.slice(0, TITLE_CHARS);
+  const title = clip(input.message, TITLE_CHARS);
 
   if (row.mode === "human") {
     // Taken over: the message is kept for the staff member, and no model is asked.
@@ -192,7 +192,7 @@ async function logRefusal(ctx: ServiceCtx, row: ConversationRow, from: StageName
     orgId: row.orgId,
     conversationId: row.id,
     fromStage: from,
-    proposed: refusal.proposed?.slice(0, 100) ?? null,
+    proposed: refusal.proposed === null ? null : clip(refusal.proposed, 100),
     decided,
     reason: refusal.reason,
   });
@@ -284,7 +284,7 @@ async function summarise(ctx: ServiceCtx, caller: AgentCaller, prompt: string, p
         { role: "user", content: `Previous summary: ${previous || "(none)"}\n\nLatest exchange:\n${exchange}` },
       ],
     });
-    return (result.content ?? previous).trim().slice(0, MAX_SUMMARY_CHARS);
+    return clip((result.content ?? previous).trim(), MAX_SUMMARY_CHARS);
   } catch (error) {
     if (caller.signal?.aborted) throw error;
     ctx.log.warn("memory agent failed; the summary stays as it was", {
