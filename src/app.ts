@@ -18,6 +18,7 @@ import { onboardingRoutes } from "./modules/calls/onboarding/routes";
 import { callRecordsRoutes } from "./modules/calls/records/routes";
 import { voiceWebhookRoutes } from "./modules/calls/voice-webhooks/routes";
 import { aiRoutes } from "./modules/content/ai/routes";
+import { filesRoutes } from "./modules/content/files/routes";
 import { analyticsSqlRoutes } from "./modules/data/analytics-sql/routes";
 import { databasesRoutes } from "./modules/data/databases/routes";
 import { queryRoutes } from "./modules/data/query/routes";
@@ -96,18 +97,25 @@ app.use(async function corsFromConfig(c, next) {
 const KNOWLEDGE_UPLOAD = /^\/v1\/assistants\/[^/]+\/documents\/?$/;
 // Recordings: their own limit too (SPEECH_MAX_UPLOAD_BYTES).
 const AUDIO_UPLOAD = /^\/v1\/(?:stt|query\/audio-chat)\/?$/;
+// Stored files (one or a batch) and parts of an upload in parts: FILES_MAX_UPLOAD_BYTES.
+const FILE_UPLOAD = /^\/v1\/files(?:\/batch)?\/?$/;
+const FILE_PART = /^\/v1\/files\/uploads\/[^/]+\/parts\/[^/]+\/?$/;
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 
 app.use(async function limitBody(c, next) {
   const config = loadConfig(c.env);
   const uploadLimit =
-    c.req.method !== "POST"
-      ? undefined
-      : KNOWLEDGE_UPLOAD.test(c.req.path)
-        ? config.knowledge.maxFileBytes
-        : AUDIO_UPLOAD.test(c.req.path)
-          ? config.speech.maxUploadBytes
-          : undefined;
+    c.req.method === "PUT" && FILE_PART.test(c.req.path)
+      ? config.files.maxUploadBytes
+      : c.req.method !== "POST"
+        ? undefined
+        : KNOWLEDGE_UPLOAD.test(c.req.path)
+          ? config.knowledge.maxFileBytes
+          : AUDIO_UPLOAD.test(c.req.path)
+            ? config.speech.maxUploadBytes
+            : FILE_UPLOAD.test(c.req.path)
+              ? config.files.maxUploadBytes
+              : undefined;
   const maxSize = uploadLimit === undefined ? config.maxBodyBytes : uploadLimit + MULTIPART_OVERHEAD_BYTES;
   return bodyLimit({
     maxSize,
@@ -149,6 +157,7 @@ app.route("/", productsRoutes);
 app.route("/", creditsRoutes);
 app.route("/", plansRoutes);
 app.route("/", aiRoutes);
+app.route("/", filesRoutes);
 app.route("/", analyticsSqlRoutes);
 app.route("/", customersRoutes);
 app.route("/", agentsRoutes);

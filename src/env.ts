@@ -113,6 +113,14 @@ export interface Env extends DurableObjectEnv {
   SPEECH_TIMEOUT_MS?: string;
   /** Days stored audio is kept in R2 before the cleanup cron deletes it (default 7). */
   AUDIO_RETENTION_DAYS?: string;
+  /** Stored files: largest image, document and audio file, largest video (uploaded in parts), largest single upload, each organisation's quota (bytes), signed link lifetime (seconds). */
+  FILES_MAX_IMAGE_BYTES?: string;
+  FILES_MAX_DOCUMENT_BYTES?: string;
+  FILES_MAX_AUDIO_BYTES?: string;
+  FILES_MAX_VIDEO_BYTES?: string;
+  FILES_MAX_UPLOAD_BYTES?: string;
+  FILES_ORG_QUOTA_BYTES?: string;
+  FILES_LINK_TTL_SECONDS?: string;
   /** Comma-separated providers that `FAKE_PROVIDERS=1 npm run dev` replaced with local fakes; /healthz reports them. */
   FAKE_PROVIDERS?: string;
   // Bindings
@@ -249,6 +257,18 @@ const ConfigSchema = z.object({
   SPEECH_MAX_TEXT_CHARS: z.coerce.number().int().min(1).max(100_000).default(4096),
   SPEECH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(120_000),
   AUDIO_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
+  FILES_MAX_IMAGE_BYTES: z.coerce.number().int().min(1024).max(1_000_000_000).default(10_485_760),
+  FILES_MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1024).max(1_000_000_000).default(20_971_520),
+  FILES_MAX_AUDIO_BYTES: z.coerce.number().int().min(1024).max(1_000_000_000).default(26_214_400),
+  FILES_MAX_VIDEO_BYTES: z.coerce.number().int().min(1024).max(50_000_000_000).default(2_147_483_648),
+  FILES_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(26_214_400),
+  FILES_ORG_QUOTA_BYTES: z.coerce.number().int().min(1024).max(10_000_000_000_000).default(5_368_709_120),
+  FILES_LINK_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 86_400)
+    .default(900),
   FAKE_PROVIDERS: z.string().default(""),
 });
 
@@ -292,6 +312,7 @@ export interface Config {
   linkedDatabases: { allowPrivateHosts: boolean; timeoutMs: number; maxRows: number; maxBytes: number; sqlModel: string };
   knowledge: KnowledgeConfig;
   speech: SpeechConfig;
+  files: FilesConfig;
   calls: CallsConfig;
   /** Providers replaced by local fakes (`FAKE_PROVIDERS=1 npm run dev`); empty in production. */
   fakeProviders: string[];
@@ -323,6 +344,14 @@ export interface SpeechConfig {
   maxTextChars: number;
   timeoutMs: number;
   retentionDays: number;
+}
+
+/** Stored files: limits by kind (bytes), the largest single upload, each organisation's quota, signed link lifetime. */
+export interface FilesConfig {
+  maxBytes: { image: number; document: number; audio: number; video: number };
+  maxUploadBytes: number;
+  orgQuotaBytes: number;
+  linkTtlSeconds: number;
 }
 
 /** How knowledge-base documents are read and embedded. */
@@ -476,6 +505,17 @@ export function loadConfig(env: Env): Config {
       maxTextChars: vars.SPEECH_MAX_TEXT_CHARS,
       timeoutMs: vars.SPEECH_TIMEOUT_MS,
       retentionDays: vars.AUDIO_RETENTION_DAYS,
+    },
+    files: {
+      maxBytes: {
+        image: vars.FILES_MAX_IMAGE_BYTES,
+        document: vars.FILES_MAX_DOCUMENT_BYTES,
+        audio: vars.FILES_MAX_AUDIO_BYTES,
+        video: vars.FILES_MAX_VIDEO_BYTES,
+      },
+      maxUploadBytes: vars.FILES_MAX_UPLOAD_BYTES,
+      orgQuotaBytes: vars.FILES_ORG_QUOTA_BYTES,
+      linkTtlSeconds: vars.FILES_LINK_TTL_SECONDS,
     },
     calls: {
       realtimeHttpsUrl: vars.OPENAI_REALTIME_URL.replace(/^ws(s?):/, "http$1:"),

@@ -60,7 +60,8 @@ export type IdPrefix =
   | "sch"
   | "scu"
   | "vis"
-  | "cpk";
+  | "cpk"
+  | "file";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

@@ -6,6 +6,7 @@ export * from "./catalog";
 export * from "./credits";
 export * from "./customers";
 export * from "./data-access";
+export * from "./files";
 export * from "./messaging";
 export * from "./monetisation";
 export * from "./operations";

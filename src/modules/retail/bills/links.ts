@@ -1,15 +1,10 @@
-import { decodeJwt, importJWK, SignJWT } from "jose";
+import { decodeJwt } from "jose";
 import { z } from "zod";
 import type { Config } from "../../../env";
-import { verifyCompactJws } from "../../identity/auth/jws";
-import { publicJwks } from "../../identity/auth/tokens";
+import { type LinkKind, signLinkToken, verifiedLinkPayload } from "../../identity/auth/signed-links";
 
-// A bill link is signed with the access-token key but under its own `typ` and audience, and each
-// verifier demands its own pair: an access token never opens a bill, a bill link never authenticates.
-const ISSUER = "billx";
-const AUDIENCE = "billx-bill-link";
-const TYPE = "bill-link+jwt";
-const ALGORITHM = "ES256";
+// Under its own `typ` and audience: an access token or a file link never opens a bill.
+const BILL_LINK: LinkKind = { type: "bill-link+jwt", audience: "billx-bill-link" };
 const DAY_SECONDS = 24 * 60 * 60;
 
 /** What a bill link grants: read-only access to one bill of one organisation, while its version is current. */
@@ -28,8 +23,6 @@ export interface SignedBillLink {
 }
 
 const PayloadSchema = z.object({
-  iss: z.literal(ISSUER),
-  aud: z.literal(AUDIENCE),
   sub: z.string().startsWith("bill_"),
   org: z.string().startsWith("org_"),
   ver: z.number().int().positive(),
@@ -52,17 +45,9 @@ export function billLinkUrl(config: Config, token: string): string {
 
 /** Signs a link to `billId` valid for `BILL_LINK_TTL_DAYS` from `now`. */
 export async function signBillLink(config: Config, bill: { id: string; orgId: string; linkVersion: number }, now: Date): Promise<SignedBillLink> {
-  const key = await importJWK({ ...config.jwt.privateKey, alg: ALGORITHM }, ALGORITHM);
   const issuedAt = Math.floor(now.getTime() / 1000);
   const expiresAt = issuedAt + config.bills.linkTtlDays * DAY_SECONDS;
-  const token = await new SignJWT({ org: bill.orgId, ver: bill.linkVersion })
-    .setProtectedHeader({ alg: ALGORITHM, kid: config.jwt.privateKey.kid, typ: TYPE })
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setSubject(bill.id)
-    .setIssuedAt(issuedAt)
-    .setExpirationTime(expiresAt)
-    .sign(key);
+  const token = await signLinkToken(config, BILL_LINK, { subject: bill.id, claims: { org: bill.orgId, ver: bill.linkVersion }, issuedAt, expiresAt });
   return { token, url: billLinkUrl(config, token), expiresAt: new Date(expiresAt * 1000) };
 }
 
@@ -71,19 +56,9 @@ export async function signBillLink(config: Config, bill: { id: string; orgId: st
  * key, an access token, expired). Whether the version is still current is the caller's check.
  */
 export async function verifyBillLink(config: Config, token: string, now: Date): Promise<BillLinkClaims | null> {
-  const verified = await verifyCompactJws(token, publicJwks(config), [ALGORITHM]);
-  if (verified?.header.typ !== TYPE) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(verified.payload));
-  } catch {
-    return null;
-  }
-  const parsed = PayloadSchema.safeParse(json);
+  const parsed = PayloadSchema.safeParse(await verifiedLinkPayload(config, BILL_LINK, token, now));
   if (!parsed.success) return null;
   const claims = parsed.data;
-  // No clock-skew allowance: this Worker both signs and verifies.
-  if (claims.exp <= Math.floor(now.getTime() / 1000)) return null;
   return { billId: claims.sub, orgId: claims.org, version: claims.ver, exp: claims.exp };
 }
 
