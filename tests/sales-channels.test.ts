@@ -533,6 +533,27 @@ describe("WhatsApp channels", () => {
     expect(await hubSignature256(vector.secret, vector.body)).toBe(vector.expected);
   });
 
+  it("checks the number and its access token with Meta before connecting, and names the number", async () => {
+    const owner = await signUp("wa-connect");
+    const { channel, phoneNumberId, accessToken } = await connectWhatsApp(owner);
+    expect(channel).toMatchObject({
+      type: "whatsapp",
+      external_id: phoneNumberId,
+      webhook_url: `https://api.billx.test/v1/channels/whatsapp/${channel.id}/webhook`,
+    });
+    expect(channel.display_name).toMatch(/^\+1 \d{3}-\d{3}-\d{4}$/);
+    const other = String(Number(phoneNumberId) + 7);
+    const connect = (phone_number_id: string, access_token: string) =>
+      call("/v1/channels", { token: owner.access_token, body: { type: "whatsapp", phone_number_id, access_token, app_secret: "s", verify_token: "v" } });
+    const wrongToken = await expectProblem(await connect(other, "EAAG-nobody-knows-this"), 422);
+    expect(wrongToken.errors?.[0]?.path).toBe("access_token");
+    // A real token, but for a number it may not use.
+    const wrongNumber = await expectProblem(await connect(other, accessToken), 422);
+    expect(wrongNumber.errors?.[0]?.path).toBe("phone_number_id");
+    await expectProblem(await connect(phoneNumberId, accessToken), 409);
+    expect(await testCtx().db.select().from(salesChannels).where(eq(salesChannels.orgId, owner.orgId))).toHaveLength(1);
+  });
+
   it("answers the verify-token handshake with the channel's own token only", async () => {
     const owner = await signUp("wa-handshake");
     const { channel, verifyToken } = await connectWhatsApp(owner);

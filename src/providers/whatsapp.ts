@@ -122,6 +122,28 @@ export function whatsappCloud(config: Config): ChannelSender {
 
 const ReadReceipt = z.object({ success: z.literal(true) });
 
+const PhoneNumber = z.object({ id: z.string(), display_phone_number: z.string().min(1), verified_name: z.string().optional() });
+
+/**
+ * The configured business number as Meta knows it (`GET /{phone-number-id}`): checks that the
+ * access token may use that number. A wrong token is a 401 `ProviderError` (code 190), a number
+ * the token cannot see a 400 (code 100).
+ */
+export async function getPhoneNumber(config: Config): Promise<{ displayPhoneNumber: string; verifiedName: string | null }> {
+  const { accessToken, phoneNumberId, graphVersion, baseUrl } = config.whatsapp;
+  if (!accessToken) throw new ProviderUnavailable("WHATSAPP_ACCESS_TOKEN");
+  if (!phoneNumberId) throw new ProviderUnavailable("WHATSAPP_PHONE_NUMBER_ID");
+  const response = await providerFetch(
+    "whatsapp",
+    `${baseUrl.replace(/\/+$/, "")}/${graphVersion}/${encodeURIComponent(phoneNumberId)}?fields=display_phone_number,verified_name`,
+    { method: "GET", headers: { authorization: `Bearer ${accessToken}` } },
+    describeGraphError,
+  );
+  const parsed = PhoneNumber.safeParse(await response.json().catch(() => undefined));
+  if (!parsed.success) throw new ProviderError("whatsapp", response.status, "bad_reply", true, "the phone number's details were unreadable");
+  return { displayPhoneNumber: parsed.data.display_phone_number, verifiedName: parsed.data.verified_name ?? null };
+}
+
 /**
  * Marks an inbound message read and shows "typing…" to its sender (the Cloud API's typing
  * indicator: it lasts until the reply or 25 seconds). Uses the configured number's credentials.

@@ -5,6 +5,8 @@
  *   text, template and image messages (100 "The parameter … is required"); answers 200
  *   `{messaging_product, contacts:[{input, wa_id}], messages:[{id: "wamid.…"}]}` or the Graph
  *   error envelope `{error:{message, type, code, error_subcode?, error_data?, fbtrace_id}}`.
+ * - `GET /{version}/{phone-number-id}` describes the number to a token that may use it (190 for a
+ *   wrong token, 100/33 for another account's number).
  * - The same endpoint takes read receipts with a typing indicator (`status: "read"`, scope = the
  *   inbound message id).
  * - `GET /_fake/sent?scope=` lists what was accepted for a recipient, with the wamid given.
@@ -39,6 +41,32 @@ export function startFakeWhatsApp(account: FakeWhatsAppAccount = DEFAULT_FAKE_WH
   // Access token by phone number id.
   const accounts = new Map<string, string>([[account.phoneNumberId, account.accessToken]]);
 
+  /** `GET /{version}/{phone-number-id}`: the number as Graph describes it to a token that may use it. */
+  function phoneNumber(req: FakeRequest, res: ServerResponse, phoneNumberId: string) {
+    const bearer = /^Bearer\s+(\S+)$/.exec(req.headers.authorization ?? "")?.[1];
+    if (bearer && options.anyAccount && !accounts.has(phoneNumberId)) accounts.set(phoneNumberId, bearer);
+    if (!bearer || ![...accounts.values()].includes(bearer)) {
+      return graphError(res, 401, 190, "Invalid OAuth access token - Cannot parse access token", "OAuthException");
+    }
+    if (accounts.get(phoneNumberId) !== bearer) {
+      return graphError(
+        res,
+        400,
+        100,
+        `Unsupported get request. Object with ID '${phoneNumberId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+        "GraphMethodException",
+        33,
+      );
+    }
+    const digits = phoneNumberId.slice(-10).padStart(10, "5");
+    return sendJson(res, 200, {
+      verified_name: "Billx Test Shop",
+      display_phone_number: `+1 ${digits.slice(0, 3)}-${digits.slice(3, 6)}-${digits.slice(6)}`,
+      id: phoneNumberId,
+      quality_rating: "GREEN",
+    });
+  }
+
   return startFake<never>((req, res, state) => {
     const url = new URL(req.url ?? "/", "http://fake");
 
@@ -59,6 +87,9 @@ export function startFakeWhatsApp(account: FakeWhatsAppAccount = DEFAULT_FAKE_WH
       accounts.set(body.phoneNumberId, body.accessToken);
       return sendJson(res, 204, null);
     }
+
+    const number = /^\/(v\d+\.\d+)\/(\d+)$/.exec(url.pathname);
+    if (number && req.method === "GET") return phoneNumber(req, res, number[2] ?? "");
 
     const route = /^\/(v\d+\.\d+)\/([^/]+)\/messages$/.exec(url.pathname);
     if (!route || req.method !== "POST") return graphError(res, 400, 2500, `Unknown path components: ${url.pathname}`, "OAuthException");

@@ -8,6 +8,7 @@ import { newId } from "../../../lib/ids";
 import { type Page, type PageRequest, toPage } from "../../../lib/pagination";
 import { ProviderError } from "../../../providers/errors";
 import { deleteWebhook, getMe, setWebhook, withBotToken } from "../../../providers/telegram";
+import { getPhoneNumber, withWhatsAppNumber } from "../../../providers/whatsapp";
 import { requirePublicBaseUrl } from "../../calls/voice-webhooks/public-url";
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
@@ -37,6 +38,9 @@ function view(ctx: ServiceCtx, row: SalesChannelRow): ChannelView {
 function credentialProblem(error: unknown, field: string, provider: string): never {
   if (!(error instanceof ProviderError)) throw error;
   if (error.status === 401 || error.status === 404) throw new Unprocessable([{ path: field, message: `${provider} refused this token` }]);
+  if (error.status === 400 && field === "phone_number_id") {
+    throw new Unprocessable([{ path: field, message: "WhatsApp knows no such number for this access token" }]);
+  }
   throw new BadGateway(`${provider} could not be reached to connect the channel: ${error.message}${error.retryable ? "; try again" : ""}`);
 }
 
@@ -63,7 +67,12 @@ export async function connectChannel(ctx: ServiceCtx, input: ConnectChannelInput
     credentials = { type: "telegram", bot_token: input.bot_token, secret_token: randomToken(32) };
   } else {
     externalId = input.phone_number_id;
-    displayName = input.phone_number_id;
+    // Before asking Meta: a number connected already is refused however its token looks.
+    await refuseConnectedNumber(ctx, externalId);
+    const number = await getPhoneNumber(withWhatsAppNumber(ctx.config, externalId, input.access_token)).catch((error) =>
+      credentialProblem(error, error instanceof ProviderError && error.status === 400 && error.code === "100" ? "phone_number_id" : "access_token", "WhatsApp"),
+    );
+    displayName = number.displayPhoneNumber;
     credentials = { type: "whatsapp", access_token: input.access_token, app_secret: input.app_secret, verify_token: input.verify_token };
   }
 
@@ -107,6 +116,14 @@ export async function connectChannel(ctx: ServiceCtx, input: ConnectChannelInput
     metadata: { type: input.type, external_id: externalId },
   });
   return view(ctx, row);
+}
+
+async function refuseConnectedNumber(ctx: ServiceCtx, phoneNumberId: string): Promise<void> {
+  const [live] = await ctx.db
+    .select({ id: salesChannels.id })
+    .from(salesChannels)
+    .where(and(eq(salesChannels.type, "whatsapp"), eq(salesChannels.externalId, phoneNumberId), isNull(salesChannels.disconnectedAt)));
+  if (live) throw new Conflict("This number is already connected; disconnect it first");
 }
 
 /** A connected channel of the active organisation; 404 for any other (or a disconnected one). */
