@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, lt, ne, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../../db/client";
-import { isExclusionViolation, isUniqueViolation } from "../../../db/errors";
+import { isExclusionViolation, isUniqueViolation, retryDeadlockOnce } from "../../../db/errors";
 import { bookings } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { Conflict, NotFound, Unprocessable } from "../../../lib/errors";
@@ -207,28 +207,30 @@ export async function createBooking(
   let booking: Booking;
   try {
     // One INSERT: the exclusion constraint decides between racing requests for the same time.
-    const [row] = await ctx.db
-      .insert(bookings)
-      .values({
-        id: newId("bkg"),
-        orgId,
-        assistantId: assistant.id,
-        startAt: start,
-        endAt: end,
-        slots,
-        customerName: input.customer_name.trim(),
-        phone: input.phone ?? null,
-        email: input.email?.trim() ?? null,
-        details: input.details?.trim() ?? null,
-        source: options.source,
-        sourceId: options.sourceId ?? null,
-        status: "confirmed",
-        idempotencyKey: key ?? null,
-        notify: input.notify ?? null,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning();
+    const [row] = await retryDeadlockOnce(() =>
+      ctx.db
+        .insert(bookings)
+        .values({
+          id: newId("bkg"),
+          orgId,
+          assistantId: assistant.id,
+          startAt: start,
+          endAt: end,
+          slots,
+          customerName: input.customer_name.trim(),
+          phone: input.phone ?? null,
+          email: input.email?.trim() ?? null,
+          details: input.details?.trim() ?? null,
+          source: options.source,
+          sourceId: options.sourceId ?? null,
+          status: "confirmed",
+          idempotencyKey: key ?? null,
+          notify: input.notify ?? null,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning(),
+    );
     if (!row) throw new Error("booking insert returned no row");
     booking = bookingView(row);
   } catch (error) {
@@ -369,12 +371,14 @@ export async function rescheduleBooking(ctx: ServiceCtx, assistantId: string, bo
   const end = checkStart(assistant, start, slots, now);
   let moved: Booking;
   try {
-    const [row] = await ctx.db
-      .update(bookings)
-      // A new time deserves its own reminder: the claim only takes bookings not yet reminded.
-      .set({ startAt: start, endAt: end, slots, updatedAt: now, remindedAt: null, notify: input.notify ?? current.notify })
-      .where(and(eq(bookings.id, bookingId), eq(bookings.orgId, orgId), eq(bookings.status, "confirmed")))
-      .returning();
+    const [row] = await retryDeadlockOnce(() =>
+      ctx.db
+        .update(bookings)
+        // A new time deserves its own reminder: the claim only takes bookings not yet reminded.
+        .set({ startAt: start, endAt: end, slots, updatedAt: now, remindedAt: null, notify: input.notify ?? current.notify })
+        .where(and(eq(bookings.id, bookingId), eq(bookings.orgId, orgId), eq(bookings.status, "confirmed")))
+        .returning(),
+    );
     if (!row) throw new Conflict(`Booking ${bookingId} was cancelled meanwhile`);
     moved = bookingView(row);
   } catch (error) {
