@@ -39,6 +39,14 @@ function describeGraphError(body: unknown, status: number): { message: string; c
   return { message: text, code: code === undefined ? undefined : String(code) };
 }
 
+/** The configured business number's Graph API URL and token; `ProviderUnavailable` names what is missing. */
+function graphNumber(config: Config): { url: string; accessToken: string } {
+  const { accessToken, phoneNumberId, graphVersion, baseUrl } = config.whatsapp;
+  if (!accessToken) throw new ProviderUnavailable("WHATSAPP_ACCESS_TOKEN");
+  if (!phoneNumberId) throw new ProviderUnavailable("WHATSAPP_PHONE_NUMBER_ID");
+  return { url: `${baseUrl.replace(/\/+$/, "")}/${graphVersion}/${encodeURIComponent(phoneNumberId)}`, accessToken };
+}
+
 type WhatsAppPayload = Record<string, unknown> & { type: "text" | "template" | "image" };
 
 /**
@@ -77,9 +85,7 @@ function whatsappPayload(message: OutgoingMessage): WhatsAppPayload {
 export function whatsappCloud(config: Config): ChannelSender {
   return {
     async send(message: OutgoingMessage): Promise<SentMessage> {
-      const { accessToken, phoneNumberId, graphVersion, baseUrl } = config.whatsapp;
-      if (!accessToken) throw new ProviderUnavailable("WHATSAPP_ACCESS_TOKEN");
-      if (!phoneNumberId) throw new ProviderUnavailable("WHATSAPP_PHONE_NUMBER_ID");
+      const { url, accessToken } = graphNumber(config);
 
       const payload = {
         messaging_product: "whatsapp",
@@ -93,7 +99,7 @@ export function whatsappCloud(config: Config): ChannelSender {
       try {
         response = await providerFetch(
           "whatsapp",
-          `${baseUrl.replace(/\/+$/, "")}/${graphVersion}/${encodeURIComponent(phoneNumberId)}/messages`,
+          `${url}/messages`,
           {
             method: "POST",
             headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
@@ -130,12 +136,10 @@ const PhoneNumber = z.object({ id: z.string(), display_phone_number: z.string().
  * the token cannot see a 400 (code 100).
  */
 export async function getPhoneNumber(config: Config): Promise<{ displayPhoneNumber: string; verifiedName: string | null }> {
-  const { accessToken, phoneNumberId, graphVersion, baseUrl } = config.whatsapp;
-  if (!accessToken) throw new ProviderUnavailable("WHATSAPP_ACCESS_TOKEN");
-  if (!phoneNumberId) throw new ProviderUnavailable("WHATSAPP_PHONE_NUMBER_ID");
+  const { url, accessToken } = graphNumber(config);
   const response = await providerFetch(
     "whatsapp",
-    `${baseUrl.replace(/\/+$/, "")}/${graphVersion}/${encodeURIComponent(phoneNumberId)}?fields=display_phone_number,verified_name`,
+    `${url}?fields=display_phone_number,verified_name`,
     { method: "GET", headers: { authorization: `Bearer ${accessToken}` } },
     describeGraphError,
   );
@@ -149,12 +153,10 @@ export async function getPhoneNumber(config: Config): Promise<{ displayPhoneNumb
  * indicator: it lasts until the reply or 25 seconds). Uses the configured number's credentials.
  */
 export async function markReadWithTyping(config: Config, inboundMessageId: string): Promise<void> {
-  const { accessToken, phoneNumberId, graphVersion, baseUrl } = config.whatsapp;
-  if (!accessToken) throw new ProviderUnavailable("WHATSAPP_ACCESS_TOKEN");
-  if (!phoneNumberId) throw new ProviderUnavailable("WHATSAPP_PHONE_NUMBER_ID");
+  const { url, accessToken } = graphNumber(config);
   const response = await providerFetch(
     "whatsapp",
-    `${baseUrl.replace(/\/+$/, "")}/${graphVersion}/${encodeURIComponent(phoneNumberId)}/messages`,
+    `${url}/messages`,
     {
       method: "POST",
       headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
