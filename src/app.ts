@@ -8,7 +8,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { ConfigError, loadConfig } from "./env";
 import type { AppEnv } from "./lib/context";
 import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, problemResponse } from "./lib/errors";
-import { createLogger } from "./lib/log";
+import { createLogger, withoutQueryParams } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
 import { assistantsRoutes } from "./modules/assistants/assistants/routes";
@@ -233,7 +233,7 @@ function toAppError(error: unknown, c: Context<AppEnv>): AppError {
     log.error("configuration error", { variable: error.variable, error: error.message });
   } else {
     // The detail stays in the log; the client sees a bland 500 with the request id.
-    log.error("unhandled error", { error, stack: error instanceof Error ? error.stack : undefined });
+    log.error("unhandled error", { error, stack: error instanceof Error && error.stack ? withoutQueryParams(error.stack) : undefined });
   }
   return new InternalError();
 }

@@ -52,3 +52,19 @@ describe("HTTP conventions", () => {
     expect(JSON.stringify(body)).not.toMatch(/postgres:|stack|at \w+ \(/);
   });
 });
+
+describe("error logs", () => {
+  it("keep a failed query's statement but never its parameters, in the message, the cause or the stack", async () => {
+    const { redact, withoutQueryParams } = await import("../src/lib/log");
+    const values = "Ada Lovelace,+14155550100,ada@example.com,$argon2id$v=19$hash\nwith a newline";
+    const error = new Error(`Failed query: update "users" set "name" = $1 where "id" = $2\nparams: ${values}`, {
+      cause: new Error(`Failed query: select 1\nparams: ${values}`),
+    });
+    const logged = JSON.stringify(redact({ error, stack: withoutQueryParams(error.stack ?? "") }));
+    expect(logged).toContain('update \\"users\\" set \\"name\\" = $1');
+    expect(logged).toContain("params: [redacted]");
+    for (const secret of ["Ada Lovelace", "+14155550100", "ada@example.com", "argon2id", "with a newline"]) expect(logged).not.toContain(secret);
+    // The stack's frames stay: they say where it failed.
+    expect(withoutQueryParams(error.stack ?? "")).toMatch(/\n {4}at /);
+  });
+});

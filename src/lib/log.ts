@@ -16,11 +16,20 @@ export interface Logger {
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|database_url|connection[-_]?string|otp|code_verifier/i;
 
+/**
+ * drizzle's "Failed query: <sql>\nparams: <values>" errors (and their stacks) list every bound
+ * value: customers' names and phones, emails, password hashes. The statement stays; the values go.
+ */
+export function withoutQueryParams(text: string): string {
+  return text.replace(/\nparams: [\s\S]*?(?=\n {4}at |$)/, "\nparams: [redacted]");
+}
+
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6 || value === null || typeof value !== "object") return value;
   if (value instanceof Error) {
     // Driver errors wrap the useful part (the Postgres or network error) in `cause`.
-    return { name: value.name, message: value.message, ...(value.cause ? { cause: redact(value.cause, depth + 1) } : {}) };
+    const message = withoutQueryParams(value.message);
+    return { name: value.name, message, ...(value.cause ? { cause: redact(value.cause, depth + 1) } : {}) };
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
