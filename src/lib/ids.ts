@@ -61,7 +61,8 @@ export type IdPrefix =
   | "scu"
   | "vis"
   | "cpk"
-  | "file";
+  | "file"
+  | "aic";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

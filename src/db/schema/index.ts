@@ -1,3 +1,4 @@
+export * from "./ai-content";
 export * from "./assistants";
 export * from "./auth";
 export * from "./bills";
