@@ -58,7 +58,8 @@ export const salesChannelChats = pgTable(
       .references(() => organizations.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.channelId, t.chatId] })],
+  // The conversation index serves a staff reply's way back to its chat and the cascade when a conversation is deleted.
+  (t) => [primaryKey({ columns: [t.channelId, t.chatId] }), index("sales_channel_chats_conversation_idx").on(t.conversationId)],
 );
 
 /**

@@ -1,0 +1,1 @@
+CREATE INDEX "sales_channel_chats_conversation_idx" ON "sales_channel_chats" USING btree ("conversation_id");
