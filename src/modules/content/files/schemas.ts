@@ -9,12 +9,10 @@ export const FileSchema = z
   .object({
     id: z.string().openapi({ description: "File id", example: FILE_ID_EXAMPLE }),
     filename: z.string().openapi({ description: "The uploaded name, without directories or control characters", example: "diwali-offer.png" }),
-    kind: z
-      .enum(KINDS)
-      .openapi({
-        description: "What the bytes are: image (PNG, JPEG, WebP, GIF), document (PDF, CSV, plain text), video (MP4, WebM), audio (MP3, WAV)",
-        example: "image",
-      }),
+    kind: z.enum(KINDS).openapi({
+      description: "What the bytes are: image (PNG, JPEG, WebP, GIF), document (PDF, CSV, plain text), video (MP4, WebM), audio (MP3, WAV)",
+      example: "image",
+    }),
     content_type: z.string().openapi({ description: `Decided from the bytes: one of ${DETECTED_CONTENT_TYPES.join(", ")}`, example: "image/png" }),
     size: z.number().int().openapi({ description: "Bytes", example: 48213 }),
     width: z.number().int().nullable().openapi({ description: "Pixels, from the image's header; null for other kinds", example: 1024 }),
@@ -37,24 +35,18 @@ export const FileIdParam = z.object({
 });
 
 export const FileContentQuery = z.object({
-  token: z
-    .string()
-    .max(4096)
-    .optional()
-    .openapi({
-      description: "The token of a signed link (`POST /v1/files/{id}/url`); without it, the caller must be a member",
-      example: "eyJhbGciOiJFUzI1NiIs...",
-    }),
+  token: z.string().max(4096).optional().openapi({
+    description: "The token of a signed link (`POST /v1/files/{id}/url`); without it, the caller must be a member",
+    example: "eyJhbGciOiJFUzI1NiIs...",
+  }),
 });
 
 export const FileLink = z
   .object({
-    url: z
-      .string()
-      .openapi({
-        description: "Opens the file without signing in until `expires_at`",
-        example: `https://api.billx.dev/v1/files/${FILE_ID_EXAMPLE}/content?token=eyJ...`,
-      }),
+    url: z.string().openapi({
+      description: "Opens the file without signing in until `expires_at`",
+      example: `https://api.billx.dev/v1/files/${FILE_ID_EXAMPLE}/content?token=eyJ...`,
+    }),
     expires_at: z
       .string()
       .openapi({ description: "When the link stops working (FILES_LINK_TTL_SECONDS after it was made)", example: "2026-05-01T12:15:00.000Z" }),
