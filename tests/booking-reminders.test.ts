@@ -169,7 +169,8 @@ describe("booking reminders", () => {
     const rows = await remindersOf([booking.id]);
     expect(rows).toHaveLength(2);
     const newTime = `${Number(newStart.slice(11, 13)) % 12 || 12}:${newStart.slice(14, 16)} ${Number(newStart.slice(11, 13)) < 12 ? "AM" : "PM"} UTC`;
-    expect(rows.filter((m) => m.body?.includes(newTime))).toHaveLength(1);
+    // "at " keeps 2:00 AM from matching inside 12:00 AM (the old time, two hours earlier, around midnight).
+    expect(rows.filter((m) => m.body?.includes(`at ${newTime}`))).toHaveLength(1);
   });
 
   it("run from the five-minute cron job, and the run is recorded", async () => {
