@@ -20,6 +20,8 @@ export interface Env extends DurableObjectEnv {
   /** The OpenAI Realtime WebSocket endpoint (wss://); CallSession fetches its https:// form with `Upgrade: websocket`. */
   OPENAI_REALTIME_URL?: string;
   OPENAI_REALTIME_MODEL?: string;
+  /** The Images API model AI banners are drawn with: dall-e-3 (default) or gpt-image-1. */
+  OPENAI_IMAGE_MODEL?: string;
   /** Other chat-model providers, each through its OpenAI-compatible endpoint (the sales chatbot's agents). */
   ANTHROPIC_API_KEY?: string;
   ANTHROPIC_BASE_URL?: string;
@@ -166,6 +168,7 @@ const ConfigSchema = z.object({
     .regex(/^(wss?|https?):\/\/[^\s]+$/, "must be a ws(s):// or http(s):// URL")
     .default("wss://api.openai.com/v1/realtime"),
   OPENAI_REALTIME_MODEL: z.string().min(1).default("gpt-4o-mini-realtime-preview"),
+  OPENAI_IMAGE_MODEL: z.string().min(1).default("dall-e-3"),
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: z.url().default("https://api.anthropic.com/v1/"),
   GOOGLE_AI_API_KEY: z.string().min(1).optional(),
@@ -295,6 +298,8 @@ export interface Config {
   maxBodyBytes: number;
   logLevel: "debug" | "info" | "warn" | "error";
   openai: { apiKey?: string; baseUrl: string };
+  /** AI content: the Images API model banners are drawn with. */
+  ai: { imageModel: string };
   /** Chat models beyond OpenAI (OpenAI-compatible endpoints) and the chatbot's default choice. */
   llm: LlmConfig;
   jwt: { privateKey: Jwk; previousPublicKeys: Jwk[] };
@@ -435,6 +440,7 @@ export function loadConfig(env: Env): Config {
     maxBodyBytes: vars.MAX_BODY_BYTES,
     logLevel: vars.LOG_LEVEL,
     openai: { apiKey: vars.OPENAI_API_KEY, baseUrl: vars.OPENAI_BASE_URL },
+    ai: { imageModel: vars.OPENAI_IMAGE_MODEL },
     llm: {
       anthropic: { apiKey: vars.ANTHROPIC_API_KEY, baseUrl: vars.ANTHROPIC_BASE_URL },
       google: { apiKey: vars.GOOGLE_AI_API_KEY, baseUrl: vars.GOOGLE_AI_BASE_URL },

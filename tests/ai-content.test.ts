@@ -1,10 +1,14 @@
+import { SELF } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { aiContents, usageEvents } from "../src/db/schema";
+import { aiContents, files, usageEvents } from "../src/db/schema";
+import type { BannerView } from "../src/modules/content/ai/schemas";
 import { smsSize, trimToFit } from "../src/modules/content/ai/text-limits";
+import { getBalance } from "../src/modules/money/credits/ledger";
 import { PLANS } from "../src/modules/money/plans/plans";
-import { call, expectJson, type SignedUp, signUp } from "./harness/api";
-import { expectProblem, fakeOpenAI, setCreditBalance, testCtx } from "./harness/helpers";
+import { REFUSED_PROMPT_WORD } from "./fakes/openai-images";
+import { call, expectJson, type SignedUp, signUp, uniqueIp } from "./harness/api";
+import { expectProblem, fakeOpenAI, fetchWithEnv, setCreditBalance, testCtx } from "./harness/helpers";
 
 // The fake keys scripts and recorded requests by model: every test uses its own model names.
 const tag = Math.floor(Math.random() * 0xffffff).toString(16);
@@ -195,5 +199,100 @@ describe("GET /v1/ai/content", () => {
     expect(sms.data.map((d) => d.text)).toEqual(["Two"]);
     expect((await expectJson<{ data: unknown[] }>(await call("/v1/ai/content", { token: other.access_token }), 200)).data).toEqual([]);
     expect([403, 404]).toContain((await call("/v1/ai/content", { token: other.access_token, orgId: owner.orgId })).status);
+  });
+});
+
+type BannerResponse = BannerView;
+
+/** A banner through a Worker drawing with `model` (OPENAI_IMAGE_MODEL), so each test has its own scope in the fake. */
+function banner(who: SignedUp, model: string, body: Record<string, unknown>): Promise<Response> {
+  const request = new Request("http://api.test/v1/ai/banner", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${who.access_token}`, "X-Org-Id": who.orgId, "CF-Connecting-IP": uniqueIp(), "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return fetchWithEnv(request, { OPENAI_IMAGE_MODEL: model });
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+describe("POST /v1/ai/banner", () => {
+  it("draws from {prompt} alone with dall-e-3 as b64_json, stores the PNG as a file and links it", async () => {
+    const owner = await signUp("ai-banner");
+    const model = `dall-e-3-${tag}-plain`;
+    const made = await expectJson<BannerResponse>(await banner(owner, model, { prompt: "Diwali sweets on a festive table" }), 201);
+    expect(made).toMatchObject({ model, size: "1024x1024", style: "vivid", credits_charged: 48, balance: FREE_CREDITS - 48 });
+    expect(made.revised_prompt).toContain("Diwali sweets");
+    expect(made.file).toMatchObject({ id: made.file_id, kind: "image", content_type: "image/png", width: 1024, height: 1024 });
+    const [request] = await fakeOpenAI.requests(model);
+    expect(request?.body).toMatchObject({ model, n: 1, size: "1024x1024", style: "vivid", quality: "standard", response_format: "b64_json" });
+    expect(String(request?.body.prompt)).toContain("Diwali sweets on a festive table");
+
+    const parsed = new URL(made.url);
+    const served = await SELF.fetch(`http://api.test${parsed.pathname}${parsed.search}`);
+    expect(served.status).toBe(200);
+    expect(served.headers.get("content-type")).toBe("image/png");
+    const png = new Uint8Array(await served.arrayBuffer());
+    expect([...png.slice(0, 8)]).toEqual(PNG_SIGNATURE);
+    expect(png.length).toBe(made.file.size);
+
+    const history = await expectJson<{ data: Record<string, unknown>[] }>(await call("/v1/ai/content?kind=banner", { token: owner.access_token }), 200);
+    expect(history.data).toMatchObject([
+      { id: made.id, kind: "banner", file_id: made.file_id, model, credits: 48, prompt: "Diwali sweets on a festive table", text: null },
+    ]);
+    const [event] = await testCtx().db.select().from(usageEvents).where(eq(usageEvents.orgId, owner.orgId));
+    expect(event).toMatchObject({ feature: "ai.banner", model: "dall-e-3", credits: 48 });
+  });
+
+  it("prices a wide dall-e-3 banner at its size and letters a headline", async () => {
+    const owner = await signUp("ai-banner");
+    const model = `dall-e-3-${tag}-wide`;
+    const made = await expectJson<BannerResponse>(
+      await banner(owner, model, { prompt: "Sweets", size: "1792x1024", style: "natural", headline: "20% off" }),
+      201,
+    );
+    expect(made).toMatchObject({ size: "1792x1024", style: "natural", credits_charged: 96, file: { width: 1792, height: 1024 } });
+    const [request] = await fakeOpenAI.requests(model);
+    expect(String(request?.body.prompt)).toContain('"20% off"');
+  });
+
+  it("draws with gpt-image-1 without response_format or style, and checks sizes and styles per model", async () => {
+    const owner = await signUp("ai-banner");
+    const model = `gpt-image-1-${tag}`;
+    await expectProblem(await banner(owner, model, { prompt: "Sweets", style: "vivid" }), 422);
+    const wrongSize = await expectProblem(await banner(owner, model, { prompt: "Sweets", size: "1792x1024" }), 422);
+    expect(wrongSize.errors?.[0]?.path).toBe("size");
+    await expectProblem(await banner(owner, `dall-e-3-${tag}-invalid`, { prompt: "Sweets", size: "1536x1024" }), 422);
+    await expectProblem(await banner(owner, `dall-e-3-${tag}-invalid`, { prompt: "Sweets", style: "festive" }), 422);
+    expect(await fakeOpenAI.requests(model)).toEqual([]);
+
+    const made = await expectJson<BannerResponse>(await banner(owner, model, { prompt: "Sweets", size: "1536x1024" }), 201);
+    expect(made).toMatchObject({ style: null, credits_charged: 76, file: { width: 1536, height: 1024 } });
+    const [request] = await fakeOpenAI.requests(model);
+    expect(request?.body).toMatchObject({ model, size: "1536x1024", quality: "medium" });
+    expect(request?.body).not.toHaveProperty("response_format");
+    expect(request?.body).not.toHaveProperty("style");
+  });
+
+  it("answers a content-policy refusal as 422 with the provider's reason, charges nothing and stores nothing", async () => {
+    const owner = await signUp("ai-banner");
+    const model = `dall-e-3-${tag}-refused`;
+    const before = await getBalance(testCtx(), owner.orgId);
+    const refused = await expectProblem(await banner(owner, model, { prompt: `A banner with ${REFUSED_PROMPT_WORD}` }), 422);
+    expect(refused).toMatchObject({ provider_code: "content_policy_violation" });
+    expect(refused.detail).toContain("safety system");
+    expect(await getBalance(testCtx(), owner.orgId)).toBe(before);
+    expect(await fakeOpenAI.requests(model)).toHaveLength(1);
+    expect(await testCtx().db.select().from(files).where(eq(files.orgId, owner.orgId))).toEqual([]);
+    expect(await testCtx().db.select().from(aiContents).where(eq(aiContents.orgId, owner.orgId))).toEqual([]);
+    expect(await testCtx().db.select().from(usageEvents).where(eq(usageEvents.orgId, owner.orgId))).toEqual([]);
+  });
+
+  it("answers 402 without credits for an image and calls no model", async () => {
+    const owner = await signUp("ai-banner");
+    const model = `dall-e-3-${tag}-broke`;
+    await setCreditBalance(owner.orgId, 10);
+    await expectProblem(await banner(owner, model, { prompt: "Sweets" }), 402);
+    expect(await fakeOpenAI.requests(model)).toEqual([]);
   });
 });

@@ -41,6 +41,21 @@ export interface EmbedResult {
   usage: { inputTokens: number };
 }
 
+export interface ImageParams {
+  model: string;
+  prompt: string;
+  size: string;
+  /** dall-e-3 only: `vivid` or `natural`. */
+  style?: string;
+  quality?: string;
+}
+
+export interface ImageResult {
+  bytes: Uint8Array;
+  /** dall-e-3 rewrites prompts and says how; null otherwise. */
+  revisedPrompt: string | null;
+}
+
 export type ChatStreamEvent = { type: "text"; text: string } | { type: "done"; result: ChatResult };
 
 /**
@@ -68,6 +83,29 @@ export function openai(config: Config) {
         });
         const vectors = [...response.data].sort((a, b) => a.index - b.index).map((item) => Float32Array.from(item.embedding));
         return { vectors, model: response.model, usage: { inputTokens: response.usage?.prompt_tokens ?? 0 } };
+      } catch (error) {
+        throw toProviderError(error);
+      }
+    },
+    /**
+     * One image from the Images API as bytes: dall-e models are asked for `b64_json` (their
+     * default is a URL that expires), gpt-image models answer it always and refuse the parameter.
+     * A content-policy refusal is a ProviderError with code `content_policy_violation`.
+     */
+    async generateImage(params: ImageParams): Promise<ImageResult> {
+      try {
+        const response = await (await client()).images.generate({
+          model: params.model,
+          prompt: params.prompt,
+          n: 1,
+          size: params.size as "1024x1024",
+          ...(params.style ? { style: params.style as "vivid" } : {}),
+          ...(params.quality ? { quality: params.quality as "standard" } : {}),
+          ...(params.model.startsWith("gpt-image") ? {} : { response_format: "b64_json" as const }),
+        });
+        const image = response.data?.[0];
+        if (!image?.b64_json) throw new ProviderError("openai", undefined, undefined, false, "the Images API answered no b64_json image");
+        return { bytes: Uint8Array.from(atob(image.b64_json), (c) => c.charCodeAt(0)), revisedPrompt: image.revised_prompt ?? null };
       } catch (error) {
         throw toProviderError(error);
       }

@@ -3,7 +3,7 @@
  * streamed Server-Sent Events (`data: {chunk}` ... `data: [DONE]`), tool calls in both, usage,
  * and OpenAI's error envelope. Also `POST /v1/embeddings`, with vectors that mean something
  * (see `embedText`), as floats or base64. Audio: `POST /v1/audio/transcriptions` (see `transcriptions`)
- * and `POST /v1/audio/speech` (see `speech`), with the speech fakes' transcript registry
+ * and `POST /v1/audio/speech` (see `speech`); images: `POST /v1/images/generations` (openai-images.ts), with the speech fakes' transcript registry
  * (`POST /_fake/transcripts {sha256, text, language?}`). Scope = the request's `model`, so parallel test
  * files that each use their own model name never see each other's scripts, requests, failures or delays
  * (`POST /_fake/delays` holds chat, embeddings and audio answers alike). `POST /_fake/speech-stream
@@ -19,6 +19,7 @@ import { registerTranscript, summariseForm } from "./elevenlabs.ts";
 import { type FakeRequest, type FakeState, nextScript, recordDelayAndMaybeFail, sendBytes, sendJson, startFake } from "./kit.ts";
 import { chatEndpoint } from "./llm-endpoints.ts";
 import { parseMultipart } from "./multipart.ts";
+import { imageGenerations } from "./openai-images.ts";
 import { ChatStreams, salesPlannerAnswer } from "./sales-planner.ts";
 
 export interface ScriptedToolCall {
@@ -62,6 +63,7 @@ export function startFakeOpenAI() {
     if (req.method === "POST" && url.pathname === "/v1/embeddings") return embeddings(req, res, state);
     if (req.method === "POST" && url.pathname === "/v1/audio/transcriptions") return transcriptions(req, res, state, transcripts);
     if (req.method === "POST" && url.pathname === "/v1/audio/speech") return speech(req, res, state, speechStreams);
+    if (req.method === "POST" && url.pathname === "/v1/images/generations") return imageGenerations(req, res, state as FakeState<unknown>);
     const endpoint = chatEndpoint(url.pathname);
     if (req.method !== "POST" || !endpoint) {
       return sendJson(res, 404, {

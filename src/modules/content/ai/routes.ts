@@ -2,7 +2,8 @@ import { createRoute } from "@hono/zod-openapi";
 import { createRouter, jsonBody, jsonResponse, problem, problemResponses } from "../../../lib/openapi";
 import { authed } from "../../identity/auth/route-security";
 import { meterApiUsage } from "../../money/credits/metering";
-import { AiContentList, AiContentListQuery, AiText, Completion, CompletionBody, TextBody } from "./schemas";
+import { createBanner } from "./banner";
+import { AiContentList, AiContentListQuery, AiText, Banner, BannerBody, Completion, CompletionBody, TextBody } from "./schemas";
 import { createCompletion } from "./service";
 import { listAiContent, writeText } from "./text";
 
@@ -47,6 +48,26 @@ const writeTextRoute = createRoute({
   },
 });
 
+const createBannerRoute = createRoute({
+  method: "post",
+  path: "/v1/ai/banner",
+  summary: "An AI banner (OpenAI Images API), stored as a PNG file, paid per image",
+  description:
+    "`{prompt}` alone works. Sizes and styles are checked against OPENAI_IMAGE_MODEL's (dall-e-3 by default; gpt-image-1 supported). Answers the stored file and a signed link. A prompt the provider refuses under its content policy is a 422 with its reason, and nothing is charged.",
+  tags: ["AI"],
+  ...aiUse,
+  middleware: [meterApiUsage(), ...aiUse.middleware],
+  request: jsonBody(BannerBody),
+  responses: {
+    201: jsonResponse(Banner, "The banner"),
+    ...problemResponses,
+    402: problem("Not enough credits; the body carries `balance` and `needed`"),
+    413: problem("The organisation's storage quota is full"),
+    502: problem("The provider failed"),
+    503: problem("The provider is not configured or not available right now"),
+  },
+});
+
 const listAiContentRoute = createRoute({
   method: "get",
   path: "/v1/ai/content",
@@ -60,4 +81,5 @@ const listAiContentRoute = createRoute({
 export const aiRoutes = createRouter()
   .openapi(createCompletionRoute, async (c) => c.json(await createCompletion(c.var.ctx, c.req.valid("json")), 200))
   .openapi(writeTextRoute, async (c) => c.json(await writeText(c.var.ctx, c.req.valid("json")), 201))
+  .openapi(createBannerRoute, async (c) => c.json(await createBanner(c.var.ctx, c.req.valid("json")), 201))
   .openapi(listAiContentRoute, async (c) => c.json(await listAiContent(c.var.ctx, c.req.valid("query")), 200));

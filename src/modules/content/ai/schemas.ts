@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
+import { FileSchema } from "../files/schemas";
 
 export const ChatMessage = z
   .object({
@@ -144,3 +145,43 @@ export const AiContentListQuery = pageQuery({ defaultLimit: 50, cursorExample: "
 export type TextInput = z.infer<typeof TextBody>;
 export type AiTextView = z.infer<typeof AiText>;
 export type AiContentView = z.infer<typeof AiContentItem>;
+
+export const BannerBody = z
+  .object({
+    prompt: PromptText.openapi({ description: "What the banner shows", example: "Diwali sweets on a festive table with diyas" }),
+    size: z.string().max(20).optional().openapi({
+      description: "dall-e-3: 1024x1024 (default), 1792x1024, 1024x1792; gpt-image-1: 1024x1024 (default), 1536x1024, 1024x1536",
+      example: "1792x1024",
+    }),
+    style: z.string().max(20).optional().openapi({ description: "dall-e-3: vivid (default) or natural; gpt-image-1 and dall-e-2 take none", example: "vivid" }),
+    headline: z
+      .string()
+      .trim()
+      .min(1)
+      .max(120)
+      .refine(noNul, "NUL characters are not allowed")
+      .optional()
+      .openapi({ description: "Words to letter on the banner", example: "20% off all sweets" }),
+  })
+  .openapi("AiBannerRequest");
+
+export const Banner = z
+  .object({
+    id: z.string().openapi({ description: "Content id (in `GET /v1/ai/content`)", example: "aic_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+    file_id: z.string().openapi({ description: "The stored PNG", example: "file_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+    url: z.string().openapi({
+      description: "A signed link to the PNG (see `POST /v1/files/{id}/url`)",
+      example: "https://api.billx.dev/v1/files/file_01JD.../content?token=eyJ...",
+    }),
+    expires_at: z.string().openapi({ description: "When the link stops working", example: "2026-05-01T12:15:00.000Z" }),
+    file: FileSchema,
+    model: z.string().openapi({ description: "The Images API model (OPENAI_IMAGE_MODEL)", example: "dall-e-3" }),
+    size: z.string().openapi({ description: "Pixels, width x height", example: "1792x1024" }),
+    style: z.string().nullable().openapi({ description: "The model's style, or null for models without one", example: "vivid" }),
+    revised_prompt: z.string().nullable().openapi({ description: "dall-e-3's rewrite of the prompt it drew", example: null }),
+    credits_charged: z.number().int().openapi({ description: "Credits for the image", example: 96 }),
+    balance: z.number().int().openapi({ description: "Credits left", example: 904 }),
+  })
+  .openapi("AiBanner");
+
+export type BannerView = z.infer<typeof Banner>;

@@ -148,11 +148,25 @@ async function usedBytes(db: ServiceCtx["db"] | Transaction, orgId: string, now:
  */
 export async function uploadFiles(ctx: ServiceCtx, uploads: { file: File; path: string }[]): Promise<FileView[]> {
   assertCan(ctx, "files:write");
-  const orgId = requireOrgId(ctx);
   if (uploads.length === 0) throw new Unprocessable([{ path: "files", message: "attach at least one file" }]);
   if (uploads.length > MAX_FILES_PER_BATCH) throw new Unprocessable([{ path: "files", message: `at most ${MAX_FILES_PER_BATCH} files per upload` }]);
   const checked: CheckedUpload[] = [];
   for (const upload of uploads) checked.push(await checkUpload(ctx, upload.file, upload.path));
+  return storeChecked(ctx, checked);
+}
+
+/**
+ * Stores bytes the platform made for the organisation (an AI banner) as a file, with the checks
+ * and the quota of an upload; the caller's own permission covers it.
+ */
+export async function storeGeneratedFile(ctx: ServiceCtx, input: { bytes: Uint8Array; filename: string; contentType: string }): Promise<FileView> {
+  const file = new File([input.bytes], input.filename, { type: input.contentType });
+  const [stored] = await storeChecked(ctx, [await checkUpload(ctx, file, "file")]);
+  return stored!;
+}
+
+async function storeChecked(ctx: ServiceCtx, checked: CheckedUpload[]): Promise<FileView[]> {
+  const orgId = requireOrgId(ctx);
   const now = ctx.now();
   const rows: (typeof files.$inferInsert)[] = checked.map((file) => {
     const id = newId("file");

@@ -16,6 +16,8 @@ export interface Price {
   perAudioSecond?: number;
   /** Credits per thousand characters (text to speech). */
   perThousandCharacters?: number;
+  /** Credits per generated image (Images API). */
+  perImage?: number;
 }
 
 export type PriceSource = "exact" | "prefix" | "provider_default";
@@ -32,8 +34,8 @@ interface ProviderPrices {
 
 export const PRICES: Record<string, ProviderPrices> = {
   openai: {
-    // Unknown OpenAI models are charged like a large model rather than undercharged.
-    default: { inputPerMillionTokens: 3_000, outputPerMillionTokens: 12_000 },
+    // Unknown OpenAI models are charged like a large model rather than undercharged (an unknown image model like gpt-image-1's high quality).
+    default: { inputPerMillionTokens: 3_000, outputPerMillionTokens: 12_000, perImage: 300 },
     models: {
       "gpt-4o": { inputPerMillionTokens: 3_000, outputPerMillionTokens: 12_000 },
       "gpt-4o-mini": { inputPerMillionTokens: 180, outputPerMillionTokens: 720 },
@@ -52,6 +54,15 @@ export const PRICES: Record<string, ProviderPrices> = {
       "text-embedding-3-large": { inputPerMillionTokens: 156 },
       "text-embedding-3-small": { inputPerMillionTokens: 24 },
       "tts-1": { perThousandCharacters: 18 },
+      // Images per image at the quality banners ask for (dall-e standard, gpt-image medium), plus
+      // the 20% margin; `model@size` where a size costs more than the square one.
+      "dall-e-3": { perImage: 48 }, // $0.04
+      "dall-e-3@1792x1024": { perImage: 96 }, // $0.08
+      "dall-e-3@1024x1792": { perImage: 96 },
+      "dall-e-2": { perImage: 24 }, // $0.02
+      "gpt-image-1": { perImage: 51 }, // $0.042
+      "gpt-image-1@1536x1024": { perImage: 76 }, // $0.063
+      "gpt-image-1@1024x1536": { perImage: 76 },
     },
   },
   // Chat models reached through each provider's OpenAI-compatible endpoint (the sales chatbot's
@@ -179,6 +190,7 @@ export interface Consumption {
   outputTokens?: number;
   audioSeconds?: number;
   characters?: number;
+  images?: number;
 }
 
 // Each part is counted in millionths of a credit and rounded there, so a price such as 0.06
@@ -199,6 +211,7 @@ function microCreditsFor(price: Price, used: Consumption): number {
     Math.round((used.inputTokens ?? 0) * (price.inputPerMillionTokens ?? 0)) +
     Math.round((used.outputTokens ?? 0) * (price.outputPerMillionTokens ?? 0)) +
     Math.round((used.audioSeconds ?? 0) * (price.perAudioSecond ?? 0) * MICRO) +
-    Math.round(((used.characters ?? 0) / 1000) * (price.perThousandCharacters ?? 0) * MICRO)
+    Math.round(((used.characters ?? 0) / 1000) * (price.perThousandCharacters ?? 0) * MICRO) +
+    Math.round((used.images ?? 0) * (price.perImage ?? 0) * MICRO)
   );
 }
