@@ -49,6 +49,8 @@ export interface Env extends DurableObjectEnv {
   GOOGLE_ISSUER?: string;
   /** Comma-separated origins that OAuth sign-in may redirect back to. */
   OAUTH_REDIRECT_ORIGINS?: string;
+  /** The email of the first super-admin: made one at a sign-in with that (verified) email while none exists. */
+  FIRST_SUPERUSER_EMAIL?: string;
   /** Public base URL of this API, as providers see it (status callbacks, webhook signatures). */
   PUBLIC_API_URL?: string;
   /** The same as PUBLIC_API_URL, by the name the phone-call docs use; wins when both are set. */
@@ -201,6 +203,7 @@ const ConfigSchema = z.object({
   GOOGLE_JWKS_URL: z.url().default("https://www.googleapis.com/oauth2/v3/certs"),
   GOOGLE_ISSUER: z.string().default("https://accounts.google.com"),
   OAUTH_REDIRECT_ORIGINS: z.string().default(""),
+  FIRST_SUPERUSER_EMAIL: z.email("FIRST_SUPERUSER_EMAIL must be an email address").optional(),
   PUBLIC_API_URL: z.url().optional(),
   PUBLIC_BASE_URL: z.url().optional(),
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
@@ -306,6 +309,8 @@ export interface Config {
   appUrl: string;
   google: { clientId?: string; clientSecret?: string; authUrl: string; tokenUrl: string; jwksUrl: string; issuer: string };
   oauthRedirectOrigins: string[];
+  /** Lower-cased; the one-time bootstrap of the first super-admin (src/modules/identity/auth/first-superuser.ts). */
+  firstSuperuserEmail?: string;
   publicApiUrl?: string;
   twilio: { accountSid?: string; authToken?: string; fromNumber?: string; baseUrl: string };
   whatsapp: { accessToken?: string; phoneNumberId?: string; appSecret?: string; verifyToken?: string; graphVersion: string; baseUrl: string };
@@ -458,6 +463,7 @@ export function loadConfig(env: Env): Config {
       issuer: vars.GOOGLE_ISSUER,
     },
     oauthRedirectOrigins: splitList(vars.OAUTH_REDIRECT_ORIGINS),
+    firstSuperuserEmail: vars.FIRST_SUPERUSER_EMAIL?.trim().toLowerCase(),
     publicApiUrl: vars.PUBLIC_BASE_URL ?? vars.PUBLIC_API_URL,
     twilio: { accountSid: vars.TWILIO_ACCOUNT_SID, authToken: vars.TWILIO_AUTH_TOKEN, fromNumber: vars.TWILIO_FROM_NUMBER, baseUrl: vars.TWILIO_BASE_URL },
     whatsapp: {

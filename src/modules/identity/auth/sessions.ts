@@ -4,6 +4,7 @@ import type { ServiceCtx } from "../../../lib/context";
 import { randomToken, sha256Hex } from "../../../lib/crypto";
 import { Unauthorized } from "../../../lib/errors";
 import { newId } from "../../../lib/ids";
+import { bootstrapFirstSuperuser } from "./first-superuser";
 import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_TOKEN_TTL_SECONDS, signAccessToken } from "./tokens";
 
 export interface TokenPair {
@@ -35,6 +36,8 @@ async function tokenPair(ctx: ServiceCtx, userId: string, sessionId: string, ref
 
 /** Starts a session (a refresh-token family) for a user who just proved who they are. */
 export async function startSession(ctx: ServiceCtx, userId: string): Promise<TokenPair> {
+  // Every way of signing in ends here, so the first super-admin is made on whichever the operator uses.
+  await bootstrapFirstSuperuser(ctx, userId);
   const sessionId = newId("sess");
   await ctx.db.insert(sessions).values({ id: sessionId, userId, ip: ctx.request.ip, userAgent: ctx.request.userAgent?.slice(0, 500) ?? null });
   return tokenPair(ctx, userId, sessionId, await issueRefreshToken(ctx, sessionId));
