@@ -4,8 +4,10 @@
  * and fails if the compressed bundle passes Cloudflare's Worker size limit.
  *
  * The limit applies to the gzip-compressed upload: 3 MiB on the Workers Free plan, 10 MiB on
- * Workers Paid. The check holds the bundle to the free plan's 3 MiB by default, so the Worker
- * deploys on either plan; `DEPLOY_PLAN=paid` checks against 10 MiB instead.
+ * Workers Paid. Billx needs Workers Paid anyway (docs/DEPLOY.md: production and staging have 8
+ * cron triggers where Free allows 5 per account, and Free's 10 ms of CPU does not cover a password
+ * hash), so the check fails past Paid's 10 MiB and prints the free plan's share beside it;
+ * `DEPLOY_PLAN=free` makes the 3 MiB limit the one that fails.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -19,7 +21,7 @@ const LIMITS = { free: 3 * MIB, paid: 10 * MIB } as const;
 /** The wrangler.toml environments that get deployed: the top level (production, "") and staging. */
 const ENVIRONMENTS = ["", "staging"] as const;
 
-const plan = process.env.DEPLOY_PLAN ?? "free";
+const plan = process.env.DEPLOY_PLAN ?? "paid";
 if (plan !== "free" && plan !== "paid") {
   console.error(`DEPLOY_PLAN must be free or paid, not ${JSON.stringify(plan)}`);
   process.exit(2);
@@ -61,8 +63,10 @@ for (const environment of ENVIRONMENTS) {
   const { raw, gzip } = measure(environment);
   const within = gzip <= limit;
   failed ||= !within;
+  const share = (of: number) => `${((gzip / of) * 100).toFixed(0)}%`;
   console.log(
-    `${name}: bundle ${mib(raw)} MiB, gzip ${mib(gzip)} MiB of the ${plan} plan's ${mib(limit)} MiB limit (${((gzip / limit) * 100).toFixed(0)}%) ${within ? "ok" : "TOO LARGE"}`,
+    `${name}: bundle ${mib(raw)} MiB, gzip ${mib(gzip)} MiB = ${share(limit)} of the ${plan} plan's ${mib(limit)} MiB limit` +
+      ` (free ${share(LIMITS.free)}, paid ${share(LIMITS.paid)}) ${within ? "ok" : "TOO LARGE"}`,
   );
 }
 if (failed) {
