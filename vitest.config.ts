@@ -77,6 +77,9 @@ export default defineConfig({
           ELEVENLABS_BASE_URL: inject("elevenlabsBaseUrl"),
           // tests/fakes/realtime.ts (its key is OPENAI_API_KEY above); the CallSession fetches its http:// form.
           OPENAI_REALTIME_URL: `${inject("realtimeUrl").replace(/^http/, "ws")}/v1/realtime`,
+          // tests/fuzz.test.ts: `npm run fuzz` sets a longer run and a fresh seed.
+          FUZZ_REQUESTS: process.env.FUZZ_REQUESTS ?? "",
+          FUZZ_SEED: process.env.FUZZ_SEED ?? "",
         },
       },
     })),

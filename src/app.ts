@@ -5,9 +5,12 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { sqlStateOf } from "./db/errors";
+import { inputProblemOf } from "./db/input-problems";
 import { ConfigError, loadConfig } from "./env";
 import type { AppEnv } from "./lib/context";
 import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, problemResponse } from "./lib/errors";
+import { refuseNul } from "./lib/input-guard";
 import { createLogger, withoutQueryParams } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
@@ -18,6 +21,7 @@ import { onboardingRoutes } from "./modules/calls/onboarding/routes";
 import { callRecordsRoutes } from "./modules/calls/records/routes";
 import { voiceWebhookRoutes } from "./modules/calls/voice-webhooks/routes";
 import { aiRoutes } from "./modules/content/ai/routes";
+import { campaignsRoutes } from "./modules/content/campaigns/routes";
 import { filesRoutes } from "./modules/content/files/routes";
 import { analyticsSqlRoutes } from "./modules/data/analytics-sql/routes";
 import { databasesRoutes } from "./modules/data/databases/routes";
@@ -125,6 +129,9 @@ app.use(async function limitBody(c, next) {
   })(c, next);
 });
 
+// After the body limit (the guard reads JSON bodies), before any route can query with a NUL.
+app.use(refuseNul);
+
 app.use(async function serviceContext(c, next) {
   const request = {
     // Set by Cloudflare's edge; a client cannot forge it in production.
@@ -158,6 +165,7 @@ app.route("/", creditsRoutes);
 app.route("/", plansRoutes);
 app.route("/", aiRoutes);
 app.route("/", filesRoutes);
+app.route("/", campaignsRoutes);
 app.route("/", analyticsSqlRoutes);
 app.route("/", customersRoutes);
 app.route("/", agentsRoutes);
@@ -221,6 +229,12 @@ app.notFound((c) => {
 
 app.onError((error, c) => problemResponse(toAppError(error, c), c.var.requestId));
 
+/**
+ * Providers' callbacks (Stripe, Twilio, Telegram, WhatsApp): what they send was signed and checked,
+ * so a database refusal while applying it is ours, and only a 5xx makes the provider send it again.
+ */
+const PROVIDER_CALLBACK = /^\/v1\/(?:webhooks\/|voice\/|channels\/[^/]+\/[^/]+\/webhook\/?$)/;
+
 function toAppError(error: unknown, c: Context<AppEnv>): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof HTTPException) {
@@ -229,6 +243,13 @@ function toAppError(error: unknown, c: Context<AppEnv>): AppError {
     return new AppError(error.status, "https://billx.dev/problems/http", error.message || "HTTP error");
   }
   const log = createLogger("error", { request_id: c.var.requestId });
+  const inputProblem = PROVIDER_CALLBACK.test(c.req.path) ? undefined : inputProblemOf(error);
+  if (inputProblem) {
+    // A route let bad input through to Postgres: the client gets a 4xx, the log the statement
+    // and its SQLSTATE (never the bound values) so the route's validation can be fixed.
+    log.warn("database refused the request's input", { sqlstate: sqlStateOf(error), error });
+    return inputProblem;
+  }
   if (error instanceof ConfigError) {
     log.error("configuration error", { variable: error.variable, error: error.message });
   } else {

@@ -10,28 +10,10 @@ import { describe, expect, it } from "vitest";
 import { agentEvents, agents } from "../src/db/schema";
 import { call, expectJson, type SignedUp, signUp } from "./harness/api";
 import { testCtx } from "./harness/helpers";
+import { prng, type Rng } from "./harness/prng";
 
 const SEED = 0x5eed2026;
 const CASES = 60;
-
-/** mulberry32: small, fast, and the same sequence everywhere for one seed. */
-function prng(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
-  return {
-    int,
-    chance: (p: number) => next() < p,
-    pick: <T>(items: readonly T[]): T => items[int(0, items.length - 1)] as T,
-  };
-}
-type Rng = ReturnType<typeof prng>;
 
 const ACTIVITY_TYPES = ["message", "call", "token"] as const;
 const OUTCOME_TYPES = ["meeting", "sale"] as const;

@@ -3,12 +3,18 @@
  * in `cause`) carries SQLSTATE `code`.
  */
 function hasSqlState(error: unknown, code: string): boolean {
+  return fromCauses(error, (e) => (e.code === code ? true : undefined)) ?? false;
+}
+
+/** The first answer `pick` gives for the error or one of the errors it wraps (a few levels deep). */
+function fromCauses<T>(error: unknown, pick: (e: Record<string, unknown>) => T | undefined): T | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    if ((current as { code?: unknown }).code === code) return true;
+    const found = pick(current as Record<string, unknown>);
+    if (found !== undefined) return found;
     current = (current as { cause?: unknown }).cause;
   }
-  return false;
+  return undefined;
 }
 
 /** A unique-constraint violation, SQLSTATE 23505. */
@@ -34,4 +40,17 @@ export async function retryDeadlockOnce<T>(statement: () => Promise<T>): Promise
     if (!hasSqlState(error, "40P01")) throw error;
     return statement();
   }
+}
+
+/** The SQLSTATE of a database error, or of the one it wraps; undefined for anything else. */
+export function sqlStateOf(error: unknown): string | undefined {
+  return fromCauses(error, (e) => (typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined));
+}
+
+/** The column Postgres names on a not-null violation (never a value), when it names one. */
+export function sqlColumnOf(error: unknown): string | undefined {
+  return fromCauses(error, (e) => {
+    const column = e.column ?? e.column_name;
+    return typeof column === "string" && column.length > 0 ? column : undefined;
+  });
 }
