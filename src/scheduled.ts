@@ -4,6 +4,7 @@ import { createServiceCtx } from "./lib/service-ctx";
 import { sendBookingReminders } from "./modules/assistants/bookings/reminders";
 import { requeueStuckDocuments } from "./modules/assistants/knowledge/stuck";
 import { sweepStaleCalls } from "./modules/calls/records/sweep";
+import { startDueCampaigns } from "./modules/content/campaigns/service";
 import { reclaimExpiredReservations } from "./modules/money/credits/reservations";
 import { type CronJobOutcome, purgeOldDeadLetters, recordCronRun } from "./modules/platform/operations/service";
 import { sendOverdueReminders } from "./modules/retail/bills/reminders";
@@ -40,6 +41,11 @@ export const cronJobs: Record<string, CronJob[]> = {
         const run = await requeueStuckDocuments(ctx);
         return `${run.requeued} requeued, ${run.failed} failed`;
       },
+    },
+    // Campaigns whose send_at has come; a run overlapping the previous one messages nobody twice.
+    {
+      name: "campaigns.start-due",
+      run: async (ctx) => `${await startDueCampaigns(ctx)} started`,
     },
     // Calls whose Durable Object died mid-call are ended as lost and their credit hold settled.
     {

@@ -62,7 +62,8 @@ export type IdPrefix =
   | "vis"
   | "cpk"
   | "file"
-  | "aic";
+  | "aic"
+  | "cmp";
 
 /** A prefixed, time-sortable id such as `org_01JD3X...`. */
 export function newId(prefix: IdPrefix): string {

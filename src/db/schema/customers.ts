@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, check, date, index, integer, numeric, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, date, index, integer, numeric, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { products } from "./catalog";
 import { organizations, users } from "./tenancy";
 
@@ -26,6 +26,8 @@ export const customers = pgTable(
     /** Minor units of the organisation's currency; null means no limit. */
     creditLimit: bigint("credit_limit", { mode: "number" }),
     tags: text("tags").array().notNull().default(sql`'{}'::text[]`),
+    /** The customer said STOP to marketing (an inbound SMS or WhatsApp message); campaigns skip them until START. */
+    marketingOptOut: boolean("marketing_opt_out").notNull().default(false),
     /** Set instead of deleting, so bills and the ledger keep pointing at a real customer. */
     archivedAt: timestamp("archived_at", { withTimezone: true, mode: "date" }),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),

@@ -3,6 +3,7 @@ export * from "./assistants";
 export * from "./auth";
 export * from "./bills";
 export * from "./calls";
+export * from "./campaigns";
 export * from "./catalog";
 export * from "./credits";
 export * from "./customers";

@@ -1,9 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../../lib/context";
-import { AppError, Forbidden, ProviderUnavailable, ServiceUnavailable, Unauthorized } from "../../../lib/errors";
+import { AppError, Forbidden, ServiceUnavailable, Unauthorized } from "../../../lib/errors";
 import { createRouter, problemResponses } from "../../../lib/openapi";
 import { verifyTwilioSignature } from "../../../lib/signatures";
+import { signedTwilioForm } from "../../../lib/twilio-webhook";
 import { callForStream } from "../records/service";
 import { signedUrl, VOICE_PATHS } from "./public-url";
 import { answerIncomingCall, applyCallStatus } from "./service";
@@ -52,27 +53,19 @@ const mediaStreamRoute = createRoute({
   responses: { 101: { description: "Switching protocols to the media stream" }, 426: { description: "Not a WebSocket upgrade" }, ...problemResponses },
 });
 
-/** The form Twilio posted, after its signature is checked (403 when forged, 503 without an auth token). */
-async function signedTwilioForm(c: Context<AppEnv>): Promise<Record<string, string>> {
-  const ctx = c.var.ctx;
-  const authToken = ctx.config.twilio.authToken;
-  if (!authToken) throw new ProviderUnavailable("TWILIO_AUTH_TOKEN");
-  const form = await c.req.parseBody();
-  const params = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, String(v)]));
-  if (!(await verifyTwilioSignature(authToken, signedUrl(ctx, c.req.url), params, c.req.header("X-Twilio-Signature")))) {
-    throw new Forbidden("Invalid X-Twilio-Signature");
-  }
-  return params;
+/** The form Twilio posted to this Worker, its signature checked against the URL Twilio called. */
+function signedCallForm(c: Context<AppEnv>): Promise<Record<string, string>> {
+  return signedTwilioForm(c, signedUrl(c.var.ctx, c.req.url));
 }
 
 export const voiceWebhookRoutes = createRouter()
   .openapi(incomingCallRoute, async (c) => {
-    const params = await signedTwilioForm(c);
+    const params = await signedCallForm(c);
     const twiml = await answerIncomingCall(c.var.ctx, params, c.req.url);
     return c.body(twiml, 200, { "Content-Type": "text/xml; charset=utf-8" });
   })
   .openapi(callStatusRoute, async (c) => {
-    await applyCallStatus(c.var.ctx, await signedTwilioForm(c));
+    await applyCallStatus(c.var.ctx, await signedCallForm(c));
     return c.body(null, 204);
   })
   .openapi(mediaStreamRoute, async (c) => {
