@@ -10,7 +10,7 @@ import { inputProblemOf } from "./db/input-problems";
 import { ConfigError, loadConfig } from "./env";
 import type { AppEnv } from "./lib/context";
 import { AppError, BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge, problemResponse } from "./lib/errors";
-import { refuseNul } from "./lib/input-guard";
+import { isProviderCallback, refuseNul } from "./lib/input-guard";
 import { createLogger, withoutQueryParams } from "./lib/log";
 import { allowedMethods } from "./lib/method-not-allowed";
 import { createServiceCtx } from "./lib/service-ctx";
@@ -229,12 +229,6 @@ app.notFound((c) => {
 
 app.onError((error, c) => problemResponse(toAppError(error, c), c.var.requestId));
 
-/**
- * Providers' callbacks (Stripe, Twilio, Telegram, WhatsApp): what they send was signed and checked,
- * so a database refusal while applying it is ours, and only a 5xx makes the provider send it again.
- */
-const PROVIDER_CALLBACK = /^\/v1\/(?:webhooks\/|voice\/|channels\/[^/]+\/[^/]+\/webhook\/?$)/;
-
 function toAppError(error: unknown, c: Context<AppEnv>): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof HTTPException) {
@@ -243,7 +237,9 @@ function toAppError(error: unknown, c: Context<AppEnv>): AppError {
     return new AppError(error.status, "https://billx.dev/problems/http", error.message || "HTTP error");
   }
   const log = createLogger("error", { request_id: c.var.requestId });
-  const inputProblem = PROVIDER_CALLBACK.test(c.req.path) ? undefined : inputProblemOf(error);
+  // A provider's callback was signed and checked: a database refusal while applying it is ours,
+  // and only a 5xx makes the provider send it again.
+  const inputProblem = isProviderCallback(c.req.path) ? undefined : inputProblemOf(error);
   if (inputProblem) {
     // A route let bad input through to Postgres: the client gets a 4xx, the log the statement
     // and its SQLSTATE (never the bound values) so the route's validation can be fixed.

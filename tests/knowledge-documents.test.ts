@@ -385,7 +385,7 @@ describe("managing the knowledge base", () => {
     const odd = await expectJson<KnowledgeAnswer>(await q(`q=${encodeURIComponent('"NEAR( foo* OR -bar AND ^')}`), 200);
     expect(odd.data).toEqual([]);
     await expectProblem(await getDocument(owner, assistant.id, "doc_%00"), 404);
-    await expectProblem(await getDocument(owner, assistant.id, "x".repeat(101)), 422);
+    await expectProblem(await getDocument(owner, assistant.id, "x".repeat(101)), 404);
     await expectProblem(await call(`/v1/assistants/ast_nope/documents`, { token: owner.access_token, orgId: owner.orgId }), 404);
   });
 });

@@ -18,6 +18,9 @@ const MAX_DEPTH = 64;
  */
 export const refuseNul: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (safeDecode(c.req.path).includes(NUL)) throw new NotFound("resource");
+  // A provider's callback is what a chat user typed or a provider sent: its route cleans the text
+  // itself, and refusing it would lose the message (or make the provider retry it forever).
+  if (isProviderCallback(c.req.path)) return next();
   const query = new URL(c.req.url).searchParams;
   const queryErrors: FieldError[] = [];
   for (const [name, value] of query) {
@@ -33,6 +36,16 @@ export const refuseNul: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   await next();
 };
+
+/**
+ * Providers' callbacks (Stripe, Twilio, Telegram, WhatsApp): signed requests we do not get to
+ * refuse for their content, and whose failures must stay 5xx so the provider sends them again.
+ */
+const PROVIDER_CALLBACK = /^\/v1\/(?:webhooks\/|voice\/|channels\/[^/]+\/[^/]+\/webhook\/?$)/;
+
+export function isProviderCallback(path: string): boolean {
+  return PROVIDER_CALLBACK.test(path);
+}
 
 function isJson(contentType: string | undefined): boolean {
   return contentType !== undefined && /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType.trim());

@@ -1,7 +1,8 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import type { AppEnv } from "./context";
-import { type FieldError, Unprocessable } from "./errors";
+import { type FieldError, NotFound, Unprocessable } from "./errors";
+import type { IdPrefix } from "./ids";
 
 /** Converts zod issues into `{path: "items.0.quantity", message}` entries. */
 export function fieldErrors(error: ZodError): FieldError[] {
@@ -14,8 +15,11 @@ export function fieldErrors(error: ZodError): FieldError[] {
 /** A module router: failed validation becomes a 422 problem with field paths. */
 export function createRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw new Unprocessable(fieldErrors(result.error));
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      // A path that names nothing (an id that cannot be an id) is a thing that does not exist.
+      if (result.target === "param") throw new NotFound("resource", c.req.path.slice(0, 200));
+      throw new Unprocessable(fieldErrors(result.error));
     },
   });
 }
@@ -69,4 +73,22 @@ export function jsonResponse<T>(schema: T, description: string) {
 /** A required JSON request body for `createRoute`'s `request`. */
 export function jsonBody<T>(schema: T) {
   return { body: { required: true, content: { "application/json": { schema } } } };
+}
+
+/** What every id we hand out looks like (src/lib/ids.ts): its prefix, `_`, letters and digits. */
+export function idPattern(prefix: IdPrefix): RegExp {
+  return new RegExp(`^${prefix}_[0-9A-Za-z]{1,64}$`);
+}
+
+/** An id of ours in a query or body: anything else is a 422 before any query runs. */
+export function idString(prefix: IdPrefix) {
+  return z.string().regex(idPattern(prefix), `Not a ${prefix}_ id`);
+}
+
+/**
+ * An id of ours in the path. One that cannot be an id (NUL, quotes, another prefix, 300 characters)
+ * is a 404 from validation (see `createRouter`), before any query runs.
+ */
+export function pathId(name: string, prefix: IdPrefix, description: string, example: string) {
+  return idString(prefix).openapi({ param: { name, in: "path" }, description, example });
 }

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ASSISTANT_STATUSES, ASSISTANT_TOOLS, ASSISTANT_WEEKDAYS } from "../../../db/schema/assistants";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { E164 } from "../../../lib/phone";
 
@@ -330,10 +331,7 @@ export const AssistantListQuery = pageQuery({ defaultLimit: 50, cursorExample: A
   status: z.enum(ASSISTANT_STATUSES).optional().openapi({ description: "Only assistants with this status (without it: active)", example: "active" }),
 });
 
-const AssistantIdPath = z
-  .string()
-  .max(100)
-  .openapi({ param: { name: "id", in: "path" }, description: "Assistant id", example: ASSISTANT_ID_EXAMPLE });
+const AssistantIdPath = pathId("id", "ast", "Assistant id", ASSISTANT_ID_EXAMPLE);
 export const AssistantIdParam = z.object({ id: AssistantIdPath });
 
 export type CreateAssistantInput = z.infer<typeof CreateAssistantBody>;

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { E164 } from "../../../lib/phone";
 import { ASSISTANT_ID_EXAMPLE, isRealDate } from "../assistants/schemas";
@@ -153,10 +154,7 @@ export const BookingIdParam = z.object({
     .string()
     .max(100)
     .openapi({ param: { name: "id", in: "path" }, description: "Assistant id", example: ASSISTANT_ID_EXAMPLE }),
-  booking_id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "booking_id", in: "path" }, description: "Booking id", example: BOOKING_ID_EXAMPLE }),
+  booking_id: pathId("booking_id", "bkg", "Booking id", BOOKING_ID_EXAMPLE),
 });
 
 export const RescheduleBookingBody = CreateBookingBody.pick({ start: true, notify: true })

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { DOCUMENT_KINDS, DOCUMENT_STATUSES } from "../../../db/schema";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { ASSISTANT_ID_EXAMPLE } from "../assistants/schemas";
 
@@ -53,10 +54,7 @@ export const DocumentIdParam = z.object({
     .string()
     .max(100)
     .openapi({ param: { name: "id", in: "path" }, description: "Assistant id", example: ASSISTANT_ID_EXAMPLE }),
-  document_id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "document_id", in: "path" }, description: "Document id", example: DOCUMENT_ID_EXAMPLE }),
+  document_id: pathId("document_id", "doc", "Document id", DOCUMENT_ID_EXAMPLE),
 });
 
 export const SEARCH_MODES = ["hybrid", "lexical", "vector"] as const;

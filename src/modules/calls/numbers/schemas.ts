@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { E164 } from "../../../lib/phone";
 import { ASSISTANT_ID_EXAMPLE } from "../../assistants/assistants/schemas";
@@ -44,10 +45,7 @@ export const PhoneNumberIdParam = z.object({
     .string()
     .max(100)
     .openapi({ param: { name: "id", in: "path" }, description: "Assistant id", example: ASSISTANT_ID_EXAMPLE }),
-  number_id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "number_id", in: "path" }, description: "Phone number id", example: PHONE_NUMBER_ID_EXAMPLE }),
+  number_id: pathId("number_id", "pn", "Phone number id", PHONE_NUMBER_ID_EXAMPLE),
 });
 
 export type PhoneNumber = z.infer<typeof PhoneNumberSchema>;

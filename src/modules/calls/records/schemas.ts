@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { CALL_DIRECTIONS, CALL_STATUSES, CALL_TURN_ROLES } from "../../../db/schema";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { E164 } from "../../../lib/phone";
 import { ASSISTANT_ID_EXAMPLE } from "../../assistants/assistants/schemas";
@@ -65,10 +66,7 @@ export const CallListQuery = pageQuery({ defaultLimit: 50, cursorExample: CALL_I
 });
 
 export const CallIdParam = z.object({
-  id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Call id", example: CALL_ID_EXAMPLE }),
+  id: pathId("id", "call", "Call id", CALL_ID_EXAMPLE),
 });
 
 export const PlaceCallBody = z

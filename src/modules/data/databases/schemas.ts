@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const DATABASE_ID_EXAMPLE = "ldb_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -36,11 +37,7 @@ export const CreateDatabaseBody = z
   .openapi("LinkDatabaseRequest");
 
 export const DatabaseIdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Linked database id", example: DATABASE_ID_EXAMPLE }),
+  id: pathId("id", "ldb", "Linked database id", DATABASE_ID_EXAMPLE),
 });
 
 const Column = z

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { QUERY_RUN_STATUSES } from "../../../db/schema";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const DATABASE_ID_EXAMPLE = "ldb_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -96,11 +97,7 @@ export const HistoryList = pageSchema(HistoryEntry, "QueryHistory", {
 });
 
 export const RunIdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Query id", example: RUN_ID_EXAMPLE }),
+  id: pathId("id", "qrn", "Query id", RUN_ID_EXAMPLE),
 });
 
 export const FeedbackBody = z

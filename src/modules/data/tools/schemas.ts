@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const TOOL_ID_EXAMPLE = "tool_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -84,11 +85,7 @@ export const ToolListQuery = pageQuery({ defaultLimit: 50, cursorExample: TOOL_I
 });
 
 export const ToolIdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Tool id", example: TOOL_ID_EXAMPLE }),
+  id: pathId("id", "tool", "Tool id", TOOL_ID_EXAMPLE),
 });
 
 export const ExecuteToolBody = z

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const API_KEY_ID_EXAMPLE = "key_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -58,10 +59,7 @@ export const ApiKeyList = pageSchema(ApiKey, "ApiKeyList", { data: "Keys of the 
 export const ApiKeyListQuery = pageQuery({ defaultLimit: 50, cursorExample: API_KEY_ID_EXAMPLE });
 
 export const ApiKeyIdParam = z.object({
-  id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "API key id", example: API_KEY_ID_EXAMPLE }),
+  id: pathId("id", "key", "API key id", API_KEY_ID_EXAMPLE),
 });
 
 export type CreateApiKeyInput = z.infer<typeof CreateApiKeyBody>;

@@ -1,15 +1,12 @@
 import { z } from "@hono/zod-openapi";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { Email } from "../auth/schemas";
 import { OrgIdParam } from "../orgs/schemas";
 
 const USER_ID_EXAMPLE = "usr_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
 
-const UserId = z
-  .string()
-  .min(1)
-  .max(100)
-  .openapi({ param: { name: "user_id", in: "path" }, description: "User id", example: USER_ID_EXAMPLE });
+const UserId = pathId("user_id", "usr", "User id", USER_ID_EXAMPLE);
 
 const RoleRef = z
   .string()

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const ORG_ID_EXAMPLE = "org_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -6,11 +7,7 @@ const ORG_ID_EXAMPLE = "org_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
 export const OrgListQuery = pageQuery({ defaultLimit: 20, cursorExample: ORG_ID_EXAMPLE });
 
 export const OrgIdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Organisation id; must be the request's active organisation", example: ORG_ID_EXAMPLE }),
+  id: pathId("id", "org", "Organisation id; must be the request's active organisation", ORG_ID_EXAMPLE),
 });
 
 export const Currency = z

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { MESSAGE_CHANNELS, MESSAGE_STATUSES } from "../../../db/schema";
-import { idempotencyHeader } from "../../../lib/openapi";
+import { idempotencyHeader, pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const Channel = z.enum(MESSAGE_CHANNELS).openapi({ description: "How the message travels", example: "sms" });
@@ -55,7 +55,7 @@ export const Message = z
   .openapi("Message");
 
 export const MessageIdParam = z.object({
-  id: z.string().openapi({ param: { name: "id", in: "path" }, description: "Message id", example: "msg_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }),
+  id: pathId("id", "msg", "Message id", "msg_01JD3X6W6X8Q3M1B0V4T2Y9ZKA"),
 });
 
 export const MessageListQuery = pageQuery({ defaultLimit: 50, cursorExample: "msg_01JD3X6W6X8Q3M1B0V4T2Y9ZKA" }).extend({

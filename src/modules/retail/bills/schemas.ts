@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { BILL_PAYMENT_METHODS, BILL_PAYMENT_SOURCES, BILL_STATUSES, type BillPaymentMethod, type BillStatus } from "../../../db/schema";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const BILL_ID_EXAMPLE = "bill_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -144,7 +145,7 @@ export const BillListQuery = pageQuery({ defaultLimit: 50, cursorExample: BILL_I
 });
 
 export const BillIdParam = z.object({
-  id: z.string().openapi({ param: { name: "id", in: "path" }, description: "Bill id", example: BILL_ID_EXAMPLE }),
+  id: pathId("id", "bill", "Bill id", BILL_ID_EXAMPLE),
 });
 
 export const CreatePaymentBody = z

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { CUSTOMER_LEDGER_KINDS } from "../../../db/schema/customers";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { E164 } from "../../../lib/phone";
 
@@ -115,10 +116,7 @@ export const CustomerLedgerPage = pageSchema(CustomerLedgerEntry, "CustomerLedge
 export const CustomerLedgerQuery = pageQuery({ defaultLimit: 50, cursorExample: LEDGER_ENTRY_ID_EXAMPLE });
 
 export const CustomerIdParam = z.object({
-  id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Customer id", example: CUSTOMER_ID_EXAMPLE }),
+  id: pathId("id", "cus", "Customer id", CUSTOMER_ID_EXAMPLE),
 });
 
 export type CreateCustomerInput = z.infer<typeof CreateCustomerBody>;

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { CUSTOMER_PAYMENT_METHODS, MERCHANT_LEDGER_KINDS } from "../../../db/schema/customers";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { Address, Email, Phone } from "../customers/schemas";
 
@@ -81,16 +82,10 @@ export const MerchantListQuery = pageQuery({ defaultLimit: 50, cursorExample: ME
 });
 
 export const MerchantIdParam = z.object({
-  id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Merchant id", example: MERCHANT_ID_EXAMPLE }),
+  id: pathId("id", "mer", "Merchant id", MERCHANT_ID_EXAMPLE),
 });
 
-const PurchaseIdParamValue = z
-  .string()
-  .max(100)
-  .openapi({ param: { name: "purchase_id", in: "path" }, description: "Purchase id", example: PURCHASE_ID_EXAMPLE });
+const PurchaseIdParamValue = pathId("purchase_id", "mpu", "Purchase id", PURCHASE_ID_EXAMPLE);
 
 export const MerchantPurchaseParams = MerchantIdParam.extend({ purchase_id: PurchaseIdParamValue });
 

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { CUSTOMER_LEDGER_KINDS, CUSTOMER_PAYMENT_METHODS } from "../../../db/schema/customers";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const CUSTOMER_ID_EXAMPLE = "cus_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -13,11 +14,7 @@ const Money = (description: string, example: number) =>
     .openapi({ description: `${description}, in minor units`, example });
 
 export const CustomerIdParam = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Customer id", example: CUSTOMER_ID_EXAMPLE }),
+  id: pathId("id", "cus", "Customer id", CUSTOMER_ID_EXAMPLE),
 });
 
 export const CustomerPaymentBody = z

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { SALES_CHANNEL_TYPES } from "../../../db/schema";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 export const CHANNEL_ID_EXAMPLE = "sch_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -53,17 +54,11 @@ export const Channel = z
   .openapi("SalesChannel");
 
 export const ChannelIdParam = z.object({
-  id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Channel id", example: CHANNEL_ID_EXAMPLE }),
+  id: pathId("id", "sch", "Channel id", CHANNEL_ID_EXAMPLE),
 });
 
 export const WebhookChannelParam = z.object({
-  channel_id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "channel_id", in: "path" }, description: "Channel id", example: CHANNEL_ID_EXAMPLE }),
+  channel_id: pathId("channel_id", "sch", "Channel id", CHANNEL_ID_EXAMPLE),
 });
 
 export const ChannelListQuery = pageQuery({ defaultLimit: 50, cursorExample: CHANNEL_ID_EXAMPLE });

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { AGENT_STATUSES } from "../../../db/schema/monetisation";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 export const AGENT_ID_EXAMPLE = "agt_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -83,10 +84,7 @@ export const AgentListQuery = pageQuery({ defaultLimit: 50, cursorExample: AGENT
 });
 
 export const AgentIdParam = z.object({
-  id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Agent id", example: AGENT_ID_EXAMPLE }),
+  id: pathId("id", "agt", "Agent id", AGENT_ID_EXAMPLE),
 });
 
 export type CreateAgentInput = z.infer<typeof CreateAgentBody>;

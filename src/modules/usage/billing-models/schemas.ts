@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { BILLING_PERIODS } from "../../../db/schema";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 import { ActivityComponent, CostPlusComponent, OutcomeComponent, SeatComponent } from "./components";
 
@@ -130,10 +131,7 @@ export const BillingModelListQuery = pageQuery({ defaultLimit: 50, cursorExample
 });
 
 export const BillingModelIdParam = z.object({
-  id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Billing model id", example: MODEL_ID_EXAMPLE }),
+  id: pathId("id", "bmd", "Billing model id", MODEL_ID_EXAMPLE),
 });
 
 export const BillingModelVersionParams = BillingModelIdParam.extend({
@@ -213,10 +211,7 @@ export const Calculation = z
   .openapi("ChargeCalculation", { description: PRICING_RULE });
 
 export const CustomerIdParam = z.object({
-  id: z
-    .string()
-    .max(100)
-    .openapi({ param: { name: "id", in: "path" }, description: "Customer id", example: CUSTOMER_ID_EXAMPLE }),
+  id: pathId("id", "cus", "Customer id", CUSTOMER_ID_EXAMPLE),
 });
 
 export const PutBillingPlanBody = z

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { INVOICE_STATUSES } from "../../../db/schema";
+import { pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const INVOICE_ID_EXAMPLE = "ivc_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -110,7 +111,7 @@ export const InvoiceListQuery = pageQuery({ defaultLimit: 50, cursorExample: INV
 });
 
 export const InvoiceIdParam = z.object({
-  id: z.string().openapi({ param: { name: "id", in: "path" }, description: "Invoice id", example: INVOICE_ID_EXAMPLE }),
+  id: pathId("id", "ivc", "Invoice id", INVOICE_ID_EXAMPLE),
 });
 
 export const PayInvoiceBody = z
