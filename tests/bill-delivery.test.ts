@@ -122,6 +122,10 @@ describe("sending a bill", () => {
     expect(inbox).toHaveLength(1);
     expect(inbox[0]?.text).toContain(sent.url);
     expect(inbox[0]?.subject).toBe(`Bill ${bill.number} from ${org.name}`);
+    // The PDF travels with the email, not only the link.
+    const [attachment] = inbox[0]?.attachments ?? [];
+    expect(attachment?.filename).toBe(`${bill.number}.pdf`);
+    expect(atob(attachment?.content ?? "").startsWith("%PDF-")).toBe(true);
 
     const audit = await testCtx()
       .db.select()

@@ -13,6 +13,8 @@ export interface OutgoingMessage {
   template: string | null;
   variables: Record<string, string> | null;
   media: { url?: string; r2Key?: string; contentType?: string } | null;
+  /** Files sent with an email (the consumer reads `media.r2Key` from R2 for it); other channels ignore them. */
+  attachments?: { filename: string; content: Uint8Array }[];
 }
 
 export interface SentMessage {

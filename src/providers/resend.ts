@@ -20,6 +20,13 @@ function escapeHtml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
 }
 
+// Resend takes attachment content as base64; built in chunks so a large PDF does not overflow the argument list.
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
 /** The plain-text body as minimal HTML: escaped, line breaks kept. */
 export function textToHtml(text: string): string {
   return `<!doctype html><html><body><p>${escapeHtml(text).replace(/\r?\n/g, "<br>")}</p></body></html>`;
@@ -49,6 +56,7 @@ export function resendEmail(config: Config): ChannelSender {
             subject: message.subject ?? "(no subject)",
             text: message.body,
             html: textToHtml(message.body),
+            ...(message.attachments?.length ? { attachments: message.attachments.map((a) => ({ filename: a.filename, content: toBase64(a.content) })) } : {}),
           }),
         },
         (body, status) => {

@@ -29,6 +29,8 @@ export interface AcceptedEmail {
   bcc: string[];
   reply_to: string[];
   idempotency_key: string | null;
+  /** As sent: `content` is base64. */
+  attachments: { filename: string; content: string }[];
   created_at: string;
 }
 
@@ -88,6 +90,7 @@ export function startFakeResend(apiKey = FAKE_RESEND_API_KEY) {
       bcc: list(body.bcc),
       reply_to: list(body.reply_to),
       idempotency_key: key ?? null,
+      attachments: Array.isArray(body.attachments) ? (body.attachments as { filename: string; content: string }[]) : [],
       created_at: new Date().toISOString(),
     };
     const scope = to[0] as string;
@@ -119,6 +122,12 @@ function validate(body: Record<string, unknown>, to: string[]): { name: string; 
   }
   if (typeof body.subject !== "string") return { name: "validation_error", message: "Invalid `subject` field. Expected string." };
   if (typeof body.text !== "string" && typeof body.html !== "string") return { name: "validation_error", message: "Missing `html` or `text` field." };
+  if (body.attachments !== undefined) {
+    const attachments = Array.isArray(body.attachments) ? (body.attachments as Record<string, unknown>[]) : null;
+    if (!attachments?.every((a) => typeof a?.filename === "string" && (typeof a.content === "string" || typeof a.path === "string"))) {
+      return { name: "validation_error", message: "Invalid `attachments` field. Each attachment needs a `filename` and a `content` or `path`." };
+    }
+  }
   return undefined;
 }
 

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { messages } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { ProviderUnavailable } from "../../../lib/errors";
+import { orgFilesPrefix } from "../../../lib/org-files";
 import { ProviderError } from "../../../providers/errors";
 import { PermanentJobError, type QueueJob, RetryLater } from "../../../queues/jobs";
 import { senderForMessage } from "./channels";
@@ -23,6 +24,21 @@ async function finish(ctx: ServiceCtx, id: string, outcome: Outcome): Promise<vo
         : { status: outcome.status, lastError: outcome.error.slice(0, 1000), updatedAt: ctx.now() },
     )
     .where(and(eq(messages.id, id), eq(messages.status, "sending")));
+}
+
+/**
+ * The file an email carries, read from R2 (`media.r2Key`, which must lie under the message's
+ * organisation); none for other channels. A file that is gone sends the email without it.
+ */
+async function emailAttachments(ctx: ServiceCtx, message: typeof messages.$inferSelect): Promise<{ filename: string; content: Uint8Array }[] | undefined> {
+  const key = message.media?.r2Key;
+  if (message.channel !== "email" || !key || !message.orgId || !key.startsWith(orgFilesPrefix(message.orgId))) return undefined;
+  const object = await ctx.env.FILES.get(key);
+  if (!object) {
+    ctx.log.warn("email attachment missing from R2", { message_id: message.id });
+    return undefined;
+  }
+  return [{ filename: key.split("/").pop() ?? "attachment", content: new Uint8Array(await object.arrayBuffer()) }];
 }
 
 /**
@@ -55,7 +71,7 @@ export async function deliverMessage(ctx: ServiceCtx, job: QueueJob, attempt: nu
   try {
     const sender = await senderForMessage(ctx, message);
     if (!sender) return finish(ctx, message.id, { status: "failed", error: `no provider adapter for channel ${message.channel}` });
-    const sent = await sender.send(message);
+    const sent = await sender.send({ ...message, attachments: await emailAttachments(ctx, message) });
     await finish(ctx, message.id, { status: "sent", providerMessageId: sent.providerMessageId });
   } catch (error) {
     if (error instanceof ProviderUnavailable) {

@@ -2,6 +2,8 @@ import { and, eq, sql } from "drizzle-orm";
 import { bills, messages } from "../../../db/schema";
 import type { ServiceCtx } from "../../../lib/context";
 import { Conflict, NotFound, Unprocessable } from "../../../lib/errors";
+import { newId } from "../../../lib/ids";
+import { orgFilesPrefix } from "../../../lib/org-files";
 import { recordAudit } from "../../identity/audit/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
 import { recipientProblem } from "../../messaging/outbound/recipients";
@@ -62,7 +64,19 @@ function sentView(message: MessageRow): SentBillView {
 }
 
 /**
- * Sends an issued bill to its customer with a signed link to it, through the outbound queue.
+ * The bill's PDF as it stands now, kept in R2 under the organisation for the email to carry
+ * (the outbound consumer attaches `media.r2Key` to emails); the last path segment is its filename.
+ */
+async function storeBillPdf(ctx: ServiceCtx, orgId: string, bill: BillDocument): Promise<{ r2Key: string; contentType: string }> {
+  const { renderBillPdf } = await import("./render-pdf");
+  const filename = `${(bill.number ?? "bill").replace(/[^\w-]/g, "_")}.pdf`;
+  const r2Key = `${orgFilesPrefix(orgId)}bill-pdfs/${bill.id}/${newId("file").slice(5)}/${filename}`;
+  await ctx.env.FILES.put(r2Key, await renderBillPdf(bill), { httpMetadata: { contentType: "application/pdf" } });
+  return { r2Key, contentType: "application/pdf" };
+}
+
+/**
+ * Sends an issued bill to its customer with a signed link to it (by email also its PDF, attached), through the outbound queue.
  * With an Idempotency-Key a retry answers with the first message instead of sending again.
  */
 export async function sendBill(ctx: ServiceCtx, billId: string, input: SendBillInput, idempotencyKey?: string): Promise<SentBillView> {
@@ -81,6 +95,7 @@ export async function sendBill(ctx: ServiceCtx, billId: string, input: SendBillI
 
   const link = await signBillLink(ctx.config, bill, ctx.now());
   const text = billMessageText(bill, link.url, "bill");
+  const media = input.channel === "email" ? await storeBillPdf(ctx, orgId, bill) : undefined;
   let sent: Awaited<ReturnType<typeof sendMessage>>;
   try {
     sent = await sendMessage(ctx, {
@@ -89,6 +104,7 @@ export async function sendBill(ctx: ServiceCtx, billId: string, input: SendBillI
       recipient,
       subject: input.channel === "email" ? text.subject : undefined,
       body: text.body,
+      media,
       idempotencyKey: key,
       entity: { type: "bill", id: billId },
     });
