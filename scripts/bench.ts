@@ -23,6 +23,9 @@
  * - `sales_channels`: a connected Telegram bot's webhook, BENCH_CHANNEL_UPDATES (200) messages over
  *   BENCH_CHANNEL_CHATS (20) chats from BENCH_CHANNEL_CLIENTS (10) at once: acknowledgement p50/p99
  *   and acks/s, then webhook-to-reply p50/p99 at the fake Bot API (scripts/lib/bench-sales-channels.ts);
+ * - `files`: `POST /v1/files` throughput (MB/s, p50) for 1 MB and 20 MB files through the Worker to R2,
+ *   and one campaign's fan-out to BENCH_CAMPAIGN_RECIPIENTS (1000) customers into the outbound queue
+ *   in messages/s (scripts/lib/bench-files.ts);
  * - `POST /v1/events` over HTTP: events/s and batch p50/p99 for batches of 1,000 mixed events from N
  *   clients, then the same batches replayed as duplicates; beside them the ceiling: the same rows inserted
  *   from Node into a scratch copy of agent_events (one statement a batch, same clients), and the ratio
@@ -50,7 +53,7 @@
  *   (scripts/lib/bench-startup.ts).
  *
  * `BENCH_ONLY=query,sql_guard` runs only those sections (suite, startup, http, signin, messaging,
- * credits, bills, dashboard, sql_guard, query, sales_chat, sales_channels, events, calculate, knowledge, speech, calls, bundle); the local stack's
+ * credits, bills, dashboard, sql_guard, query, sales_chat, sales_channels, files, events, calculate, knowledge, speech, calls, bundle); the local stack's
  * start-up figures are printed whenever a section needs the stack.
  */
 import { execFileSync } from "node:child_process";
@@ -63,6 +66,7 @@ import { formatCalculateFigures, measureCalculate } from "./lib/bench-calculate.
 import { formatCallsFigures, measureCalls, startCallFakes } from "./lib/bench-calls.ts";
 import { measureDebits } from "./lib/bench-credits.ts";
 import { formatEventIngestFigures, measureEventIngest } from "./lib/bench-events.ts";
+import { formatFilesFigures, measureFiles } from "./lib/bench-files.ts";
 import { formatKnowledgeFigures, measureKnowledge } from "./lib/bench-knowledge.ts";
 import { measureMessaging } from "./lib/bench-messaging.ts";
 import { benchModelVars, formatQueryChatFigures, measureQueryChat } from "./lib/bench-query.ts";
@@ -102,6 +106,8 @@ const EVENT_CLIENTS = Number(process.env.BENCH_EVENT_CLIENTS ?? 4);
 const CALCULATE_EVENTS = Number(process.env.BENCH_CALCULATE_EVENTS ?? 10_000_000);
 const CALCULATE_REQUESTS = Number(process.env.BENCH_CALCULATE_REQUESTS ?? 30);
 const BENCH_PASSWORD = "bench-password-42-horse";
+// Customers one bench campaign messages (files section).
+const CAMPAIGN_RECIPIENTS = Number(process.env.BENCH_CAMPAIGN_RECIPIENTS ?? 1000);
 const ONLY = process.env.BENCH_ONLY?.split(",").map((name) => name.trim());
 const runs = (section: string) => !ONLY || ONLY.includes(section);
 // Declared before the top-level awaits below use them.
@@ -249,6 +255,11 @@ try {
   if (runs("sales_channels")) {
     const accessToken = (await signUpBenchUser(base)).accessToken;
     console.log(formatSalesChannelFigures(await measureSalesChannels({ stack, baseUrl: base, accessToken, telegramUrl: telegram.url })));
+  }
+
+  if (runs("files")) {
+    const accessToken = (await signUpBenchUser(base)).accessToken;
+    console.log(formatFilesFigures(await measureFiles({ baseUrl: base, accessToken, databaseUrl: stack.databaseUrl, recipients: CAMPAIGN_RECIPIENTS })));
   }
 
   if (runs("events")) {
