@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { BILL_PAYMENT_METHODS, BILL_PAYMENT_SOURCES, BILL_STATUSES, type BillPaymentMethod, type BillStatus } from "../../../db/schema";
-import { pathId } from "../../../lib/openapi";
+import { idString, pathId } from "../../../lib/openapi";
 import { pageQuery, pageSchema } from "../../../lib/pagination";
 
 const BILL_ID_EXAMPLE = "bill_01JD3X6W6X8Q3M1B0V4T2Y9ZKA";
@@ -76,7 +76,7 @@ export const BillItemInput = z
 
 export const CreateBillBody = z
   .object({
-    customer_id: z.string().max(100).nullable().optional().openapi({ description: "The customer billed, or none for a walk-in sale", example: null }),
+    customer_id: idString("cus").nullable().optional().openapi({ description: "The customer billed, or none for a walk-in sale", example: null }),
     items: z
       .array(BillItemInput)
       .min(1)
@@ -140,7 +140,7 @@ export const BillList = pageSchema(Bill, "BillList", {
 
 export const BillListQuery = pageQuery({ defaultLimit: 50, cursorExample: BILL_ID_EXAMPLE }).extend({
   status: z.enum(BILL_STATUSES).optional().openapi({ description: "Only bills in this status", example: "issued" }),
-  customer_id: z.string().max(100).optional().openapi({ description: "Only bills of this customer", example: CUSTOMER_ID_EXAMPLE }),
+  customer_id: idString("cus").optional().openapi({ description: "Only bills of this customer", example: CUSTOMER_ID_EXAMPLE }),
   q: z.string().trim().min(1).max(100).optional().openapi({ description: "Text in the bill number or notes", example: "BILL-0000" }),
 });
 
