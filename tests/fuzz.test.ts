@@ -374,6 +374,20 @@ describe("bad input is refused before Postgres", () => {
     await expectProblem(await call("/v1/bills?customer_id=%27--", auth), 422);
   });
 
+  it("leaves no rows behind when a knowledge search is refused for want of an assistant (fuzz seed 777)", async () => {
+    const owner = await signUp("ks");
+    const tables = await orgTables();
+    const before = await digest(tables, owner.orgId);
+    const refused = await call("/v1/chatbot/knowledge-search", {
+      token: owner.access_token,
+      orgId: owner.orgId,
+      body: { query: "Do you deliver on Saturdays?" },
+    });
+    await expectProblem(refused, 422);
+    const after = await digest(tables, owner.orgId);
+    expect(tables.filter((t) => before[t] !== after[t])).toEqual([]);
+  });
+
   it("answers a Twilio callback whose multipart body has no boundary with 400, not 500", async () => {
     const response = await call("/v1/voice/twilio/incoming", { body: "<a/>", headers: { "Content-Type": "multipart/form-data; boundary=x" } });
     await expectProblem(response, 400);

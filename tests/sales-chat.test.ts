@@ -663,9 +663,9 @@ describe("conversations", () => {
     await bad("/v1/chatbot/chat", "{not json", 400);
     await bad("/v1/chatbot/chat", { message: "x".repeat(70_000) }, 413);
     await bad("/v1/chatbot/product-query", { query: "tea\u0000" });
-    await expectProblem(await call("/v1/chatbot/conversations/scv_%00", { token: owner.access_token }), 422);
-    await expectProblem(await call("/v1/chatbot/conversations/conv_1", { token: owner.access_token }), 422);
-    await expectProblem(await call("/v1/chatbot/contacts/a%00b/history", { token: owner.access_token }), 422);
+    await expectProblem(await call("/v1/chatbot/conversations/scv_%00", { token: owner.access_token }), 404);
+    await expectProblem(await call("/v1/chatbot/conversations/conv_1", { token: owner.access_token }), 404);
+    await expectProblem(await call("/v1/chatbot/contacts/a%00b/history", { token: owner.access_token }), 404);
     await expectProblem(await call("/v1/chatbot/conversations?limit=100000", { token: owner.access_token }), 422);
     await expectProblem(await call("/v1/chatbot/conversations/scv_01JD3X6W6X8Q3M1B0V4T2Y9ZKA", { token: owner.access_token }), 404);
     await expectProblem(await call("/v1/chatbot/chat", { body: { message: "hi" } }), 401);

@@ -3,7 +3,7 @@ import { Unprocessable } from "../../../lib/errors";
 import { getAssistantInOrg } from "../../assistants/assistants/service";
 import { assertCan, requireOrgId } from "../../identity/auth/principal";
 import { type AgentCaller, callAgent, TurnMeter } from "../chat/models";
-import { flowForTurn } from "../flows/service";
+import { flowKnowledgeAssistantId } from "../flows/service";
 import { agentPrompt, ensureChatCredits } from "../settings/service";
 import { findPassages, passagesText } from "./knowledge-passages";
 import { findProductFacts, noProductAnswer, productFactsText } from "./product-facts";
@@ -62,7 +62,7 @@ export async function productQuery(ctx: ServiceCtx, query: string, streaming: Ag
 export async function knowledgeSearch(ctx: ServiceCtx, input: KnowledgeSearchInput, streaming: AgentStreaming = {}): Promise<KnowledgeAnswerView> {
   assertCan(ctx, "chatbot:write");
   const orgId = requireOrgId(ctx);
-  const assistantId = input.assistant_id ?? (await flowForTurn(ctx, orgId)).knowledgeAssistantId;
+  const assistantId = input.assistant_id ?? (await flowKnowledgeAssistantId(ctx, orgId));
   if (!assistantId) {
     throw new Unprocessable([{ path: "assistant_id", message: "Name an assistant, or set the flow's knowledge_assistant_id (PUT /v1/chatbot/flow)" }]);
   }

@@ -68,6 +68,14 @@ async function ensureFlowRow(ctx: ServiceCtx, orgId: string): Promise<FlowRow> {
   });
 }
 
+/**
+ * The assistant whose knowledge the flow answers from, or null, without creating the flow: a
+ * search that is then refused (no assistant named) leaves no rows behind.
+ */
+export async function flowKnowledgeAssistantId(ctx: ServiceCtx, orgId: string): Promise<string | null> {
+  return (await flowRow(ctx, orgId))?.knowledgeAssistantId ?? null;
+}
+
 /** The flow a turn runs on, for the chat modules (no permission check: the caller made its own). */
 export async function flowForTurn(ctx: ServiceCtx, orgId: string): Promise<SalesFlow> {
   return toFlow(await ensureFlowRow(ctx, orgId));
