@@ -41,6 +41,7 @@ export const ANALYTICS_TABLES: readonly AnalyticsTable[] = [
       { name: "address", type: "text" },
       { name: "credit_limit", type: "bigint", note: `${MONEY}; null = no limit` },
       { name: "tags", type: "text[]" },
+      { name: "marketing_opt_out", type: "boolean", note: "true = texted STOP: no campaigns" },
       { name: "archived_at", type: "timestamptz", note: "null = active customer" },
       created("when the customer was added"),
       updated,
